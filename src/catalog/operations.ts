@@ -1,0 +1,43 @@
+/**
+ * The gateway's administrative operations. A catalog says which of its permissions guards each one
+ * (`operations:`), so that Juno's "Settings - User: Create", Junto's "Admin: invite users" and JRNI's
+ * "only Owners create users" are each honoured by their own preset. An operation a catalog leaves out
+ * is refused for everyone (deny by default).
+ */
+export const OPERATIONS = [
+  // reading the organization and deciding for others
+  'viewUsers',
+  'checkOthers',
+  'viewAudit',
+  // locations
+  'createLocation',
+  'moveLocation',
+  'deleteLocation',
+  // users
+  'createUser',
+  'updateUser',
+  'importUsers',
+  'deleteUser',
+  'undeleteUser',
+  'lockUser',
+  'unlockUser',
+  'setUserFlags',
+  // teams
+  'createTeam',
+  'updateTeam',
+  'deleteTeam',
+  'undeleteTeam',
+  // roles and assignments
+  'createRole',
+  'updateRole',
+  'cloneRole',
+  'deleteRole',
+  'undeleteRole',
+  'assignRole',
+  'revokeAssignment',
+  // the organization
+  'transferOwnership',
+  'setToolPolicy',
+] as const;
+
+export type Operation = (typeof OPERATIONS)[number];

@@ -1,0 +1,227 @@
+import { CatalogError, pathToString } from '../catalog/errors';
+import type { Catalog } from '../catalog/load';
+import type { Operation } from '../catalog/operations';
+import type { RoleKind, RoleSpec, ToolMode } from '../catalog/schema';
+import { catalogNames, findCycles, validateRoles } from '../catalog/validate';
+import { emptyBits, orInto, setBit, type Bits } from './bitset';
+import { UnknownPermissionError } from './errors';
+
+/** A role with its grants resolved through inheritance (rule 1). */
+export interface CompiledRole {
+  key: string;
+  name: string;
+  kind: RoleKind;
+  /** Built into the catalog, or created at run time. */
+  custom: boolean;
+  spec: RoleSpec;
+  /** Its own grants plus every inherited role's, transitively. */
+  closure: Bits;
+}
+
+export interface CompiledTool {
+  name: string;
+  permission: string;
+  bit: number;
+  /** The catalog's default policy; the organization may override it. */
+  policy: ToolMode;
+}
+
+/** A permission that requires others (rule 7), in dependency order: requirements come first. */
+interface Dependency {
+  bit: number;
+  requires: Bits;
+}
+
+/**
+ * A catalog compiled for deciding: each permission a bit, each role's grants a bitset. Immutable;
+ * build a new one (with `compileCatalog`) when the organization's custom roles change.
+ */
+export class CompiledCatalog {
+  readonly words: number;
+  /** Permission key of each bit. */
+  readonly keys: readonly string[];
+  readonly roles: ReadonlyMap<string, CompiledRole>;
+  readonly tools: ReadonlyMap<string, CompiledTool>;
+  /** Every permission a flag grants on its own, by flag. */
+  readonly grantedByFlag: ReadonlyMap<string, Bits>;
+  /** Every permission roles grant only while a flag is set, by flag. */
+  readonly requiredFlags: ReadonlyMap<string, Bits>;
+  /** Every permission that has a `requiresFlag`. */
+  readonly flagGated: Bits;
+  readonly dependencies: readonly Dependency[];
+
+  private readonly bits: ReadonlyMap<string, number>;
+  private readonly aliases: ReadonlyMap<string, string>;
+
+  constructor(
+    readonly catalog: Catalog,
+    parts: {
+      keys: string[];
+      bits: Map<string, number>;
+      aliases: Map<string, string>;
+      roles: Map<string, CompiledRole>;
+      tools: Map<string, CompiledTool>;
+      grantedByFlag: Map<string, Bits>;
+      requiredFlags: Map<string, Bits>;
+      flagGated: Bits;
+      dependencies: Dependency[];
+    },
+  ) {
+    this.keys = parts.keys;
+    this.words = Math.max(1, Math.ceil(parts.keys.length / 32));
+    this.bits = parts.bits;
+    this.aliases = parts.aliases;
+    this.roles = parts.roles;
+    this.tools = parts.tools;
+    this.grantedByFlag = parts.grantedByFlag;
+    this.requiredFlags = parts.requiredFlags;
+    this.flagGated = parts.flagGated;
+    this.dependencies = parts.dependencies;
+  }
+
+  /** The bit of a grantable permission, or of the permission a `page:`/`nav:` entry follows. */
+  bitOf(permission: string): number | undefined {
+    return this.bits.get(permission);
+  }
+
+  /** The permission a `page:`/`nav:` entry follows, if it follows one. */
+  aliasOf(permission: string): string | undefined {
+    return this.aliases.get(permission);
+  }
+
+  /**
+   * What a check for `permission` is decided on: the bit, and the tool when it is `tool:<name>`.
+   * Throws `UnknownPermissionError` for anything the catalog does not define.
+   */
+  resolve(permission: string): { bit: number; tool?: CompiledTool } {
+    if (permission.startsWith('tool:')) {
+      const tool = this.tools.get(permission.slice(5));
+      if (!tool) throw new UnknownPermissionError(permission, 'no such agent tool in the catalog');
+      return { bit: tool.bit, tool };
+    }
+    const bit = this.bits.get(permission);
+    if (bit === undefined) throw new UnknownPermissionError(permission, 'not defined by the catalog');
+    return { bit };
+  }
+
+  /** The permission guarding an administrative operation, or undefined: refused for everyone. */
+  operationPermission(op: Operation): string | undefined {
+    return this.catalog.document.operations?.[op];
+  }
+
+  get ownerRole(): string {
+    return this.catalog.document.owner.role;
+  }
+}
+
+/**
+ * Compiles a validated catalog, plus the organization's custom roles (checked here like the catalog's
+ * own; a problem throws `CatalogError` naming the role). Custom role keys may not shadow built-in ones.
+ */
+export function compileCatalog(catalog: Catalog, customRoles: Readonly<Record<string, RoleSpec>> = {}): CompiledCatalog {
+  const doc = catalog.document;
+  const names = catalogNames(doc);
+
+  // Bits: module:action permissions in document order, then pages and navigation modules of their own.
+  const keys = [...names.permissions];
+  const bits = new Map(keys.map((k, i) => [k, i]));
+  for (const [alias, target] of names.aliases) bits.set(alias, bits.get(target)!);
+  const words = Math.max(1, Math.ceil(keys.length / 32));
+  const maskOf = (list: Iterable<string>): Bits => {
+    const m = emptyBits(words);
+    for (const k of list) setBit(m, bits.get(k)!);
+    return m;
+  };
+
+  // Roles: custom ones are validated against the catalog, then share one inheritance graph.
+  const clashes = Object.keys(customRoles).filter((k) => doc.roles[k]);
+  const allRoles: Record<string, RoleSpec> = { ...doc.roles, ...customRoles };
+  const problems = [
+    ...clashes.map((k) => ({ path: ['customRoles', k], message: `"${k}" is a built-in role of the catalog` })),
+    ...validateRoles(customRoles, names, allRoles, ['customRoles']),
+  ];
+  if (problems.length) {
+    throw new CatalogError(problems.map((p) => ({ file: catalog.source, path: pathToString(p.path), message: p.message })));
+  }
+  const pageGrants = new Map<string, string[]>();
+  for (const [prefix, entries] of [
+    ['page', doc.pages],
+    ['nav', doc.navigation],
+  ] as const) {
+    for (const [k, entry] of Object.entries(entries ?? {})) {
+      if (!entry.minRole) continue;
+      const list = pageGrants.get(entry.minRole) ?? [];
+      list.push(`${prefix}:${k}`);
+      pageGrants.set(entry.minRole, list);
+    }
+  }
+  const roles = new Map<string, CompiledRole>();
+  const closureOf = (key: string): Bits => {
+    const done = roles.get(key);
+    if (done) return done.closure;
+    const spec = allRoles[key]!;
+    const own = [...(pageGrants.get(key) ?? [])];
+    for (const grant of spec.grants ?? []) {
+      if (grant.endsWith(':*')) own.push(...names.modules.get(grant.slice(0, -2))!);
+      else own.push(grant);
+    }
+    const closure = maskOf(own);
+    for (const parent of spec.inherits ?? []) orInto(closure, closureOf(parent));
+    roles.set(key, { key, name: spec.name, kind: spec.kind, custom: key in customRoles, spec, closure });
+    return closure;
+  };
+  Object.keys(allRoles).forEach(closureOf);
+
+  // Flags (rule 6).
+  const grantedByFlag = new Map<string, Bits>();
+  const requiredFlags = new Map<string, Bits>();
+  const flagGated = emptyBits(words);
+  const add = (map: Map<string, Bits>, flag: string, bit: number) => {
+    const m = map.get(flag) ?? emptyBits(words);
+    setBit(m, bit);
+    map.set(flag, m);
+  };
+  const requires = new Map<string, { path: string[]; targets: readonly string[] }>();
+  for (const [module, actions] of Object.entries(doc.permissions)) {
+    for (const [action, spec] of Object.entries(actions)) {
+      const key = `${module}:${action}`;
+      const bit = bits.get(key)!;
+      if (spec.grantedByFlag) add(grantedByFlag, spec.grantedByFlag, bit);
+      if (spec.requiresFlag) {
+        add(requiredFlags, spec.requiresFlag, bit);
+        setBit(flagGated, bit);
+      }
+      if (spec.requires?.length) requires.set(key, { path: [], targets: spec.requires });
+    }
+  }
+
+  // Dependencies (rule 7) in topological order, so one pass reaches the fixpoint.
+  if (findCycles(requires).length) throw new Error('compileCatalog: dependency cycle in a validated catalog');
+  const dependencies: Dependency[] = [];
+  const placed = new Set<string>();
+  const place = (key: string) => {
+    if (placed.has(key)) return;
+    placed.add(key);
+    const targets = requires.get(key)?.targets ?? [];
+    targets.forEach(place);
+    if (targets.length) dependencies.push({ bit: bits.get(key)!, requires: maskOf(targets) });
+  };
+  [...requires.keys()].forEach(place);
+
+  const tools = new Map<string, CompiledTool>();
+  for (const [name, spec] of Object.entries(doc.tools ?? {})) {
+    tools.set(name, { name, permission: spec.permission, bit: bits.get(spec.permission)!, policy: spec.policy });
+  }
+
+  return new CompiledCatalog(catalog, {
+    keys,
+    bits,
+    aliases: new Map(names.aliases),
+    roles,
+    tools,
+    grantedByFlag,
+    requiredFlags,
+    flagGated,
+    dependencies,
+  });
+}

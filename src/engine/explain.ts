@@ -1,0 +1,266 @@
+import type { CompiledCatalog, CompiledRole } from './compile';
+import { outcomeOfPolicy } from './decide';
+import { fitsScope, isRestricted } from './grants';
+import type { Assignment, CheckRequest, Outcome, Subject, ToolPolicies } from './types';
+
+/** Where an assignment applies, relative to the checked location. */
+export type GrantScope =
+  | { type: 'org' }
+  | { type: 'location'; locationId: string; /** Given at an ancestor and cascading down (rule 2). */ cascaded: boolean }
+  | { type: 'team'; teamId: string };
+
+/** One way a permission is, or would have been, granted. */
+export interface GrantSource {
+  kind: 'assignment' | 'flag';
+  assignmentId?: string;
+  /** The role assigned. */
+  role?: string;
+  /** The inheritance steps from the assigned role to the role whose grants name the permission (rule 1). */
+  via?: string[];
+  /** How that role names it: the permission itself, `module:*`, or `minRole of page:x`. */
+  grantedAs?: string;
+  scope?: GrantScope;
+  restriction?: { personId?: string; groupIds?: string[] };
+  flag?: string;
+}
+
+/** A grant that did not count here, and why. */
+export interface IgnoredGrant extends GrantSource {
+  why: string;
+}
+
+export interface PermissionExplanation {
+  permission: string;
+  effective: boolean;
+  /** What granted it here (rules 1–6). */
+  grantedBy: GrantSource[];
+  /** Assignments that would grant it but do not count here: expired, elsewhere, restricted, flag missing. */
+  ignored: IgnoredGrant[];
+  /** Set when roles grant it only while a flag is on (rule 6). */
+  requiresFlag?: { flag: string; present: boolean };
+  /** Set when a flag grants it on its own (rule 6). */
+  grantedByFlag?: { flag: string; present: boolean };
+  /** One entry per required permission (rule 7). */
+  requires: PermissionExplanation[];
+}
+
+export interface Explanation {
+  /** As asked: `module:action`, `page:x`, `nav:x` or `tool:name`. */
+  permission: string;
+  outcome: Outcome;
+  allowed: boolean;
+  /** One sentence for people; the same text as a decision's `reason`. */
+  summary: string;
+  user: { id: string; locked: boolean; deleted: boolean };
+  /** When the check is for an agent tool (rule 9). */
+  tool?: { name: string; permission: string; policy: string; policySource: 'organization' | 'catalog' };
+  /** When a `page:`/`nav:` entry follows another permission. */
+  follows?: string;
+  detail: PermissionExplanation;
+}
+
+/**
+ * Explains a decision from the raw subject. Computed independently of the bitset path in
+ * `UserGrants`, so that the two can be checked against each other.
+ */
+export function explain(
+  catalog: CompiledCatalog,
+  subject: Subject,
+  req: CheckRequest,
+  options: { now: number; policies?: ToolPolicies },
+): Explanation {
+  const { tool } = catalog.resolve(req.permission); // throws on unknown names
+  const target = tool ? tool.permission : (catalog.aliasOf(req.permission) ?? req.permission);
+  const active = !subject.locked && !subject.deleted;
+  const flags = new Set(subject.flags ?? []);
+  const memo = new Map<string, PermissionExplanation>();
+
+  const explainPermission = (permission: string): PermissionExplanation => {
+    const known = memo.get(permission);
+    if (known) return known;
+    const spec = permissionSpec(catalog, permission);
+    const out: PermissionExplanation = { permission, effective: false, grantedBy: [], ignored: [], requires: [] };
+    memo.set(permission, out);
+    if (spec?.grantedByFlag) {
+      const present = flags.has(spec.grantedByFlag);
+      out.grantedByFlag = { flag: spec.grantedByFlag, present };
+      if (present) {
+        const source: GrantSource = { kind: 'flag', flag: spec.grantedByFlag };
+        if (active) out.grantedBy.push(source);
+        else out.ignored.push({ ...source, why: inactiveWhy(subject) });
+      }
+    }
+    if (spec?.requiresFlag) out.requiresFlag = { flag: spec.requiresFlag, present: flags.has(spec.requiresFlag) };
+
+    for (const a of subject.assignments) {
+      const role = catalog.roles.get(a.role);
+      const found = role && findGrant(catalog, role, permission);
+      if (!role || !found) continue;
+      const source: GrantSource = {
+        kind: 'assignment',
+        assignmentId: a.id,
+        role: role.key,
+        via: found.via,
+        grantedAs: found.as,
+        scope: scopeOf(a, req),
+        ...(isRestricted(a) ? { restriction: restrictionOf(a) } : {}),
+      };
+      const why = whyNotCounted(role, a, req, options.now, subject, out.requiresFlag);
+      if (why) out.ignored.push({ ...source, why });
+      else out.grantedBy.push(source);
+    }
+
+    out.requires = (spec?.requires ?? []).map(explainPermission);
+    out.effective = active && out.grantedBy.length > 0 && out.requires.every((r) => r.effective);
+    return out;
+  };
+
+  const detail = explainPermission(target);
+  let outcome: Outcome = detail.effective ? 'ALLOW' : 'DENY';
+  let toolInfo: Explanation['tool'];
+  if (tool) {
+    const override = options.policies?.[tool.name];
+    const policy = override ?? tool.policy;
+    toolInfo = { name: tool.name, permission: tool.permission, policy, policySource: override ? 'organization' : 'catalog' };
+    if (detail.effective) outcome = outcomeOfPolicy(policy);
+  }
+  const follows = !tool && target !== req.permission ? target : undefined;
+  return {
+    permission: req.permission,
+    outcome,
+    allowed: outcome === 'ALLOW',
+    summary: summarize(subject, detail, outcome, toolInfo, follows),
+    user: { id: subject.userId, locked: !!subject.locked, deleted: !!subject.deleted },
+    ...(toolInfo ? { tool: toolInfo } : {}),
+    ...(follows ? { follows } : {}),
+    detail,
+  };
+}
+
+function permissionSpec(catalog: CompiledCatalog, permission: string) {
+  const [module, action] = permission.split(':') as [string, string];
+  return catalog.catalog.document.permissions[module]?.[action];
+}
+
+/**
+ * The shortest inheritance path from `role` to a role that names `permission` in its grants (or is a
+ * page's minRole), breadth first so the explanation shows the nearest source.
+ */
+function findGrant(catalog: CompiledCatalog, role: CompiledRole, permission: string): { via: string[]; as: string } | undefined {
+  const [module, action] = permission.split(':') as [string, string];
+  const doc = catalog.catalog.document;
+  const entries = module === 'page' ? doc.pages : module === 'nav' ? doc.navigation : undefined;
+  const minRole = entries?.[action]?.minRole;
+  const queue: { key: string; via: string[] }[] = [{ key: role.key, via: [role.key] }];
+  const seen = new Set<string>();
+  while (queue.length) {
+    const { key, via } = queue.shift()!;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const r = catalog.roles.get(key);
+    if (!r) continue;
+    const grants = r.spec.grants ?? [];
+    if (grants.includes(permission)) return { via, as: permission };
+    if (grants.includes(`${module}:*`)) return { via, as: `${module}:*` };
+    if (minRole === key) return { via, as: `minRole of ${permission}` };
+    for (const parent of r.spec.inherits ?? []) queue.push({ key: parent, via: [...via, parent] });
+  }
+  return undefined;
+}
+
+function scopeOf(a: Assignment, req: CheckRequest): GrantScope {
+  if (a.teamId) return { type: 'team', teamId: a.teamId };
+  if (a.locationId) {
+    const path = req.locationPath ?? [];
+    return { type: 'location', locationId: a.locationId, cascaded: path.indexOf(a.locationId) > 0 };
+  }
+  return { type: 'org' };
+}
+
+function restrictionOf(a: Assignment): { personId?: string; groupIds?: string[] } {
+  return {
+    ...(a.personId != null ? { personId: a.personId } : {}),
+    ...(a.groupIds?.length ? { groupIds: [...a.groupIds] } : {}),
+  };
+}
+
+function inactiveWhy(subject: Subject): string {
+  return subject.deleted ? 'the user is deleted' : 'the user is locked';
+}
+
+/** Why an assignment whose role grants the permission does not count here; undefined when it counts. */
+function whyNotCounted(
+  role: CompiledRole,
+  a: Assignment,
+  req: CheckRequest,
+  now: number,
+  subject: Subject,
+  requiresFlag: PermissionExplanation['requiresFlag'],
+): string | undefined {
+  if (subject.locked || subject.deleted) return inactiveWhy(subject);
+  if (a.expiresAt != null && a.expiresAt <= now) return `the assignment expired at ${new Date(a.expiresAt).toISOString()}`;
+  if (!fitsScope(role, a)) return `a ${role.kind} role cannot be assigned at this scope`;
+  if (a.teamId && !(req.teamIds ?? []).includes(a.teamId)) {
+    return `given in team ${a.teamId}, which the resource does not name`;
+  }
+  if (a.locationId && !(req.locationPath ?? []).includes(a.locationId)) {
+    return `given at location ${a.locationId}, which is neither this location nor above it`;
+  }
+  if (isRestricted(a)) {
+    const personOk = a.personId != null && req.personId === a.personId;
+    const groupOk = (req.groupIds ?? []).some((g) => a.groupIds?.includes(g));
+    if (!personOk && !groupOk) return 'restricted to a person or groups that the resource does not match';
+  }
+  if (requiresFlag && !requiresFlag.present) return `roles grant it only with the flag ${requiresFlag.flag}`;
+  return undefined;
+}
+
+function describe(source: GrantSource): string {
+  if (source.kind === 'flag') return `the flag ${source.flag}`;
+  const via = source.via && source.via.length > 1 ? ` (inheriting ${source.via.slice(1).join(' → ')})` : '';
+  const scope = source.scope;
+  const where =
+    !scope || scope.type === 'org'
+      ? 'organization-wide'
+      : scope.type === 'team'
+        ? `in team ${scope.teamId}`
+        : scope.cascaded
+          ? `at ${scope.locationId}, cascading here`
+          : `at ${scope.locationId}`;
+  return `role ${source.role}${via} ${where}`;
+}
+
+function firstMissing(p: PermissionExplanation): PermissionExplanation | undefined {
+  return p.requires.find((r) => !r.effective);
+}
+
+function summarize(
+  subject: Subject,
+  detail: PermissionExplanation,
+  outcome: Outcome,
+  tool: Explanation['tool'],
+  follows: string | undefined,
+): string {
+  const what = tool ? `tool ${tool.name} (${detail.permission})` : follows ? `${follows} (followed by this entry)` : detail.permission;
+  if (subject.locked || subject.deleted) return `denied: ${inactiveWhy(subject)}`;
+  if (!detail.effective) {
+    if (!detail.grantedBy.length) {
+      const near = detail.ignored[0];
+      return near ? `denied: no grant of ${what} counts here; ${describe(near)} does not: ${near.why}` : `denied: nothing grants ${what}`;
+    }
+    let missing = firstMissing(detail);
+    const chain = [missing!.permission];
+    while (missing && missing.grantedBy.length && firstMissing(missing)) {
+      missing = firstMissing(missing);
+      chain.push(missing!.permission);
+    }
+    return `denied: ${detail.permission} requires ${chain.join(', which requires ')}, which is not effective here`;
+  }
+  const by = `granted by ${describe(detail.grantedBy[0]!)}`;
+  if (tool) {
+    if (outcome === 'ALLOW') return `allowed: ${what} ${by}; policy auto`;
+    if (outcome === 'REQUIRES_APPROVAL') return `requires approval: ${what} ${by}; policy require_approval`;
+    return `denied: ${what} ${by}, but the tool's policy is ${tool.policy}`;
+  }
+  return `allowed: ${what} ${by}`;
+}

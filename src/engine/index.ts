@@ -1,0 +1,8 @@
+/** The decision engine: pure functions of plain data. No I/O, no GraphQL, no database. */
+export { compileCatalog, CompiledCatalog, type CompiledRole, type CompiledTool } from './compile';
+export { UserGrants } from './grants';
+export { decide, outcomeOfPolicy } from './decide';
+export { explain, type Explanation, type GrantSource, type IgnoredGrant, type PermissionExplanation } from './explain';
+export { UnknownPermissionError } from './errors';
+export { bitIndexes, hasBit, type Bits } from './bitset';
+export type { Assignment, CheckRequest, Outcome, Subject, ToolPolicies } from './types';
