@@ -81,10 +81,19 @@ function zodMessage(issue: z.core.$ZodIssue): string {
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_type':
-      return issue.input === undefined ? `missing; expected ${issue.expected}` : `expected ${issue.expected}`;
+      return issue.input === undefined ? `missing; expected ${issue.expected}` : `expected ${issue.expected}${given(issue.input)}`;
     case 'invalid_value':
-      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${given(issue.input)}`;
     default:
       return issue.message;
   }
+}
+
+/** ` (got "x")` for short scalar inputs; nothing for objects, so messages stay one line. */
+function given(input: unknown): string {
+  if (input === null || ['string', 'number', 'boolean'].includes(typeof input)) {
+    const text = JSON.stringify(input);
+    return text.length <= 60 ? `, got ${text}` : '';
+  }
+  return Array.isArray(input) ? ', got a list' : typeof input === 'object' ? ', got a mapping' : '';
 }

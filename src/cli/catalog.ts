@@ -1,0 +1,31 @@
+import { Command } from 'commander';
+import { CatalogError, loadPreset } from '../catalog';
+import { compileCatalog } from '../engine';
+
+/** `rolegate catalog validate <file|preset>…`: exit 0 when every catalog is valid, 1 otherwise. */
+export function catalogCommand(): Command {
+  const catalog = new Command('catalog').description('work with permission catalogs');
+  catalog
+    .command('validate')
+    .description('check catalog files (or the presets junto, juno, jrni) and report every problem with its place')
+    .argument('<files...>', 'catalog YAML files or preset names')
+    .action((files: string[]) => {
+      let failed = false;
+      for (const file of files) {
+        try {
+          const compiled = compileCatalog(loadPreset(file));
+          const doc = compiled.catalog.document;
+          process.stdout.write(
+            `${file}: ok — ${compiled.keys.length} permissions, ${Object.keys(doc.roles).length} roles, ` +
+              `${Object.keys(doc.pages ?? {}).length} pages, ${Object.keys(doc.tools ?? {}).length} tools\n`,
+          );
+        } catch (err) {
+          if (!(err instanceof CatalogError)) throw err;
+          failed = true;
+          process.stderr.write(`${err.report()}\n`);
+        }
+      }
+      if (failed) process.exitCode = 1;
+    });
+  return catalog;
+}
