@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { CatalogError, pathToString, type CatalogIssue, type Path } from './errors';
+import { OPERATIONS } from './operations';
 import { catalogSchema, type CatalogDocument } from './schema';
 import { validateCatalog } from './validate';
 
@@ -34,7 +35,14 @@ export function parseCatalog(text: string, source = '<inline>'): Catalog {
   }
   const parsed = catalogSchema.safeParse(doc.toJS(), { reportInput: true });
   if (!parsed.success) {
-    throw new CatalogError(parsed.error.issues.map((i) => issue(i.path as Path, zodMessage(i))));
+    throw new CatalogError(
+      parsed.error.issues.flatMap((i) =>
+        // One issue per unknown key, located at the key itself.
+        i.code === 'unrecognized_keys'
+          ? i.keys.map((k) => issue([...(i.path as Path), k], unknownField(i.path as Path, k)))
+          : [issue(i.path as Path, zodMessage(i))],
+      ),
+    );
   }
   const problems = validateCatalog(parsed.data);
   if (problems.length) throw new CatalogError(problems.map((p) => issue(p.path, p.message)));
@@ -70,6 +78,13 @@ function nodeOffset(doc: Document, p: Path): number | undefined {
   return undefined;
 }
 
+function unknownField(at: Path, key: string): string {
+  if (at.length === 1 && at[0] === 'operations') {
+    return `unknown operation "${key}"; expected one of: ${OPERATIONS.join(', ')}`;
+  }
+  return `unknown field "${key}"`;
+}
+
 function yamlMessage(message: string): string {
   return `YAML: ${message.split('\n')[0]}`;
 }
@@ -78,8 +93,6 @@ function zodMessage(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_key':
       return `invalid key: ${issue.issues.map((i) => i.message).join('; ')}`;
-    case 'unrecognized_keys':
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_type':
       return issue.input === undefined ? `missing; expected ${issue.expected}` : `expected ${issue.expected}${given(issue.input)}`;
     case 'invalid_value':
