@@ -7,7 +7,9 @@ export function catalogCommand(): Command {
   const catalog = new Command('catalog').description('work with permission catalogs');
   catalog
     .command('validate')
-    .description('check catalog files (or the presets junto, juno, jrni) and report every problem with its place')
+    .description(
+      'check catalog files (or the presets junto, juno, jrni) and report every problem with its place',
+    )
     .argument('<files...>', 'catalog YAML files or preset names')
     .action((files: string[]) => {
       let failed = false;

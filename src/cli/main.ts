@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { catalogCommand } from './catalog';
+import { serveCommand } from './serve';
 
 /** The `rolegate` command line. Each subcommand lives in its own file and sets `process.exitCode`. */
 const program = new Command()
@@ -7,6 +8,7 @@ const program = new Command()
   .description('rolegate — a GraphQL authorization gateway driven by a declarative permission catalog')
   .showHelpAfterError();
 
+program.addCommand(serveCommand());
 program.addCommand(catalogCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
