@@ -1,6 +1,22 @@
 /** The permission catalog: its YAML format, loading and validation. */
-export { parseCatalog, loadCatalogFile, loadPreset, PRESETS, CATALOG_DIR, type Catalog, type PresetName } from './load';
+export {
+  parseCatalog,
+  loadCatalogFile,
+  loadPreset,
+  PRESETS,
+  CATALOG_DIR,
+  type Catalog,
+  type PresetName,
+} from './load';
 export { CatalogError, formatIssue, type CatalogIssue } from './errors';
 export { OPERATIONS, type Operation } from './operations';
-export type { CatalogDocument, RoleKind, RoleSpec, ToolMode, PermissionSpec, UiEntrySpec, ToolSpec } from './schema';
+export type {
+  CatalogDocument,
+  RoleKind,
+  RoleSpec,
+  ToolMode,
+  PermissionSpec,
+  UiEntrySpec,
+  ToolSpec,
+} from './schema';
 export { ROLE_KINDS, TOOL_MODES } from './schema';

@@ -94,7 +94,9 @@ function zodMessage(issue: z.core.$ZodIssue): string {
     case 'invalid_key':
       return `invalid key: ${issue.issues.map((i) => i.message).join('; ')}`;
     case 'invalid_type':
-      return issue.input === undefined ? `missing; expected ${issue.expected}` : `expected ${issue.expected}${given(issue.input)}`;
+      return issue.input === undefined
+        ? `missing; expected ${issue.expected}`
+        : `expected ${issue.expected}${given(issue.input)}`;
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${given(issue.input)}`;
     default:

@@ -54,11 +54,15 @@ export function validateCatalog(doc: CatalogDocument): Problem[] {
   const problems: Problem[] = [];
   const names = catalogNames(doc);
   const report = (path: Path, message: string) => problems.push({ path, message });
-  const isModuleAction = (p: string) => names.permissions.has(p) && !p.startsWith('page:') && !p.startsWith('nav:');
+  const isModuleAction = (p: string) =>
+    names.permissions.has(p) && !p.startsWith('page:') && !p.startsWith('nav:');
 
   for (const module of Object.keys(doc.permissions)) {
     if (RESERVED_MODULES.has(module)) {
-      report(['permissions', module], `"${module}" is reserved (pages, navigation and tools have their own sections)`);
+      report(
+        ['permissions', module],
+        `"${module}" is reserved (pages, navigation and tools have their own sections)`,
+      );
     }
   }
 
@@ -78,9 +82,12 @@ export function validateCatalog(doc: CatalogDocument): Problem[] {
       const targets = spec.requires ?? [];
       targets.forEach((target, i) => {
         if (target === key) report([...at, 'requires', i], `${key} cannot require itself`);
-        else if (!names.permissions.has(target)) report([...at, 'requires', i], unknownPermission(target, names));
+        else if (!names.permissions.has(target))
+          report([...at, 'requires', i], unknownPermission(target, names));
       });
-      findDuplicates(targets).forEach((i) => report([...at, 'requires', i], `"${targets[i]}" is listed twice`));
+      findDuplicates(targets).forEach((i) =>
+        report([...at, 'requires', i], `"${targets[i]}" is listed twice`),
+      );
       requires.set(key, { path: [...at, 'requires'], targets });
     }
   }
@@ -101,14 +108,20 @@ export function validateCatalog(doc: CatalogDocument): Problem[] {
         report([section, k, 'minRole'], unknown('role', entry.minRole, Object.keys(doc.roles)));
       }
       if (entry.permission && !isModuleAction(entry.permission)) {
-        report([section, k, 'permission'], unknownPermission(entry.permission, names, 'a module:action permission'));
+        report(
+          [section, k, 'permission'],
+          unknownPermission(entry.permission, names, 'a module:action permission'),
+        );
       }
     }
   }
 
   for (const [k, tool] of Object.entries(doc.tools ?? {})) {
     if (!isModuleAction(tool.permission)) {
-      report(['tools', k, 'permission'], unknownPermission(tool.permission, names, 'a module:action permission'));
+      report(
+        ['tools', k, 'permission'],
+        unknownPermission(tool.permission, names, 'a module:action permission'),
+      );
     }
   }
 
@@ -153,7 +166,9 @@ export function validateRoles(
         report([...at, 'inherits', i], sameKind(key, role.kind, parent, target.kind));
       }
     });
-    findDuplicates(inherits).forEach((i) => report([...at, 'inherits', i], `"${inherits[i]}" is listed twice`));
+    findDuplicates(inherits).forEach((i) =>
+      report([...at, 'inherits', i], `"${inherits[i]}" is listed twice`),
+    );
 
     const grants = role.grants ?? [];
     grants.forEach((grant, i) => {
@@ -172,7 +187,8 @@ export function validateRoles(
   }
   // Cycles may run through roles outside `roles` (a custom role inheriting a built-in one).
   for (const [key, role] of Object.entries(all)) {
-    if (!edges.has(key)) edges.set(key, { path: [...basePath, key, 'inherits'], targets: role.inherits ?? [] });
+    if (!edges.has(key))
+      edges.set(key, { path: [...basePath, key, 'inherits'], targets: role.inherits ?? [] });
   }
   for (const cycle of findCycles(edges)) {
     if (roles[cycle.keys[0]!]) report(cycle.path, `inheritance cycle: ${cycle.keys.join(' → ')}`);
@@ -186,11 +202,17 @@ function sameKind(key: string, kind: RoleKind, parent: string, parentKind: RoleK
 
 function unknown(what: string, name: string, known: Iterable<string>): string {
   const list = [...known];
-  const hint = list.length ? `; expected one of: ${list.slice(0, 12).join(', ')}${list.length > 12 ? ', …' : ''}` : '';
+  const hint = list.length
+    ? `; expected one of: ${list.slice(0, 12).join(', ')}${list.length > 12 ? ', …' : ''}`
+    : '';
   return `unknown ${what} "${name}"${hint}`;
 }
 
-function unknownPermission(name: string, names: CatalogNames, expected = 'a permission this catalog defines'): string {
+function unknownPermission(
+  name: string,
+  names: CatalogNames,
+  expected = 'a permission this catalog defines',
+): string {
   const module = name.split(':')[0] ?? '';
   const sameModule = names.modules.get(module);
   const hint = sameModule ? `; module "${module}" has: ${sameModule.join(', ')}` : '';

@@ -118,7 +118,10 @@ export class CompiledCatalog {
  * Compiles a validated catalog, plus the organization's custom roles (checked here like the catalog's
  * own; a problem throws `CatalogError` naming the role). Custom role keys may not shadow built-in ones.
  */
-export function compileCatalog(catalog: Catalog, customRoles: Readonly<Record<string, RoleSpec>> = {}): CompiledCatalog {
+export function compileCatalog(
+  catalog: Catalog,
+  customRoles: Readonly<Record<string, RoleSpec>> = {},
+): CompiledCatalog {
   const doc = catalog.document;
   const names = catalogNames(doc);
 
@@ -137,11 +140,16 @@ export function compileCatalog(catalog: Catalog, customRoles: Readonly<Record<st
   const clashes = Object.keys(customRoles).filter((k) => doc.roles[k]);
   const allRoles: Record<string, RoleSpec> = { ...doc.roles, ...customRoles };
   const problems = [
-    ...clashes.map((k) => ({ path: ['customRoles', k], message: `"${k}" is a built-in role of the catalog` })),
+    ...clashes.map((k) => ({
+      path: ['customRoles', k],
+      message: `"${k}" is a built-in role of the catalog`,
+    })),
     ...validateRoles(customRoles, names, allRoles, ['customRoles']),
   ];
   if (problems.length) {
-    throw new CatalogError(problems.map((p) => ({ file: catalog.source, path: pathToString(p.path), message: p.message })));
+    throw new CatalogError(
+      problems.map((p) => ({ file: catalog.source, path: pathToString(p.path), message: p.message })),
+    );
   }
   const pageGrants = new Map<string, string[]>();
   for (const [prefix, entries] of [
@@ -210,7 +218,12 @@ export function compileCatalog(catalog: Catalog, customRoles: Readonly<Record<st
 
   const tools = new Map<string, CompiledTool>();
   for (const [name, spec] of Object.entries(doc.tools ?? {})) {
-    tools.set(name, { name, permission: spec.permission, bit: bits.get(spec.permission)!, policy: spec.policy });
+    tools.set(name, {
+      name,
+      permission: spec.permission,
+      bit: bits.get(spec.permission)!,
+      policy: spec.policy,
+    });
   }
 
   return new CompiledCatalog(catalog, {

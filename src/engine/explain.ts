@@ -6,7 +6,11 @@ import type { Assignment, CheckRequest, Outcome, Subject, ToolPolicies } from '.
 /** Where an assignment applies, relative to the checked location. */
 export type GrantScope =
   | { type: 'org' }
-  | { type: 'location'; locationId: string; /** Given at an ancestor and cascading down (rule 2). */ cascaded: boolean }
+  | {
+      type: 'location';
+      locationId: string;
+      /** Given at an ancestor and cascading down (rule 2). */ cascaded: boolean;
+    }
   | { type: 'team'; teamId: string };
 
 /** One way a permission is, or would have been, granted. */
@@ -79,7 +83,13 @@ export function explain(
     const known = memo.get(permission);
     if (known) return known;
     const spec = permissionSpec(catalog, permission);
-    const out: PermissionExplanation = { permission, effective: false, grantedBy: [], ignored: [], requires: [] };
+    const out: PermissionExplanation = {
+      permission,
+      effective: false,
+      grantedBy: [],
+      ignored: [],
+      requires: [],
+    };
     memo.set(permission, out);
     if (spec?.grantedByFlag) {
       const present = flags.has(spec.grantedByFlag);
@@ -90,7 +100,8 @@ export function explain(
         else out.ignored.push({ ...source, why: inactiveWhy(subject) });
       }
     }
-    if (spec?.requiresFlag) out.requiresFlag = { flag: spec.requiresFlag, present: flags.has(spec.requiresFlag) };
+    if (spec?.requiresFlag)
+      out.requiresFlag = { flag: spec.requiresFlag, present: flags.has(spec.requiresFlag) };
 
     for (const a of subject.assignments) {
       const role = catalog.roles.get(a.role);
@@ -121,7 +132,12 @@ export function explain(
   if (tool) {
     const override = options.policies?.[tool.name];
     const policy = override ?? tool.policy;
-    toolInfo = { name: tool.name, permission: tool.permission, policy, policySource: override ? 'organization' : 'catalog' };
+    toolInfo = {
+      name: tool.name,
+      permission: tool.permission,
+      policy,
+      policySource: override ? 'organization' : 'catalog',
+    };
     if (detail.effective) outcome = outcomeOfPolicy(policy);
   }
   const follows = !tool && target !== req.permission ? target : undefined;
@@ -146,7 +162,11 @@ function permissionSpec(catalog: CompiledCatalog, permission: string) {
  * The shortest inheritance path from `role` to a role that names `permission` in its grants (or is a
  * page's minRole), breadth first so the explanation shows the nearest source.
  */
-function findGrant(catalog: CompiledCatalog, role: CompiledRole, permission: string): { via: string[]; as: string } | undefined {
+function findGrant(
+  catalog: CompiledCatalog,
+  role: CompiledRole,
+  permission: string,
+): { via: string[]; as: string } | undefined {
   const [module, action] = permission.split(':') as [string, string];
   const doc = catalog.catalog.document;
   const entries = module === 'page' ? doc.pages : module === 'nav' ? doc.navigation : undefined;
@@ -198,7 +218,8 @@ function whyNotCounted(
   requiresFlag: PermissionExplanation['requiresFlag'],
 ): string | undefined {
   if (subject.locked || subject.deleted) return inactiveWhy(subject);
-  if (a.expiresAt != null && a.expiresAt <= now) return `the assignment expired at ${new Date(a.expiresAt).toISOString()}`;
+  if (a.expiresAt != null && a.expiresAt <= now)
+    return `the assignment expired at ${new Date(a.expiresAt).toISOString()}`;
   if (!fitsScope(role, a)) return `a ${role.kind} role cannot be assigned at this scope`;
   if (a.teamId && !(req.teamIds ?? []).includes(a.teamId)) {
     return `given in team ${a.teamId}, which the resource does not name`;
@@ -241,12 +262,18 @@ function summarize(
   tool: Explanation['tool'],
   follows: string | undefined,
 ): string {
-  const what = tool ? `tool ${tool.name} (${detail.permission})` : follows ? `${follows} (followed by this entry)` : detail.permission;
+  const what = tool
+    ? `tool ${tool.name} (${detail.permission})`
+    : follows
+      ? `${follows} (followed by this entry)`
+      : detail.permission;
   if (subject.locked || subject.deleted) return `denied: ${inactiveWhy(subject)}`;
   if (!detail.effective) {
     if (!detail.grantedBy.length) {
       const near = detail.ignored[0];
-      return near ? `denied: no grant of ${what} counts here; ${describe(near)} does not: ${near.why}` : `denied: nothing grants ${what}`;
+      return near
+        ? `denied: no grant of ${what} counts here; ${describe(near)} does not: ${near.why}`
+        : `denied: nothing grants ${what}`;
     }
     let missing = firstMissing(detail);
     const chain = [missing!.permission];

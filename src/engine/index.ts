@@ -2,7 +2,13 @@
 export { compileCatalog, CompiledCatalog, type CompiledRole, type CompiledTool } from './compile';
 export { UserGrants } from './grants';
 export { decide, outcomeOfPolicy } from './decide';
-export { explain, type Explanation, type GrantSource, type IgnoredGrant, type PermissionExplanation } from './explain';
+export {
+  explain,
+  type Explanation,
+  type GrantSource,
+  type IgnoredGrant,
+  type PermissionExplanation,
+} from './explain';
 export { UnknownPermissionError } from './errors';
 export { bitIndexes, hasBit, type Bits } from './bitset';
 export type { Assignment, CheckRequest, Outcome, Subject, ToolPolicies } from './types';

@@ -2,7 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CatalogError, compileCatalog, decide, explain, loadPreset, parseCatalog, UnknownPermissionError, UserGrants } from '../../src';
+import {
+  CatalogError,
+  compileCatalog,
+  decide,
+  explain,
+  loadPreset,
+  parseCatalog,
+  UnknownPermissionError,
+  UserGrants,
+} from '../../src';
 import { NOW, user } from '../support/engine';
 
 /** Bad catalogs, bad checks, bad assignments: clear errors that say where, never a silent allow. */
@@ -43,31 +52,130 @@ it('the base catalog is valid', () => {
 });
 
 test.each([
-  ['an unknown permission in a grant', ['grants: [doc:write]', 'grants: [doc:wirte]'], /^bad\.yaml:13:\d+: roles\.boss\.grants\[0\]: unknown permission "doc:wirte".*doc:read, doc:write/],
-  ['an unknown module in a wildcard', ['grants: [doc:write]', 'grants: ["docs:*"]'], /roles\.boss\.grants\[0\]: unknown module "docs"/],
-  ['an unknown inherited role', ['inherits: [reader]', 'inherits: [raeder]'], /^bad\.yaml:13:\d+: roles\.boss\.inherits\[0\]: unknown role "raeder"; expected one of: reader, boss/],
-  ['an inheritance cycle', ['grants: [doc:read] }', 'grants: [doc:read], inherits: [boss] }'], /inheritance cycle: (reader → boss → reader|boss → reader → boss)/],
-  ['a role inheriting itself', ['inherits: [reader]', 'inherits: [boss]'], /roles\.boss\.inherits\[0\]: role "boss" cannot inherit itself/],
-  ['a role inheriting another kind', ['reader: { name: Reader, kind: org', 'reader: { name: Reader, kind: team'], /cannot inherit "reader" \(kind team\)/],
-  ['a bad kind', ['kind: org, inherits', 'kind: global, inherits'], /^bad\.yaml:13:\d+: roles\.boss\.kind: expected one of "org", "location", "team", got "global"/],
-  ['a dependency cycle', ['read: { description: Read docs }', 'read: { description: Read docs, requires: [doc:write] }'], /dependency cycle: doc:(read|write) → doc:(read|write) → doc:(read|write)/],
-  ['a self dependency', ['requires: [doc:read]', 'requires: [doc:write]'], /permissions\.doc\.write\.requires\[0\]: doc:write cannot require itself/],
-  ['an unknown dependency', ['requires: [doc:read]', 'requires: [doc:delete]'], /permissions\.doc\.write\.requires\[0\]: unknown permission "doc:delete"/],
-  ['a duplicate key', ['  reader: { name: Reader', '  boss: { name: B, kind: org }\n  reader: { name: Reader'], /^bad\.yaml:\d+:\d+: YAML: Map keys must be unique/],
-  ['an unknown flag', ['read: { description: Read docs }', 'read: { description: Read docs, grantedByFlag: vipp }'], /permissions\.doc\.read\.grantedByFlag: unknown flag "vipp"; expected one of: vip/],
-  ['both flag kinds on one permission', ['read: { description: Read docs }', 'read: { description: Read docs, grantedByFlag: vip, requiresFlag: vip }'], /permissions\.doc\.read: give grantedByFlag or requiresFlag, not both/],
-  ['a reserved module', ['permissions:\n', 'permissions:\n  page:\n    x: { description: X }\n'], /permissions\.page: "page" is reserved/],
-  ['a page with an unknown minimum role', ['minRole: reader', 'minRole: nobody'], /pages\.home\.minRole: unknown role "nobody"/],
-  ['a page with both a role and a permission', ['minRole: reader', 'minRole: reader, permission: doc:read'], /pages\.home: give minRole or permission, not both/],
-  ['a tool with an unknown permission', ['permission: doc:read, policy', 'permission: doc:sum, policy'], /tools\.summarize\.permission: unknown permission "doc:sum"/],
-  ['a tool with a bad policy', ['policy: auto', 'policy: sometimes'], /tools\.summarize\.policy: expected one of "auto", "require_approval", "deny", got "sometimes"/],
-  ['an unknown operation', ['createUser: doc:write', 'makeUser: doc:write'], /^bad\.yaml:19:\d+: operations\.makeUser: unknown operation "makeUser"; expected one of: viewUsers/],
-  ['an operation guarded by an unknown permission', ['createUser: doc:write', 'createUser: doc:create'], /operations\.createUser: unknown permission "doc:create"/],
+  [
+    'an unknown permission in a grant',
+    ['grants: [doc:write]', 'grants: [doc:wirte]'],
+    /^bad\.yaml:13:\d+: roles\.boss\.grants\[0\]: unknown permission "doc:wirte".*doc:read, doc:write/,
+  ],
+  [
+    'an unknown module in a wildcard',
+    ['grants: [doc:write]', 'grants: ["docs:*"]'],
+    /roles\.boss\.grants\[0\]: unknown module "docs"/,
+  ],
+  [
+    'an unknown inherited role',
+    ['inherits: [reader]', 'inherits: [raeder]'],
+    /^bad\.yaml:13:\d+: roles\.boss\.inherits\[0\]: unknown role "raeder"; expected one of: reader, boss/,
+  ],
+  [
+    'an inheritance cycle',
+    ['grants: [doc:read] }', 'grants: [doc:read], inherits: [boss] }'],
+    /inheritance cycle: (reader → boss → reader|boss → reader → boss)/,
+  ],
+  [
+    'a role inheriting itself',
+    ['inherits: [reader]', 'inherits: [boss]'],
+    /roles\.boss\.inherits\[0\]: role "boss" cannot inherit itself/,
+  ],
+  [
+    'a role inheriting another kind',
+    ['reader: { name: Reader, kind: org', 'reader: { name: Reader, kind: team'],
+    /cannot inherit "reader" \(kind team\)/,
+  ],
+  [
+    'a bad kind',
+    ['kind: org, inherits', 'kind: global, inherits'],
+    /^bad\.yaml:13:\d+: roles\.boss\.kind: expected one of "org", "location", "team", got "global"/,
+  ],
+  [
+    'a dependency cycle',
+    ['read: { description: Read docs }', 'read: { description: Read docs, requires: [doc:write] }'],
+    /dependency cycle: doc:(read|write) → doc:(read|write) → doc:(read|write)/,
+  ],
+  [
+    'a self dependency',
+    ['requires: [doc:read]', 'requires: [doc:write]'],
+    /permissions\.doc\.write\.requires\[0\]: doc:write cannot require itself/,
+  ],
+  [
+    'an unknown dependency',
+    ['requires: [doc:read]', 'requires: [doc:delete]'],
+    /permissions\.doc\.write\.requires\[0\]: unknown permission "doc:delete"/,
+  ],
+  [
+    'a duplicate key',
+    ['  reader: { name: Reader', '  boss: { name: B, kind: org }\n  reader: { name: Reader'],
+    /^bad\.yaml:\d+:\d+: YAML: Map keys must be unique/,
+  ],
+  [
+    'an unknown flag',
+    ['read: { description: Read docs }', 'read: { description: Read docs, grantedByFlag: vipp }'],
+    /permissions\.doc\.read\.grantedByFlag: unknown flag "vipp"; expected one of: vip/,
+  ],
+  [
+    'both flag kinds on one permission',
+    [
+      'read: { description: Read docs }',
+      'read: { description: Read docs, grantedByFlag: vip, requiresFlag: vip }',
+    ],
+    /permissions\.doc\.read: give grantedByFlag or requiresFlag, not both/,
+  ],
+  [
+    'a reserved module',
+    ['permissions:\n', 'permissions:\n  page:\n    x: { description: X }\n'],
+    /permissions\.page: "page" is reserved/,
+  ],
+  [
+    'a page with an unknown minimum role',
+    ['minRole: reader', 'minRole: nobody'],
+    /pages\.home\.minRole: unknown role "nobody"/,
+  ],
+  [
+    'a page with both a role and a permission',
+    ['minRole: reader', 'minRole: reader, permission: doc:read'],
+    /pages\.home: give minRole or permission, not both/,
+  ],
+  [
+    'a tool with an unknown permission',
+    ['permission: doc:read, policy', 'permission: doc:sum, policy'],
+    /tools\.summarize\.permission: unknown permission "doc:sum"/,
+  ],
+  [
+    'a tool with a bad policy',
+    ['policy: auto', 'policy: sometimes'],
+    /tools\.summarize\.policy: expected one of "auto", "require_approval", "deny", got "sometimes"/,
+  ],
+  [
+    'an unknown operation',
+    ['createUser: doc:write', 'makeUser: doc:write'],
+    /^bad\.yaml:19:\d+: operations\.makeUser: unknown operation "makeUser"; expected one of: viewUsers/,
+  ],
+  [
+    'an operation guarded by an unknown permission',
+    ['createUser: doc:write', 'createUser: doc:create'],
+    /operations\.createUser: unknown permission "doc:create"/,
+  ],
   ['an unknown owner role', ['role: boss', 'role: chief'], /owner\.role: unknown role "chief"/],
-  ['a permission without a description', ['read: { description: Read docs }', 'read: {}'], /permissions\.doc\.read\.description: missing; expected string/],
-  ['an unknown field', ['name: Demo', 'name: Demo\nversion: 2'], /^bad\.yaml:3:\d+: version: unknown field "version"/],
-  ['a key that is not snake_case', ['  reader: { name: Reader', '  Reader: { name: Reader'], /roles\.Reader: invalid key: expected a snake_case key/],
-  ['a grant listed twice', ['grants: [doc:write]', 'grants: [doc:write, doc:write]'], /roles\.boss\.grants\[1\]: "doc:write" is listed twice/],
+  [
+    'a permission without a description',
+    ['read: { description: Read docs }', 'read: {}'],
+    /permissions\.doc\.read\.description: missing; expected string/,
+  ],
+  [
+    'an unknown field',
+    ['name: Demo', 'name: Demo\nversion: 2'],
+    /^bad\.yaml:3:\d+: version: unknown field "version"/,
+  ],
+  [
+    'a key that is not snake_case',
+    ['  reader: { name: Reader', '  Reader: { name: Reader'],
+    /roles\.Reader: invalid key: expected a snake_case key/,
+  ],
+  [
+    'a grant listed twice',
+    ['grants: [doc:write]', 'grants: [doc:write, doc:write]'],
+    /roles\.boss\.grants\[1\]: "doc:write" is listed twice/,
+  ],
   ['a page that follows a permission, granted directly', ['minRole: reader', 'permission: doc:read'], /^$/],
 ] as const)('%s', (_name, [from, to], expected) => {
   const yaml = BASE.replace(from, to);
@@ -75,14 +183,19 @@ test.each([
   if (expected.source === '^$') {
     // Valid on its own; granting the alias is the mistake.
     const withGrant = yaml.replace('grants: [doc:read] }', 'grants: [doc:read, page:home] }');
-    expect(problems(withGrant).join('\n')).toMatch(/roles\.reader\.grants\[1\]: page:home follows doc:read: grant that permission instead/);
+    expect(problems(withGrant).join('\n')).toMatch(
+      /roles\.reader\.grants\[1\]: page:home follows doc:read: grant that permission instead/,
+    );
     return;
   }
   expect(problems(yaml).join('\n')).toMatch(expected);
 });
 
 it('reports every problem at once, each with its place', () => {
-  const yaml = BASE.replace('grants: [doc:write]', 'grants: [doc:wirte]').replace('minRole: reader', 'minRole: nobody');
+  const yaml = BASE.replace('grants: [doc:write]', 'grants: [doc:wirte]').replace(
+    'minRole: reader',
+    'minRole: nobody',
+  );
   expect(problems(yaml)).toEqual([
     expect.stringMatching(/^bad\.yaml:13:\d+: roles\.boss\.grants\[0\]/),
     expect.stringMatching(/^bad\.yaml:15:\d+: pages\.home\.minRole/),
@@ -90,16 +203,24 @@ it('reports every problem at once, each with its place', () => {
 });
 
 it('a missing file names the file', () => {
-  expect(() => loadPreset('/nonexistent/catalog.yaml')).toThrow(/\/nonexistent\/catalog\.yaml: cannot read the catalog: no such file/);
+  expect(() => loadPreset('/nonexistent/catalog.yaml')).toThrow(
+    /\/nonexistent\/catalog\.yaml: cannot read the catalog: no such file/,
+  );
 });
 
 describe('custom roles are checked like the catalog’s own', () => {
   const catalog = parseCatalog(BASE, 'base.yaml');
 
   test.each([
-    [{ editor: { name: 'E', kind: 'org', grants: ['doc:erase'] } }, /customRoles\.editor\.grants\[0\]: unknown permission "doc:erase"/],
+    [
+      { editor: { name: 'E', kind: 'org', grants: ['doc:erase'] } },
+      /customRoles\.editor\.grants\[0\]: unknown permission "doc:erase"/,
+    ],
     [{ boss: { name: 'B', kind: 'org', grants: [] } }, /customRoles\.boss: "boss" is a built-in role/],
-    [{ a: { name: 'A', kind: 'org', inherits: ['b'] }, b: { name: 'B', kind: 'org', inherits: ['a'] } }, /inheritance cycle/],
+    [
+      { a: { name: 'A', kind: 'org', inherits: ['b'] }, b: { name: 'B', kind: 'org', inherits: ['a'] } },
+      /inheritance cycle/,
+    ],
     [{ t: { name: 'T', kind: 'team', inherits: ['reader'] } }, /cannot inherit "reader" \(kind org\)/],
   ] as const)('%j', (roles, expected) => {
     expect(() => compileCatalog(catalog, roles as never)).toThrow(CatalogError);
@@ -111,7 +232,9 @@ describe('custom roles are checked like the catalog’s own', () => {
   });
 
   it('a valid custom role may inherit a built-in one', () => {
-    const compiled = compileCatalog(catalog, { editor: { name: 'Editor', kind: 'org', inherits: ['reader'], grants: ['doc:write'] } });
+    const compiled = compileCatalog(catalog, {
+      editor: { name: 'Editor', kind: 'org', inherits: ['reader'], grants: ['doc:write'] },
+    });
     const u = user([{ role: 'editor' }]);
     expect(decide(compiled, new UserGrants(compiled, u, NOW), { permission: 'doc:write' })).toBe('ALLOW');
   });
@@ -122,26 +245,59 @@ describe('checks that make no sense are errors, not answers', () => {
   const boss = user([{ role: 'boss' }]);
   const grants = new UserGrants(compiled, boss, NOW);
 
-  test.each(['doc:delete', 'docs:read', 'tool:nope', 'page:nope', 'nav:home', '', 'doc', 'doc:*'])('%j', (permission) => {
-    expect(() => decide(compiled, grants, { permission })).toThrow(UnknownPermissionError);
-    expect(() => explain(compiled, boss, { permission }, { now: NOW })).toThrow(UnknownPermissionError);
-  });
+  test.each(['doc:delete', 'docs:read', 'tool:nope', 'page:nope', 'nav:home', '', 'doc', 'doc:*'])(
+    '%j',
+    (permission) => {
+      expect(() => decide(compiled, grants, { permission })).toThrow(UnknownPermissionError);
+      expect(() => explain(compiled, boss, { permission }, { now: NOW })).toThrow(UnknownPermissionError);
+    },
+  );
 });
 
 describe('assignments that do not fit count for nothing', () => {
   const compiled = compileCatalog(loadPreset('juno'));
-  const ask = (assignments: Parameters<typeof user>[0], req: { permission: string; teamIds?: string[]; locationPath?: string[] }) =>
-    decide(compiled, new UserGrants(compiled, user(assignments), NOW), req);
+  const ask = (
+    assignments: Parameters<typeof user>[0],
+    req: { permission: string; teamIds?: string[]; locationPath?: string[] },
+  ) => decide(compiled, new UserGrants(compiled, user(assignments), NOW), req);
 
   test.each([
     ['an unknown role', [{ role: 'superuser' }], { permission: 'settings_user:view' }],
-    ['an org role given in a team', [{ role: 'owner', teamId: 't' }], { permission: 'settings_user:view', teamIds: ['t'] }],
-    ['an org role given at a location', [{ role: 'owner', locationId: 'l' }], { permission: 'settings_user:view', locationPath: ['l'] }],
-    ['a team role given org-wide', [{ role: 'project_manager' }], { permission: 'project:edit', teamIds: ['t'] }],
-    ['a team role given at a location', [{ role: 'project_manager', locationId: 'l' }], { permission: 'project:edit', locationPath: ['l'] }],
-    ['an assignment naming a location and a team', [{ role: 'project_manager', teamId: 't', locationId: 'l' }], { permission: 'project:edit', teamIds: ['t'], locationPath: ['l'] }],
-    ['an assignment that expired a moment ago', [{ role: 'owner', expiresAt: NOW - 1 }], { permission: 'settings_user:view' }],
-    ['an assignment that expires now', [{ role: 'owner', expiresAt: NOW }], { permission: 'settings_user:view' }],
+    [
+      'an org role given in a team',
+      [{ role: 'owner', teamId: 't' }],
+      { permission: 'settings_user:view', teamIds: ['t'] },
+    ],
+    [
+      'an org role given at a location',
+      [{ role: 'owner', locationId: 'l' }],
+      { permission: 'settings_user:view', locationPath: ['l'] },
+    ],
+    [
+      'a team role given org-wide',
+      [{ role: 'project_manager' }],
+      { permission: 'project:edit', teamIds: ['t'] },
+    ],
+    [
+      'a team role given at a location',
+      [{ role: 'project_manager', locationId: 'l' }],
+      { permission: 'project:edit', locationPath: ['l'] },
+    ],
+    [
+      'an assignment naming a location and a team',
+      [{ role: 'project_manager', teamId: 't', locationId: 'l' }],
+      { permission: 'project:edit', teamIds: ['t'], locationPath: ['l'] },
+    ],
+    [
+      'an assignment that expired a moment ago',
+      [{ role: 'owner', expiresAt: NOW - 1 }],
+      { permission: 'settings_user:view' },
+    ],
+    [
+      'an assignment that expires now',
+      [{ role: 'owner', expiresAt: NOW }],
+      { permission: 'settings_user:view' },
+    ],
   ] as const)('%s', (_name, assignments, req) => {
     expect(ask(assignments as never, req as never)).toBe('DENY');
   });
@@ -154,18 +310,26 @@ describe('assignments that do not fit count for nothing', () => {
 
   test.each([{ locked: true }, { deleted: true }])('a user %j holds nothing', (state) => {
     const owner = user([{ role: 'owner' }], state);
-    expect(decide(compiled, new UserGrants(compiled, owner, NOW), { permission: 'settings_user:view' })).toBe('DENY');
-    expect(explain(compiled, owner, { permission: 'settings_user:view' }, { now: NOW }).summary).toMatch(/denied: the user is (locked|deleted)/);
+    expect(decide(compiled, new UserGrants(compiled, owner, NOW), { permission: 'settings_user:view' })).toBe(
+      'DENY',
+    );
+    expect(explain(compiled, owner, { permission: 'settings_user:view' }, { now: NOW }).summary).toMatch(
+      /denied: the user is (locked|deleted)/,
+    );
   });
 });
 
 describe('rolegate catalog validate', () => {
   const cli = (...args: string[]) => {
     try {
-      const out = execFileSync(process.execPath, [require.resolve('tsx/cli'), 'src/cli/main.ts', 'catalog', 'validate', ...args], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const out = execFileSync(
+        process.execPath,
+        [require.resolve('tsx/cli'), 'src/cli/main.ts', 'catalog', 'validate', ...args],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       return { code: 0, out };
     } catch (err) {
       const e = err as { status: number; stdout: string; stderr: string };
@@ -182,9 +346,16 @@ describe('rolegate catalog validate', () => {
   it('fails on a broken copy of a preset, naming the file, the line and the path', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rolegate-'));
     const file = path.join(dir, 'jrni-broken.yaml');
-    writeFileSync(file, readFileSync('catalogs/jrni.yaml', 'utf8').replace('inherits: [administrator]', 'inherits: [admin]'));
+    writeFileSync(
+      file,
+      readFileSync('catalogs/jrni.yaml', 'utf8').replace('inherits: [administrator]', 'inherits: [admin]'),
+    );
     const { code, out } = cli(file);
     expect(code).toBe(1);
-    expect(out).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: roles\\.owner\\.inherits\\[0\\]: unknown role "admin"`));
+    expect(out).toMatch(
+      new RegExp(
+        `${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: roles\\.owner\\.inherits\\[0\\]: unknown role "admin"`,
+      ),
+    );
   });
 });

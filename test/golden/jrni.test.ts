@@ -29,7 +29,11 @@ const cells = MATRIX.trim()
   .split('\n')
   .flatMap((line) => {
     const [permission, ...marks] = line.split('|').map((s) => s.trim());
-    return ROLES.map((role, i) => ({ permission: permission!, role, expected: marks[i] === '✅' ? 'ALLOW' : 'DENY' }));
+    return ROLES.map((role, i) => ({
+      permission: permission!,
+      role,
+      expected: marks[i] === '✅' ? 'ALLOW' : 'DENY',
+    }));
   });
 
 describe('configuration matrix', () => {
@@ -40,14 +44,17 @@ describe('configuration matrix', () => {
     expect(check(user([{ role }]), { permission, locationPath: ['child', 'parent'] })).toBe(expected);
   });
 
-  test.each(cells)('$role / $permission → $expected (given at the parent, checked at a child)', ({ role, permission, expected }) => {
-    const u = user([{ role, locationId: 'parent' }]);
-    expect(check(u, { permission, locationPath: ['child', 'parent'] })).toBe(expected);
-    expect(check(u, { permission, locationPath: ['grandchild', 'child', 'parent'] })).toBe(expected);
-    // …and nothing anywhere else.
-    expect(check(u, { permission, locationPath: ['other_child', 'other_parent'] })).toBe('DENY');
-    expect(check(u, { permission })).toBe('DENY');
-  });
+  test.each(cells)(
+    '$role / $permission → $expected (given at the parent, checked at a child)',
+    ({ role, permission, expected }) => {
+      const u = user([{ role, locationId: 'parent' }]);
+      expect(check(u, { permission, locationPath: ['child', 'parent'] })).toBe(expected);
+      expect(check(u, { permission, locationPath: ['grandchild', 'child', 'parent'] })).toBe(expected);
+      // …and nothing anywhere else.
+      expect(check(u, { permission, locationPath: ['other_child', 'other_parent'] })).toBe('DENY');
+      expect(check(u, { permission })).toBe('DENY');
+    },
+  );
 });
 
 // The role lists: abilities beyond the matrix. ALLOW for the listed roles, DENY for every other.
@@ -72,12 +79,13 @@ const LISTS: [string, string[]][] = [
   ['nav:settings', ['owner']],
 ];
 
-test.each(LISTS.flatMap(([permission, allowed]) => ROLES.map((role) => ({ permission, role, expected: allowed.includes(role) ? 'ALLOW' : 'DENY' }))))(
-  'role list: $role / $permission → $expected',
-  ({ role, permission, expected }) => {
-    expect(check(user([{ role, locationId: 'loc' }]), { permission, locationPath: ['loc'] })).toBe(expected);
-  },
-);
+test.each(
+  LISTS.flatMap(([permission, allowed]) =>
+    ROLES.map((role) => ({ permission, role, expected: allowed.includes(role) ? 'ALLOW' : 'DENY' })),
+  ),
+)('role list: $role / $permission → $expected', ({ role, permission, expected }) => {
+  expect(check(user([{ role, locationId: 'loc' }]), { permission, locationPath: ['loc'] })).toBe(expected);
+});
 
 describe('company hierarchy', () => {
   const tree = {
@@ -104,27 +112,17 @@ describe('company hierarchy', () => {
       { role: 'user', locationId: 'elsewhere' },
     ]);
     const at = (locationPath: string[], permission: string) => check(u, { permission, locationPath });
-    expect([tree.child1, tree.child2, tree.deep, tree.elsewhere, tree.parent].map((p) => at(p, 'integration:manage'))).toEqual([
-      'ALLOW',
-      'DENY',
-      'DENY',
-      'DENY',
-      'DENY',
-    ]);
-    expect([tree.child1, tree.child2, tree.deep, tree.elsewhere, tree.parent].map((p) => at(p, 'resource:manage'))).toEqual([
-      'ALLOW',
-      'ALLOW',
-      'ALLOW',
-      'DENY',
-      'DENY',
-    ]);
-    expect([tree.child1, tree.child2, tree.deep, tree.elsewhere, tree.parent].map((p) => at(p, 'customer:manage'))).toEqual([
-      'ALLOW',
-      'ALLOW',
-      'ALLOW',
-      'ALLOW',
-      'DENY',
-    ]);
+    expect(
+      [tree.child1, tree.child2, tree.deep, tree.elsewhere, tree.parent].map((p) =>
+        at(p, 'integration:manage'),
+      ),
+    ).toEqual(['ALLOW', 'DENY', 'DENY', 'DENY', 'DENY']);
+    expect(
+      [tree.child1, tree.child2, tree.deep, tree.elsewhere, tree.parent].map((p) => at(p, 'resource:manage')),
+    ).toEqual(['ALLOW', 'ALLOW', 'ALLOW', 'DENY', 'DENY']);
+    expect(
+      [tree.child1, tree.child2, tree.deep, tree.elsewhere, tree.parent].map((p) => at(p, 'customer:manage')),
+    ).toEqual(['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'DENY']);
   });
 
   it('roles at an ancestor and at the location itself add up', () => {
@@ -144,14 +142,20 @@ describe('Person and Group limits', () => {
     expect(check(u, { permission: 'staff:view', locationPath: ['loc'], personId: 'staff_1' })).toBe('ALLOW');
     expect(check(u, { permission: 'staff:view', locationPath: ['loc'], personId: 'staff_2' })).toBe('DENY');
     expect(check(u, { permission: 'staff:view', locationPath: ['loc'] })).toBe('DENY');
-    expect(check(u, { permission: 'booking:manage', locationPath: ['loc'], personId: 'staff_1' })).toBe('ALLOW');
+    expect(check(u, { permission: 'booking:manage', locationPath: ['loc'], personId: 'staff_1' })).toBe(
+      'ALLOW',
+    );
   });
 
   it('a user limited to staff groups gets their grants for staff in those groups only', () => {
     const u = user([{ role: 'manager', locationId: 'loc', groupIds: ['g1', 'g2'] }]);
-    expect(check(u, { permission: 'schedule:edit', locationPath: ['loc'], groupIds: ['g2', 'g9'] })).toBe('ALLOW');
+    expect(check(u, { permission: 'schedule:edit', locationPath: ['loc'], groupIds: ['g2', 'g9'] })).toBe(
+      'ALLOW',
+    );
     expect(check(u, { permission: 'schedule:edit', locationPath: ['loc'], groupIds: ['g9'] })).toBe('DENY');
-    expect(check(u, { permission: 'schedule:edit', locationPath: ['loc'], personId: 'staff_1' })).toBe('DENY');
+    expect(check(u, { permission: 'schedule:edit', locationPath: ['loc'], personId: 'staff_1' })).toBe(
+      'DENY',
+    );
   });
 
   it('an unrestricted assignment beside a restricted one still counts everywhere in its scope', () => {
@@ -161,6 +165,8 @@ describe('Person and Group limits', () => {
     ]);
     expect(check(u, { permission: 'customer:manage', locationPath: ['loc'] })).toBe('ALLOW');
     expect(check(u, { permission: 'staff:edit_what_where', locationPath: ['loc'] })).toBe('DENY');
-    expect(check(u, { permission: 'staff:edit_what_where', locationPath: ['loc'], personId: 'staff_1' })).toBe('ALLOW');
+    expect(
+      check(u, { permission: 'staff:edit_what_where', locationPath: ['loc'], personId: 'staff_1' }),
+    ).toBe('ALLOW');
   });
 });

@@ -10,7 +10,11 @@ const custom = {
   page_creator: { name: 'Page creator', kind: 'team' as const, grants: ['docs_page:create'] },
   topic_reader: { name: 'Topic reader', kind: 'team' as const, grants: ['docs_topic:view'] },
   space_editor: { name: 'Space editor', kind: 'team' as const, grants: ['docs_space:edit'] },
-  linker: { name: 'Linker', kind: 'team' as const, grants: ['test_space:link_test_plans', 'test_space:link_test_cases', 'test_space:edit'] },
+  linker: {
+    name: 'Linker',
+    kind: 'team' as const,
+    grants: ['test_space:link_test_plans', 'test_space:link_test_cases', 'test_space:edit'],
+  },
   plan_editor: { name: 'Plan editor', kind: 'team' as const, grants: ['test_plan:edit'] },
 };
 const { check, catalog } = preset('juno', custom);
@@ -27,7 +31,8 @@ const DEPENDENCIES: [string, string[]][] = [
 ];
 
 describe('the catalog', () => {
-  it('requires at least one specific role per user', () => expect(catalog.catalog.document.requireOrgRole).toBe(true));
+  it('requires at least one specific role per user', () =>
+    expect(catalog.catalog.document.requireOrgRole).toBe(true));
 
   test.each(DEPENDENCIES)('%s requires %j', (permission, requires) => {
     const [module, action] = permission.split(':') as [string, string];
@@ -70,8 +75,16 @@ describe('the catalog', () => {
 describe('specific (org) roles', () => {
   it('the owner holds every global setting', () => {
     const owner = user([{ role: 'owner' }]);
-    for (const module of ['settings_user', 'settings_team', 'settings_roles', 'settings_broadcast_messages', 'settings_billing', 'settings_integrations']) {
-      for (const key of catalog.keys.filter((k) => k.startsWith(`${module}:`))) expect(check(owner, { permission: key })).toBe('ALLOW');
+    for (const module of [
+      'settings_user',
+      'settings_team',
+      'settings_roles',
+      'settings_broadcast_messages',
+      'settings_billing',
+      'settings_integrations',
+    ]) {
+      for (const key of catalog.keys.filter((k) => k.startsWith(`${module}:`)))
+        expect(check(owner, { permission: key })).toBe('ALLOW');
     }
   });
 
@@ -89,7 +102,9 @@ describe('specific (org) roles', () => {
     ['owner', ['projects', 'docs_spaces', 'timesheets', 'settings']],
   ] as const)('%s sees the navigation modules %j and no others', (role, modules) => {
     for (const nav of ['projects', 'docs_spaces', 'timesheets', 'settings']) {
-      expect(check(user([{ role }]), { permission: `nav:${nav}` })).toBe((modules as readonly string[]).includes(nav) ? 'ALLOW' : 'DENY');
+      expect(check(user([{ role }]), { permission: `nav:${nav}` })).toBe(
+        (modules as readonly string[]).includes(nav) ? 'ALLOW' : 'DENY',
+      );
     }
   });
 
@@ -108,7 +123,7 @@ describe('specific (org) roles', () => {
 });
 
 describe('team roles are summed within a team', () => {
-  it('two roles in one team give the union of their permissions on that team\'s project', () => {
+  it("two roles in one team give the union of their permissions on that team's project", () => {
     const u = user([
       { role: 'member' },
       { role: 'developer', teamId: 'web' },
@@ -161,10 +176,18 @@ describe('dependencies', () => {
   it('Create page requires Edit Docs space and View docs topic', () => {
     const roles = ['page_creator', 'topic_reader', 'space_editor'];
     const outcomes = [1, 2, 3].map((n) =>
-      check(user(roles.slice(0, n).map((role) => ({ role, teamId: 'docs' }))), { permission: 'docs_page:create', teamIds: ['docs'] }),
+      check(user(roles.slice(0, n).map((role) => ({ role, teamId: 'docs' }))), {
+        permission: 'docs_page:create',
+        teamIds: ['docs'],
+      }),
     );
     expect(outcomes).toEqual(['DENY', 'DENY', 'ALLOW']);
-    expect(check(user([{ role: 'docs_editor', teamId: 'docs' }]), { permission: 'docs_page:create', teamIds: ['docs'] })).toBe('ALLOW');
+    expect(
+      check(user([{ role: 'docs_editor', teamId: 'docs' }]), {
+        permission: 'docs_page:create',
+        teamIds: ['docs'],
+      }),
+    ).toBe('ALLOW');
   });
 
   it('linking test plans to a test space needs Edit test plan', () => {
@@ -180,10 +203,19 @@ describe('dependencies', () => {
 
   it('the explanation names the missing dependency', () => {
     const alone = user([{ role: 'triager', teamId: 'web' }]);
-    const why = explain(catalog, alone, { permission: 'project_priority:create', teamIds: ['web'] }, { now: NOW });
+    const why = explain(
+      catalog,
+      alone,
+      { permission: 'project_priority:create', teamIds: ['web'] },
+      { now: NOW },
+    );
     expect(why.outcome).toBe('DENY');
     expect(why.summary).toContain('requires project:edit');
-    expect(why.detail.grantedBy).toEqual([expect.objectContaining({ role: 'triager', scope: { type: 'team', teamId: 'web' } })]);
-    expect(why.detail.requires).toEqual([expect.objectContaining({ permission: 'project:edit', effective: false })]);
+    expect(why.detail.grantedBy).toEqual([
+      expect.objectContaining({ role: 'triager', scope: { type: 'team', teamId: 'web' } }),
+    ]);
+    expect(why.detail.requires).toEqual([
+      expect.objectContaining({ permission: 'project:edit', effective: false }),
+    ]);
   });
 });

@@ -28,7 +28,11 @@ const pageCells = PAGES.trim()
     const [page, min] = line.split('|').map((s) => s.trim()) as [string, string];
     const permission = `page:${page.toLowerCase().replace(/ /g, '_')}`;
     const minRole = min.toLowerCase() as Role;
-    return LADDER.map((role) => ({ permission, role, expected: atOrAbove(minRole).includes(role) ? 'ALLOW' : 'DENY' }));
+    return LADDER.map((role) => ({
+      permission,
+      role,
+      expected: atOrAbove(minRole).includes(role) ? 'ALLOW' : 'DENY',
+    }));
   });
 
 describe('page access by role', () => {
@@ -82,22 +86,29 @@ const ABILITIES: Record<Role, string[]> = {
 
 const abilityCells = (Object.entries(ABILITIES) as [Role, string[]][]).flatMap(([listedFor, permissions]) =>
   permissions.flatMap((permission) =>
-    LADDER.map((role) => ({ listedFor, permission, role, expected: atOrAbove(listedFor).includes(role) ? 'ALLOW' : 'DENY' })),
+    LADDER.map((role) => ({
+      listedFor,
+      permission,
+      role,
+      expected: atOrAbove(listedFor).includes(role) ? 'ALLOW' : 'DENY',
+    })),
   ),
 );
 
-test.each(abilityCells)('$role / $permission (listed for $listedFor) → $expected', ({ role, permission, expected }) => {
-  expect(check(user([{ role }]), { permission })).toBe(expected);
-});
+test.each(abilityCells)(
+  '$role / $permission (listed for $listedFor) → $expected',
+  ({ role, permission, expected }) => {
+    expect(check(user([{ role }]), { permission })).toBe(expected);
+  },
+);
 
 describe('Advisor: visible to a Technician, approve/reject requires Operator', () => {
-  test.each(LADDER.map((role) => ({ role, approve: atOrAbove('operator').includes(role) ? 'ALLOW' : 'DENY' })))(
-    '$role: page ALLOW, approve $approve',
-    ({ role, approve }) => {
-      expect(check(user([{ role }]), { permission: 'page:advisor' })).toBe('ALLOW');
-      expect(check(user([{ role }]), { permission: 'advisor_recommendation:approve' })).toBe(approve);
-    },
-  );
+  test.each(
+    LADDER.map((role) => ({ role, approve: atOrAbove('operator').includes(role) ? 'ALLOW' : 'DENY' })),
+  )('$role: page ALLOW, approve $approve', ({ role, approve }) => {
+    expect(check(user([{ role }]), { permission: 'page:advisor' })).toBe('ALLOW');
+    expect(check(user([{ role }]), { permission: 'advisor_recommendation:approve' })).toBe(approve);
+  });
 });
 
 describe('Billing Admin', () => {
@@ -106,7 +117,11 @@ describe('Billing Admin', () => {
   it('a Technician with Billing Admin may use financial tools through the agent', () => {
     const tech = user([{ role: 'technician' }], { flags: ['billing_admin'] });
     expect(check(tech, { permission: 'finance:agent_tools' })).toBe('ALLOW');
-    expect(FINANCIAL.map((permission) => check(tech, { permission }))).toEqual(['REQUIRES_APPROVAL', 'REQUIRES_APPROVAL', 'ALLOW']);
+    expect(FINANCIAL.map((permission) => check(tech, { permission }))).toEqual([
+      'REQUIRES_APPROVAL',
+      'REQUIRES_APPROVAL',
+      'ALLOW',
+    ]);
   });
 
   test.each(LADDER)('%s without Billing Admin may not', (role) => {
@@ -116,8 +131,14 @@ describe('Billing Admin', () => {
   });
 
   it('works regardless of role, even with none, but not for a locked user', () => {
-    expect(check(user([], { flags: ['billing_admin'] }), { permission: 'tool:financial_reports' })).toBe('ALLOW');
-    expect(check(user([{ role: 'owner' }], { flags: ['billing_admin'], locked: true }), { permission: 'tool:financial_reports' })).toBe('DENY');
+    expect(check(user([], { flags: ['billing_admin'] }), { permission: 'tool:financial_reports' })).toBe(
+      'ALLOW',
+    );
+    expect(
+      check(user([{ role: 'owner' }], { flags: ['billing_admin'], locked: true }), {
+        permission: 'tool:financial_reports',
+      }),
+    ).toBe('DENY');
   });
 
   it('does not open billing pages or billing management', () => {
@@ -130,8 +151,14 @@ describe('Billing Admin', () => {
 describe('Escalation Approver', () => {
   test.each(LADDER)('%s approves escalations only with the flag', (role) => {
     expect(check(user([{ role }]), { permission: 'escalation:approve' })).toBe('DENY');
-    expect(check(user([{ role }], { flags: ['escalation_approver'] }), { permission: 'escalation:approve' })).toBe('ALLOW');
-    expect(check(user([{ role }], { flags: ['escalation_approver'] }), { permission: 'escalation:receive_notifications' })).toBe('ALLOW');
+    expect(
+      check(user([{ role }], { flags: ['escalation_approver'] }), { permission: 'escalation:approve' }),
+    ).toBe('ALLOW');
+    expect(
+      check(user([{ role }], { flags: ['escalation_approver'] }), {
+        permission: 'escalation:receive_notifications',
+      }),
+    ).toBe('ALLOW');
   });
 
   it('is on by default for the organization owner', () => {
@@ -148,12 +175,16 @@ describe('agent tool policies', () => {
     ['require_approval', 'REQUIRES_APPROVAL'],
     ['deny', 'DENY'],
   ] as const)('update_ticket with the organization policy %s → %s', (policy, expected) => {
-    expect(check(tech, { permission: 'tool:update_ticket' }, policy ? { update_ticket: policy } : {})).toBe(expected);
+    expect(check(tech, { permission: 'tool:update_ticket' }, policy ? { update_ticket: policy } : {})).toBe(
+      expected,
+    );
   });
 
   it('a policy never grants a tool to someone without its permission', () => {
     expect(check(user([]), { permission: 'tool:update_ticket' }, { update_ticket: 'auto' })).toBe('DENY');
-    expect(check(user([{ role: 'owner' }]), { permission: 'tool:invoices' }, { invoices: 'auto' })).toBe('DENY');
+    expect(check(user([{ role: 'owner' }]), { permission: 'tool:invoices' }, { invoices: 'auto' })).toBe(
+      'DENY',
+    );
   });
 
   it('uses the catalog default when the organization set none', () => {

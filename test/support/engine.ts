@@ -1,5 +1,13 @@
 import { compileCatalog, decide, explain, loadPreset, UserGrants } from '../../src';
-import type { Assignment, CheckRequest, CompiledCatalog, Outcome, RoleSpec, Subject, ToolPolicies } from '../../src';
+import type {
+  Assignment,
+  CheckRequest,
+  CompiledCatalog,
+  Outcome,
+  RoleSpec,
+  Subject,
+  ToolPolicies,
+} from '../../src';
 
 export const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 
@@ -12,7 +20,8 @@ export function preset(name: 'junto' | 'juno' | 'jrni', customRoles: Record<stri
     check(subject: Subject, req: CheckRequest, policies: ToolPolicies = {}): Outcome {
       const outcome = decide(catalog, new UserGrants(catalog, subject, NOW), req, policies);
       const why = explain(catalog, subject, req, { now: NOW, policies });
-      if (why.outcome !== outcome) throw new Error(`explain says ${why.outcome}, decide says ${outcome}: ${why.summary}`);
+      if (why.outcome !== outcome)
+        throw new Error(`explain says ${why.outcome}, decide says ${outcome}: ${why.summary}`);
       return outcome;
     },
   };
