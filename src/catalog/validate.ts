@@ -104,7 +104,7 @@ export function validateCatalog(doc: CatalogDocument): Problem[] {
     ['navigation', doc.navigation],
   ] as const) {
     for (const [k, entry] of Object.entries(entries ?? {})) {
-      if (entry.minRole && !doc.roles[entry.minRole]) {
+      if (entry.minRole && !own(doc.roles, entry.minRole)) {
         report([section, k, 'minRole'], unknown('role', entry.minRole, Object.keys(doc.roles)));
       }
       if (entry.permission && !isModuleAction(entry.permission)) {
@@ -131,7 +131,7 @@ export function validateCatalog(doc: CatalogDocument): Problem[] {
     }
   }
 
-  const owner = doc.roles[doc.owner.role];
+  const owner = own(doc.roles, doc.owner.role);
   if (!owner) report(['owner', 'role'], unknown('role', doc.owner.role, Object.keys(doc.roles)));
   else if (owner.kind === 'team') report(['owner', 'role'], 'the owner role must be of kind org or location');
   (doc.owner.flags ?? []).forEach((flag, i) => {
@@ -159,7 +159,7 @@ export function validateRoles(
     const at: Path = [...basePath, key];
     const inherits = role.inherits ?? [];
     inherits.forEach((parent, i) => {
-      const target = all[parent];
+      const target = own(all, parent);
       if (parent === key) report([...at, 'inherits', i], `role "${key}" cannot inherit itself`);
       else if (!target) report([...at, 'inherits', i], unknown('role', parent, Object.keys(all)));
       else if (target.kind !== role.kind) {
@@ -191,9 +191,17 @@ export function validateRoles(
       edges.set(key, { path: [...basePath, key, 'inherits'], targets: role.inherits ?? [] });
   }
   for (const cycle of findCycles(edges)) {
-    if (roles[cycle.keys[0]!]) report(cycle.path, `inheritance cycle: ${cycle.keys.join(' → ')}`);
+    if (own(roles, cycle.keys[0]!)) report(cycle.path, `inheritance cycle: ${cycle.keys.join(' → ')}`);
   }
   return problems;
+}
+
+/**
+ * A record's own entry. Records parsed from YAML are plain objects: `roles['constructor']` would find
+ * Object.prototype's, and a catalog naming it must be refused, not accepted.
+ */
+export function own<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function sameKind(key: string, kind: RoleKind, parent: string, parentKind: RoleKind): string {

@@ -2,7 +2,7 @@ import { CatalogError, pathToString } from '../catalog/errors';
 import type { Catalog } from '../catalog/load';
 import type { Operation } from '../catalog/operations';
 import type { RoleKind, RoleSpec, ToolMode } from '../catalog/schema';
-import { catalogNames, findCycles, validateRoles } from '../catalog/validate';
+import { catalogNames, findCycles, own, validateRoles } from '../catalog/validate';
 import { emptyBits, orInto, setBit, type Bits } from './bitset';
 import { UnknownPermissionError } from './errors';
 
@@ -137,7 +137,7 @@ export function compileCatalog(
   };
 
   // Roles: custom ones are validated against the catalog, then share one inheritance graph.
-  const clashes = Object.keys(customRoles).filter((k) => doc.roles[k]);
+  const clashes = Object.keys(customRoles).filter((k) => own(doc.roles, k));
   const allRoles: Record<string, RoleSpec> = { ...doc.roles, ...customRoles };
   const problems = [
     ...clashes.map((k) => ({

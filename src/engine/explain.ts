@@ -1,3 +1,4 @@
+import { own } from '../catalog/validate';
 import type { CompiledCatalog, CompiledRole } from './compile';
 import { outcomeOfPolicy } from './decide';
 import { fitsScope, isRestricted } from './grants';
@@ -130,7 +131,7 @@ export function explain(
   let outcome: Outcome = detail.effective ? 'ALLOW' : 'DENY';
   let toolInfo: Explanation['tool'];
   if (tool) {
-    const override = options.policies?.[tool.name];
+    const override = own(options.policies, tool.name);
     const policy = override ?? tool.policy;
     toolInfo = {
       name: tool.name,
@@ -155,7 +156,7 @@ export function explain(
 
 function permissionSpec(catalog: CompiledCatalog, permission: string) {
   const [module, action] = permission.split(':') as [string, string];
-  return catalog.catalog.document.permissions[module]?.[action];
+  return own(own(catalog.catalog.document.permissions, module), action);
 }
 
 /**
@@ -170,7 +171,7 @@ function findGrant(
   const [module, action] = permission.split(':') as [string, string];
   const doc = catalog.catalog.document;
   const entries = module === 'page' ? doc.pages : module === 'nav' ? doc.navigation : undefined;
-  const minRole = entries?.[action]?.minRole;
+  const minRole = own(entries, action)?.minRole;
   const queue: { key: string; via: string[] }[] = [{ key: role.key, via: [role.key] }];
   const seen = new Set<string>();
   while (queue.length) {

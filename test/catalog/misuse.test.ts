@@ -157,6 +157,21 @@ test.each([
   ],
   ['an unknown owner role', ['role: boss', 'role: chief'], /owner\.role: unknown role "chief"/],
   [
+    'an owner role named after an Object property',
+    ['role: boss', 'role: constructor'],
+    /owner\.role: unknown role "constructor"/,
+  ],
+  [
+    'a minimum role named after an Object property',
+    ['minRole: reader', 'minRole: constructor'],
+    /pages\.home\.minRole: unknown role "constructor"/,
+  ],
+  [
+    'inheriting a role named after an Object property',
+    ['inherits: [reader]', 'inherits: [__proto__]'],
+    /roles\.boss\.inherits\[0\]: (unknown role "__proto__"|invalid|expected)/,
+  ],
+  [
     'a permission without a description',
     ['read: { description: Read docs }', 'read: {}'],
     /permissions\.doc\.read\.description: missing; expected string/,
@@ -358,4 +373,14 @@ describe('rolegate catalog validate', () => {
       ),
     );
   });
+});
+
+it('a tool policy named after an Object property is no policy', () => {
+  const compiled = compileCatalog(parseCatalog(BASE.replace('summarize:', 'constructor:'), 'base.yaml'));
+  const reader = user([{ role: 'reader' }]);
+  const grants = new UserGrants(compiled, reader, NOW);
+  expect(decide(compiled, grants, { permission: 'tool:constructor' }, {})).toBe('ALLOW'); // the catalog's auto
+  expect(decide(compiled, grants, { permission: 'tool:constructor' }, { constructor: 'deny' as const })).toBe(
+    'DENY',
+  );
 });
