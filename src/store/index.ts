@@ -1,0 +1,13 @@
+/** The durable store: PostgreSQL or embedded PGlite behind the same repositories. */
+export { Store, openStore, pendingMigrations } from './store';
+export { openDb, type Db, type DbConfig, type Queryable } from './db';
+export { migrate, listMigrations } from './migrate';
+export { StoreError, type StoreErrorCode } from './errors';
+export type { WriteContext, Written } from './write';
+export type { Organization } from './organizations';
+export type { Location } from './locations';
+export type { User } from './users';
+export type { Team } from './teams';
+export { roleSpec, type CustomRole, type RoleInput } from './roles';
+export { toEngineAssignment, type Assignment, type AssignInput } from './assignments';
+export type { AuditEntry, AuditVerdict } from './audit';

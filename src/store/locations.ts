@@ -1,0 +1,165 @@
+import type { Db } from './db';
+import { notFound, StoreError } from './errors';
+import { isUuid, newId } from './ids';
+import type { Write, WriteContext, Written } from './write';
+
+export interface Location {
+  id: string;
+  /** null: directly under the organization root. */
+  parentId: string | null;
+  name: string;
+  /** Ids from the top of the tree down to this location itself. */
+  path: string[];
+  createdAt: Date;
+}
+
+interface Row {
+  id: string;
+  parent_id: string | null;
+  name: string;
+  path: string[];
+  created_at: Date;
+}
+
+const COLUMNS = 'id, parent_id, name, path, created_at';
+const fromRow = (r: Row): Location => ({
+  id: r.id,
+  parentId: r.parent_id,
+  name: r.name,
+  path: r.path,
+  createdAt: r.created_at,
+});
+
+export class Locations {
+  constructor(
+    private readonly db: Db,
+    private readonly write: Write,
+  ) {}
+
+  create(ctx: WriteContext, input: { name: string; parentId?: string | null }): Promise<Written<Location>> {
+    return this.write(ctx, 'createLocation', async (tx) => {
+      let prefix: string[] = [];
+      if (input.parentId != null) {
+        const [parent] = isUuid(input.parentId)
+          ? await tx.query<Row>('SELECT path FROM locations WHERE org_id = $1 AND id = $2', [
+              ctx.orgId,
+              input.parentId,
+            ])
+          : [];
+        if (!parent) throw notFound('location', input.parentId);
+        prefix = parent.path;
+      }
+      const id = newId();
+      const [row] = await tx.query<Row>(
+        `INSERT INTO locations (org_id, id, parent_id, name, path) VALUES ($1, $2, $3, $4, $5::uuid[]) RETURNING ${COLUMNS}`,
+        [ctx.orgId, id, input.parentId ?? null, input.name, [...prefix, id]],
+      );
+      const location = fromRow(row!);
+      return { target: `location:${id}`, after: location, result: location };
+    });
+  }
+
+  /** Moves a location, with everything below it, under another parent (null: the root). */
+  move(ctx: WriteContext, input: { id: string; parentId: string | null }): Promise<Written<Location>> {
+    return this.write(ctx, 'moveLocation', async (tx) => {
+      const ids = [input.id, input.parentId].filter((x): x is string => x != null);
+      const rows = ids.every(isUuid)
+        ? await tx.query<Row>(
+            `SELECT ${COLUMNS} FROM locations WHERE org_id = $1 AND id = ANY($2::uuid[]) FOR UPDATE`,
+            [ctx.orgId, ids],
+          )
+        : [];
+      const moving = rows.find((r) => r.id === input.id);
+      if (!moving) throw notFound('location', input.id);
+      let prefix: string[] = [];
+      if (input.parentId != null) {
+        const parent = rows.find((r) => r.id === input.parentId);
+        if (!parent) throw notFound('location', input.parentId);
+        if (parent.path.includes(input.id)) {
+          throw new StoreError(
+            'INVALID',
+            'a location cannot be moved under itself or one of its descendants',
+          );
+        }
+        prefix = parent.path;
+      }
+      const depth = moving.path.length;
+      // Every row of the subtree keeps its path below the moved location and gets the new prefix.
+      await tx.query(
+        `UPDATE locations SET path = $3::uuid[] || path[$4::int:],
+                parent_id = CASE WHEN id = $2 THEN $5::uuid ELSE parent_id END
+          WHERE org_id = $1 AND path @> ARRAY[$2::uuid]`,
+        [ctx.orgId, input.id, prefix, depth, input.parentId ?? null],
+      );
+      const [row] = await tx.query<Row>(`SELECT ${COLUMNS} FROM locations WHERE org_id = $1 AND id = $2`, [
+        ctx.orgId,
+        input.id,
+      ]);
+      const moved = fromRow(row!);
+      return { target: `location:${input.id}`, before: fromRow(moving), after: moved, result: moved };
+    });
+  }
+
+  /** Deletes a location that has no child locations and no assignments left. */
+  delete(ctx: WriteContext, id: string): Promise<Written<Location>> {
+    return this.write(ctx, 'deleteLocation', async (tx) => {
+      const [row] = isUuid(id)
+        ? await tx.query<Row>(`SELECT ${COLUMNS} FROM locations WHERE org_id = $1 AND id = $2 FOR UPDATE`, [
+            ctx.orgId,
+            id,
+          ])
+        : [];
+      if (!row) throw notFound('location', id);
+      const [use] = await tx.query<{ children: string; assignments: string }>(
+        `SELECT (SELECT count(*) FROM locations WHERE org_id = $1 AND parent_id = $2)::text AS children,
+                (SELECT count(*) FROM assignments WHERE org_id = $1 AND location_id = $2)::text AS assignments`,
+        [ctx.orgId, id],
+      );
+      if (use!.children !== '0')
+        throw new StoreError('CONFLICT', 'the location has child locations: move or delete them first');
+      if (use!.assignments !== '0')
+        throw new StoreError('CONFLICT', 'roles are assigned at the location: revoke them first');
+      await tx.query('DELETE FROM locations WHERE org_id = $1 AND id = $2', [ctx.orgId, id]);
+      const before = fromRow(row);
+      return { target: `location:${id}`, before, result: before };
+    });
+  }
+
+  /** Locations by id, one entry per id in key order; null where there is none in this organization. */
+  async getMany(orgId: string, ids: readonly string[]): Promise<(Location | null)[]> {
+    const valid = ids.filter(isUuid);
+    const rows = valid.length
+      ? await this.db.query<Row>(
+          `SELECT ${COLUMNS} FROM locations WHERE org_id = $1 AND id = ANY($2::uuid[])`,
+          [orgId, valid],
+        )
+      : [];
+    const byId = new Map(rows.map((r) => [r.id, fromRow(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /**
+   * What the engine needs for a check at each location: the location then its ancestors, nearest
+   * first (the root excluded). One indexed query for any number of locations; null where none exists.
+   */
+  async paths(orgId: string, ids: readonly string[]): Promise<(string[] | null)[]> {
+    return (await this.getMany(orgId, ids)).map((l) => (l ? [...l.path].reverse() : null));
+  }
+
+  /** Children of a location (null: the top level), by name. */
+  async children(orgId: string, parentId: string | null, limit = 1000): Promise<Location[]> {
+    const rows =
+      parentId === null
+        ? await this.db.query<Row>(
+            `SELECT ${COLUMNS} FROM locations WHERE org_id = $1 AND parent_id IS NULL ORDER BY name, id LIMIT $2`,
+            [orgId, limit],
+          )
+        : isUuid(parentId)
+          ? await this.db.query<Row>(
+              `SELECT ${COLUMNS} FROM locations WHERE org_id = $1 AND parent_id = $2 ORDER BY name, id LIMIT $3`,
+              [orgId, parentId, limit],
+            )
+          : [];
+    return rows.map(fromRow);
+  }
+}

@@ -1,0 +1,125 @@
+import type { Subject } from '../engine';
+import { Assignments, toEngineAssignment } from './assignments';
+import { AUDIT_COLUMNS, auditFromRow, verifyAudit, type AuditEntry, type AuditVerdict } from './audit';
+import { openDb, type Db, type DbConfig } from './db';
+import { notFound, StoreError } from './errors';
+import { isUuid } from './ids';
+import { listMigrations, migrate } from './migrate';
+import { Locations } from './locations';
+import { Organizations } from './organizations';
+import { Roles } from './roles';
+import { Teams } from './teams';
+import { ToolPolicies } from './tool-policies';
+import { Users } from './users';
+import { writer } from './write';
+
+/**
+ * rolegate's durable store: a few small repositories over one database. Reads take an organization id
+ * and never see another organization's rows; writes go through one unit of work (`write.ts`) that
+ * bumps the organization's version and appends its audit entry in the same transaction.
+ */
+export class Store {
+  readonly organizations: Organizations;
+  readonly locations: Locations;
+  readonly users: Users;
+  readonly teams: Teams;
+  readonly roles: Roles;
+  readonly assignments: Assignments;
+  readonly toolPolicies: ToolPolicies;
+
+  constructor(readonly db: Db) {
+    const write = writer((fn) => db.transaction(fn));
+    this.organizations = new Organizations(db);
+    this.locations = new Locations(db, write);
+    this.users = new Users(db, write);
+    this.teams = new Teams(db, write);
+    this.roles = new Roles(db, write);
+    this.assignments = new Assignments(db, write);
+    this.toolPolicies = new ToolPolicies(db, write);
+  }
+
+  /**
+   * What the engine needs to decide for each user: the user's state, flags and assignments. One entry
+   * per id in key order, null for a user that does not exist in this organization. Two queries for
+   * any number of users.
+   */
+  async subjects(orgId: string, userIds: readonly string[]): Promise<(Subject | null)[]> {
+    const [users, assignments] = await Promise.all([
+      this.users.getMany(orgId, userIds),
+      this.assignments.forUsers(orgId, userIds),
+    ]);
+    return users.map((u, i) =>
+      u
+        ? {
+            userId: u.id,
+            locked: u.locked,
+            deleted: u.deletedAt !== null,
+            flags: u.flags,
+            assignments: assignments[i]!.map(toEngineAssignment),
+          }
+        : null,
+    );
+  }
+
+  /** A page of an organization's audit log, oldest first, after sequence number `afterSeq`. */
+  async auditLog(orgId: string, page: { afterSeq?: number; first: number }): Promise<AuditEntry[]> {
+    if (!isUuid(orgId)) return [];
+    const rows = await this.db.query<Parameters<typeof auditFromRow>[0]>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [orgId, page.afterSeq ?? 0, page.first],
+    );
+    return rows.map(auditFromRow);
+  }
+
+  /** Recomputes the organization's audit chain; names the first entry edited, deleted or reordered. */
+  async verifyAudit(orgId: string): Promise<AuditVerdict> {
+    const [version] = await this.organizations.versions([orgId]);
+    if (version == null) throw notFound('organization', orgId);
+    return verifyAudit(this.db, orgId, Number(version));
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+/**
+ * Opens the store. The embedded store applies pending migrations itself; PostgreSQL must have been
+ * migrated (`rolegate migrate`) unless `migrate` is true.
+ */
+export async function openStore(config: DbConfig & { migrate?: boolean }): Promise<Store> {
+  const db = await openDb(config);
+  try {
+    if (db.kind === 'pglite' || config.migrate) {
+      await migrate(db);
+    } else {
+      const pending = await pendingMigrations(db);
+      if (pending.length) {
+        throw new StoreError(
+          'UNAVAILABLE',
+          `the database needs migrations ${pending.join(', ')}: run \`rolegate migrate\``,
+        );
+      }
+    }
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return new Store(db);
+}
+
+export async function pendingMigrations(db: Db): Promise<number[]> {
+  const [table] = await db.query<{ name: string | null }>(
+    `SELECT to_regclass('schema_migrations')::text AS name`,
+  );
+  const applied = new Set(
+    table?.name
+      ? (await db.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) =>
+          Number(r.version),
+        )
+      : [],
+  );
+  return listMigrations()
+    .map((m) => m.version)
+    .filter((v) => !applied.has(v));
+}

@@ -1,0 +1,177 @@
+import type { Db, Queryable } from './db';
+import { notFound, StoreError } from './errors';
+import { isUuid, newId } from './ids';
+import { check, type Write, type WriteContext, type Written } from './write';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string | null;
+  flags: string[];
+  locked: boolean;
+  deletedAt: Date | null;
+  createdAt: Date;
+}
+
+interface Row {
+  id: string;
+  email: string;
+  name: string | null;
+  flags: string[];
+  locked: boolean;
+  deleted_at: Date | null;
+  created_at: Date;
+}
+
+const COLUMNS = 'id, email, name, flags, locked, deleted_at, created_at';
+const fromRow = (r: Row): User => ({
+  id: r.id,
+  email: r.email,
+  name: r.name,
+  flags: r.flags,
+  locked: r.locked,
+  deletedAt: r.deleted_at,
+  createdAt: r.created_at,
+});
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+export class Users {
+  constructor(
+    private readonly db: Db,
+    private readonly write: Write,
+  ) {}
+
+  create(
+    ctx: WriteContext,
+    input: { email: string; name?: string | null; flags?: string[] },
+  ): Promise<Written<User>> {
+    return this.write(ctx, 'createUser', async (tx) => {
+      const user = await insertUser(tx, ctx.orgId, input);
+      return { target: `user:${user.id}`, after: user, result: user };
+    });
+  }
+
+  update(
+    ctx: WriteContext,
+    input: { id: string; email?: string; name?: string | null },
+  ): Promise<Written<User>> {
+    if (input.email !== undefined)
+      check(EMAIL.test(input.email), 'email must be an address like name@example.com');
+    return this.change(ctx, 'updateUser', input.id, (tx) =>
+      tx.query<Row>(
+        `UPDATE users SET email = COALESCE($3, email), name = CASE WHEN $4 THEN $5 ELSE name END
+          WHERE org_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+        [ctx.orgId, input.id, input.email ?? null, input.name !== undefined, input.name ?? null],
+      ),
+    );
+  }
+
+  setFlags(ctx: WriteContext, id: string, flags: readonly string[]): Promise<Written<User>> {
+    const unique = [...new Set(flags)].sort();
+    return this.change(ctx, 'setUserFlags', id, (tx) =>
+      tx.query<Row>(
+        `UPDATE users SET flags = $3::text[] WHERE org_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+        [ctx.orgId, id, unique],
+      ),
+    );
+  }
+
+  lock(ctx: WriteContext, id: string): Promise<Written<User>> {
+    return this.setState(ctx, 'lockUser', id, 'locked = true');
+  }
+
+  unlock(ctx: WriteContext, id: string): Promise<Written<User>> {
+    return this.setState(ctx, 'unlockUser', id, 'locked = false');
+  }
+
+  /** Soft delete: the user holds nothing until restored; their assignments are kept for the restore. */
+  delete(ctx: WriteContext, id: string): Promise<Written<User>> {
+    return this.setState(ctx, 'deleteUser', id, 'deleted_at = now()');
+  }
+
+  undelete(ctx: WriteContext, id: string): Promise<Written<User>> {
+    return this.setState(ctx, 'undeleteUser', id, 'deleted_at = NULL');
+  }
+
+  /** Users by id, one entry per id in key order; null where there is none in this organization. */
+  async getMany(orgId: string, ids: readonly string[]): Promise<(User | null)[]> {
+    const valid = ids.filter(isUuid);
+    const rows = valid.length
+      ? await this.db.query<Row>(`SELECT ${COLUMNS} FROM users WHERE org_id = $1 AND id = ANY($2::uuid[])`, [
+          orgId,
+          valid,
+        ])
+      : [];
+    const byId = new Map(rows.map((r) => [r.id, fromRow(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  async byEmail(orgId: string, email: string): Promise<User | null> {
+    const [row] = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM users WHERE org_id = $1 AND lower(email) = lower($2)`,
+      [orgId, email],
+    );
+    return row ? fromRow(row) : null;
+  }
+
+  /** A page of users in id order, after the cursor `after` (an id). */
+  async list(orgId: string, page: { first: number; after?: string | null }): Promise<User[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM users WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3`,
+      [orgId, page.after && isUuid(page.after) ? page.after : null, page.first],
+    );
+    return rows.map(fromRow);
+  }
+
+  private setState(
+    ctx: WriteContext,
+    action: string,
+    id: string,
+    assignment: string,
+  ): Promise<Written<User>> {
+    // `assignment` is one of the fixed strings above, never input.
+    return this.change(ctx, action, id, (tx) =>
+      tx.query<Row>(`UPDATE users SET ${assignment} WHERE org_id = $1 AND id = $2 RETURNING ${COLUMNS}`, [
+        ctx.orgId,
+        id,
+      ]),
+    );
+  }
+
+  /** A write to one user row, with its before and after in the audit entry. */
+  private change(
+    ctx: WriteContext,
+    action: string,
+    id: string,
+    update: (tx: Queryable) => Promise<Row[]>,
+  ): Promise<Written<User>> {
+    return this.write(ctx, action, async (tx) => {
+      const [before] = isUuid(id)
+        ? await tx.query<Row>(`SELECT ${COLUMNS} FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE`, [
+            ctx.orgId,
+            id,
+          ])
+        : [];
+      if (!before) throw notFound('user', id);
+      const [after] = await update(tx);
+      const user = fromRow(after!);
+      return { target: `user:${id}`, before: fromRow(before), after: user, result: user };
+    });
+  }
+}
+
+/** Inserts one user inside a write (also used by imports and organization setup). */
+export async function insertUser(
+  tx: Queryable,
+  orgId: string,
+  input: { email: string; name?: string | null; flags?: readonly string[] },
+): Promise<User> {
+  if (!EMAIL.test(input.email))
+    throw new StoreError('INVALID', 'email must be an address like name@example.com');
+  const [row] = await tx.query<Row>(
+    `INSERT INTO users (org_id, id, email, name, flags) VALUES ($1, $2, $3, $4, $5::text[]) RETURNING ${COLUMNS}`,
+    [orgId, newId(), input.email, input.name ?? null, [...new Set(input.flags ?? [])].sort()],
+  );
+  return fromRow(row!);
+}

@@ -1,0 +1,69 @@
+import { appendAudit } from './audit';
+import type { Queryable } from './db';
+import { notFound, StoreError } from './errors';
+import { isUuid } from './ids';
+
+/** Who is writing, to which organization, for which request: recorded in the audit entry. */
+export interface WriteContext {
+  orgId: string;
+  /** A user id, `apikey:<id>`, or `cli` / `system`. */
+  actor: string;
+  requestId?: string;
+}
+
+/** What a write changed: the audit entry's target, before and after, and what the caller gets back. */
+export interface Change<T> {
+  target: string;
+  before?: unknown;
+  after?: unknown;
+  result: T;
+}
+
+export interface Written<T> {
+  result: T;
+  /** The organization's version after this write. */
+  version: string;
+}
+
+export type Transact = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
+
+/**
+ * The one way to write: a transaction that bumps the organization's version first (which also locks
+ * the organization's row, so writes to one organization run one at a time), applies the change, and
+ * appends its audit entry. Any error rolls all three back: no partial rows, no version, no entry.
+ */
+export function writer(transaction: Transact) {
+  return async function write<T>(
+    ctx: WriteContext,
+    action: string,
+    fn: (tx: Queryable) => Promise<Change<T>>,
+  ): Promise<Written<T>> {
+    if (!isUuid(ctx.orgId)) throw notFound('organization', ctx.orgId);
+    return transaction(async (tx) => {
+      const [org] = await tx.query<{ version: string }>(
+        'UPDATE organizations SET version = version + 1 WHERE id = $1 RETURNING version::text AS version',
+        [ctx.orgId],
+      );
+      if (!org) throw notFound('organization', ctx.orgId);
+      const change = await fn(tx);
+      await appendAudit(tx, {
+        orgId: ctx.orgId,
+        seq: Number(org.version),
+        actor: ctx.actor,
+        action,
+        target: change.target,
+        before: change.before,
+        after: change.after,
+        requestId: ctx.requestId ?? null,
+      });
+      return { result: change.result, version: org.version };
+    });
+  };
+}
+
+export type Write = ReturnType<typeof writer>;
+
+/** Throws INVALID with a message for the client when `ok` is false. */
+export function check(ok: boolean, message: string): asserts ok {
+  if (!ok) throw new StoreError('INVALID', message);
+}
