@@ -17,6 +17,8 @@ export const CATALOG_DIR = path.resolve(__dirname, '..', '..', 'catalogs');
 export interface Catalog {
   /** Where it came from: a file path or a label. */
   source: string;
+  /** The YAML text, as stored with an organization so every replica compiles the same catalog. */
+  text: string;
   document: CatalogDocument;
 }
 
@@ -46,7 +48,7 @@ export function parseCatalog(text: string, source = '<inline>'): Catalog {
   }
   const problems = validateCatalog(parsed.data);
   if (problems.length) throw new CatalogError(problems.map((p) => issue(p.path, p.message)));
-  return { source, document: parsed.data };
+  return { source, text, document: parsed.data };
 }
 
 /** Reads and validates a catalog file. */

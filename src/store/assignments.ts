@@ -72,7 +72,7 @@ export class Assignments {
   ) {}
 
   /** Gives a role (the caller checks it exists and suits the scope). */
-  assign(ctx: WriteContext, input: AssignInput): Promise<Written<Assignment>> {
+  async assign(ctx: WriteContext, input: AssignInput): Promise<Written<Assignment>> {
     check(!(input.locationId && input.teamId), 'give a location or a team, not both');
     return this.write(ctx, 'assignRole', async (tx) => {
       for (const [what, id] of [

@@ -139,7 +139,7 @@ export async function verifyAudit(
   let checked = 0;
   for (;;) {
     const rows = await db.query<AuditRow>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE org_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
+      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE org_id = $1 AND seq >= $2 ORDER BY audit_log.seq LIMIT $3`,
       [orgId, expectedSeq, pageSize],
     );
     for (const row of rows) {

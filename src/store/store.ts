@@ -65,7 +65,7 @@ export class Store {
   async auditLog(orgId: string, page: { afterSeq?: number; first: number }): Promise<AuditEntry[]> {
     if (!isUuid(orgId)) return [];
     const rows = await this.db.query<Parameters<typeof auditFromRow>[0]>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE org_id = $1 AND seq > $2 ORDER BY audit_log.seq LIMIT $3`,
       [orgId, page.afterSeq ?? 0, page.first],
     );
     return rows.map(auditFromRow);

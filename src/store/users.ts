@@ -52,7 +52,7 @@ export class Users {
     });
   }
 
-  update(
+  async update(
     ctx: WriteContext,
     input: { id: string; email?: string; name?: string | null },
   ): Promise<Written<User>> {
