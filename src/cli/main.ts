@@ -1,5 +1,10 @@
 import { Command } from 'commander';
+import { CatalogError } from '../catalog';
+import { ConfigError } from '../config';
+import { StoreError } from '../store';
+import { auditCommand } from './audit';
 import { catalogCommand } from './catalog';
+import { migrateCommand } from './migrate';
 import { serveCommand } from './serve';
 
 /** The `rolegate` command line. Each subcommand lives in its own file and sets `process.exitCode`. */
@@ -10,8 +15,20 @@ const program = new Command()
 
 program.addCommand(serveCommand());
 program.addCommand(catalogCommand());
+program.addCommand(migrateCommand());
+program.addCommand(auditCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`rolegate: ${err instanceof Error ? err.message : String(err)}\n`);
+  // Expected refusals (a bad option, a missing organization, the store out of reach) say what was
+  // wrong in one line; anything else is a bug and keeps its stack.
+  const expected = err instanceof StoreError || err instanceof ConfigError || err instanceof CatalogError;
+  // The operator may see the driver's reason for an outage (a client never does).
+  const cause =
+    err instanceof StoreError && err.code === 'UNAVAILABLE' && err.cause instanceof Error
+      ? ` (${err.cause.message})`
+      : '';
+  process.stderr.write(
+    `rolegate: ${expected ? err.message + cause : err instanceof Error ? err.stack : String(err)}\n`,
+  );
   process.exitCode = 1;
 });
