@@ -32,7 +32,8 @@ export function andInto(target: Bits, mask: Bits): void {
 
 /** Whether every bit of `mask` is set in `bits`. */
 export function hasAll(bits: Bits, mask: Bits): boolean {
-  for (let i = 0; i < mask.length; i++) if ((bits[i]! & mask[i]!) !== mask[i]) return false;
+  // `&` yields a signed int32; `>>> 0` makes it unsigned like the array's words (bit 31 set).
+  for (let i = 0; i < mask.length; i++) if ((bits[i]! & mask[i]!) >>> 0 !== mask[i]) return false;
   return true;
 }
 
