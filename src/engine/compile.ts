@@ -26,6 +26,12 @@ export interface CompiledTool {
   policy: ToolMode;
 }
 
+/** What a check is decided on: a bit, and the tool when it is `tool:<name>`. */
+export interface Resolved {
+  readonly bit: number;
+  readonly tool?: CompiledTool;
+}
+
 /** A permission that requires others (rule 7), in dependency order: requirements come first. */
 interface Dependency {
   bit: number;
@@ -51,6 +57,8 @@ export class CompiledCatalog {
   readonly dependencies: readonly Dependency[];
 
   private readonly bits: ReadonlyMap<string, number>;
+  /** Every name a check may ask about, resolved once: a check allocates nothing to find its bit. */
+  private readonly resolved = new Map<string, Resolved>();
   private readonly aliases: ReadonlyMap<string, string>;
 
   constructor(
@@ -77,6 +85,8 @@ export class CompiledCatalog {
     this.requiredFlags = parts.requiredFlags;
     this.flagGated = parts.flagGated;
     this.dependencies = parts.dependencies;
+    for (const [key, bit] of this.bits) this.resolved.set(key, { bit });
+    for (const tool of this.tools.values()) this.resolved.set(`tool:${tool.name}`, { bit: tool.bit, tool });
   }
 
   /** The bit of a grantable permission, or of the permission a `page:`/`nav:` entry follows. */
@@ -93,15 +103,13 @@ export class CompiledCatalog {
    * What a check for `permission` is decided on: the bit, and the tool when it is `tool:<name>`.
    * Throws `UnknownPermissionError` for anything the catalog does not define.
    */
-  resolve(permission: string): { bit: number; tool?: CompiledTool } {
+  resolve(permission: string): Resolved {
+    const known = this.resolved.get(permission);
+    if (known) return known;
     if (permission.startsWith('tool:')) {
-      const tool = this.tools.get(permission.slice(5));
-      if (!tool) throw new UnknownPermissionError(permission, 'no such agent tool in the catalog');
-      return { bit: tool.bit, tool };
+      throw new UnknownPermissionError(permission, 'no such agent tool in the catalog');
     }
-    const bit = this.bits.get(permission);
-    if (bit === undefined) throw new UnknownPermissionError(permission, 'not defined by the catalog');
-    return { bit };
+    throw new UnknownPermissionError(permission, 'not defined by the catalog');
   }
 
   /** The permission guarding an administrative operation, or undefined: refused for everyone. */
