@@ -7,6 +7,7 @@
 export const OPERATIONS = [
   // reading the organization and deciding for others
   'viewUsers',
+  'viewRoles',
   'checkOthers',
   'viewAudit',
   // locations

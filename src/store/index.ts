@@ -11,3 +11,4 @@ export type { Team } from './teams';
 export { roleSpec, type CustomRole, type RoleInput } from './roles';
 export { toEngineAssignment, type Assignment, type AssignInput } from './assignments';
 export type { AuditEntry, AuditVerdict } from './audit';
+export { ApiKeys, gatewaySecret, type ApiKey } from './api-keys';

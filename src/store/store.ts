@@ -1,4 +1,5 @@
 import type { Subject } from '../engine';
+import { ApiKeys } from './api-keys';
 import { Assignments, toEngineAssignment } from './assignments';
 import { AUDIT_COLUMNS, auditFromRow, verifyAudit, type AuditEntry, type AuditVerdict } from './audit';
 import { openDb, type Db, type DbConfig } from './db';
@@ -26,6 +27,7 @@ export class Store {
   readonly roles: Roles;
   readonly assignments: Assignments;
   readonly toolPolicies: ToolPolicies;
+  readonly apiKeys: ApiKeys;
 
   constructor(readonly db: Db) {
     const write = writer((fn) => db.transaction(fn));
@@ -36,6 +38,7 @@ export class Store {
     this.roles = new Roles(db, write);
     this.assignments = new Assignments(db, write);
     this.toolPolicies = new ToolPolicies(db, write);
+    this.apiKeys = new ApiKeys(db, write);
   }
 
   /**

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import type { Authenticator, Viewer } from '../auth/tokens';
+import { AuthenticationError } from '../auth/tokens';
+import { Authz } from '../authz/authz';
+import { createLoaders, type Loaders } from '../authz/loaders';
+import type { OrgStates } from '../authz/org-state';
+import type { Store } from '../store';
+import { unauthenticated } from './errors';
+
+/**
+ * What every resolver gets, built per request by one function: who asks, the request's loaders, and
+ * the decision service bound to the viewer's organization. The context never carries a raw database
+ * or Redis client.
+ */
+export interface Context {
+  requestId: string;
+  viewer: Viewer;
+  loaders: Loaders;
+  authz: Authz;
+  /** The store's writes, on behalf of the viewer (see resolvers/mutations). */
+  store: Store;
+}
+
+export interface ContextDeps {
+  store: Store;
+  orgStates: OrgStates;
+  authenticator: Authenticator;
+}
+
+export async function buildContext(
+  deps: ContextDeps,
+  headers: { authorization?: string; requestId?: string },
+): Promise<Context> {
+  let viewer: Viewer;
+  try {
+    viewer = await deps.authenticator.authenticate(headers.authorization);
+  } catch (err) {
+    if (err instanceof AuthenticationError) throw unauthenticated(err.message);
+    throw err;
+  }
+  const state = await deps.orgStates.load(viewer.orgId);
+  if (!state) throw unauthenticated('the credentials name an organization that does not exist');
+  const now = Date.now();
+  const loaders = createLoaders(deps.store, viewer.orgId, state.catalog, now);
+  if (viewer.kind === 'user') {
+    const user = await loaders.users.load(viewer.userId);
+    if (!user || user.deletedAt) throw unauthenticated('the credentials name a user that does not exist');
+    if (user.locked) throw unauthenticated('this user is locked');
+  }
+  const requestId =
+    headers.requestId && /^[\w.:-]{1,100}$/.test(headers.requestId) ? headers.requestId : randomUUID();
+  return { requestId, viewer, loaders, authz: new Authz(state, viewer, loaders, now), store: deps.store };
+}

@@ -1,0 +1,67 @@
+import { valueFromASTUntyped, type GraphQLField, type GraphQLSchema } from 'graphql';
+import { OPERATIONS, type Operation } from '../../catalog';
+
+/** What one field of the SDL needs, as its directive says. */
+export interface Guard {
+  type: string;
+  field: string;
+  kind: 'requires' | 'authenticated';
+  operation?: Operation;
+  permission?: string;
+  /** Argument path naming a user: asking about oneself needs nothing more. */
+  self?: string;
+  /** Argument path naming the location the permission is checked at. */
+  location?: string;
+  serviceScope?: string;
+}
+
+/** `CREATE_USER` → `createUser`: the SDL's enum values are the catalog's operation names. */
+export function operationOf(enumValue: string): Operation | undefined {
+  const name = enumValue.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  return (OPERATIONS as readonly string[]).includes(name) ? (name as Operation) : undefined;
+}
+
+/** Every `@requires` / `@authenticated` of the schema's object fields. */
+export function readGuards(schema: GraphQLSchema): Guard[] {
+  const guards: Guard[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (type.name.startsWith('__') || !('getFields' in type) || !('isTypeOf' in type)) continue;
+    for (const field of Object.values(type.getFields()) as GraphQLField<unknown, unknown>[]) {
+      for (const directive of field.astNode?.directives ?? []) {
+        const name = directive.name.value;
+        if (name !== 'requires' && name !== 'authenticated') continue;
+        const args = Object.fromEntries(
+          (directive.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value)]),
+        ) as Record<string, string | undefined>;
+        const guard: Guard = { type: type.name, field: field.name, kind: name };
+        if (args.operation !== undefined) {
+          const op = operationOf(args.operation);
+          if (!op)
+            throw new Error(
+              `${type.name}.${field.name}: @requires names an unknown operation ${args.operation}`,
+            );
+          guard.operation = op;
+        }
+        for (const key of ['permission', 'self', 'location', 'serviceScope'] as const)
+          if (args[key] !== undefined) guard[key] = args[key];
+        guards.push(guard);
+      }
+    }
+  }
+  return guards;
+}
+
+/**
+ * Values at an argument path: `input.userId` → [args.input.userId]; through a list
+ * (`inputs.userId`) → one value per item. Missing values come back as undefined.
+ */
+export function valuesAt(args: unknown, path: string): unknown[] {
+  let values: unknown[] = [args];
+  for (const part of path.split('.')) {
+    values = values.flatMap((v) => {
+      const next = v == null ? undefined : (v as Record<string, unknown>)[part];
+      return Array.isArray(next) ? next : [next];
+    });
+  }
+  return values;
+}

@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import {
+  createRemoteJWKSet,
+  importSPKI,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { ApiKeys, gatewaySecret, type Store } from '../store';
+
+/** Who is asking: a user of an organization, or a service key of one. */
+export type Viewer =
+  | { kind: 'user'; orgId: string; userId: string }
+  | { kind: 'service'; orgId: string; keyId: string; scopes: readonly string[] };
+
+/** Missing or bad credentials. The message says which, never why a signature failed in detail. */
+export class AuthenticationError extends Error {
+  override name = 'AuthenticationError';
+}
+
+export interface AuthConfig {
+  /** ROLEGATE_JWKS_URL — verify with the issuer's JSON Web Key Set (RS256/ES256/EdDSA). */
+  jwksUrl?: string;
+  /** ROLEGATE_JWT_PUBLIC_KEY — a PEM public key (SPKI); with ROLEGATE_JWT_ALGORITHM (default RS256). */
+  publicKey?: string;
+  algorithm?: string;
+  /** ROLEGATE_JWT_SECRET — an HS256 secret, development only. Default: a key kept in the store. */
+  secret?: string;
+  /** ROLEGATE_JWT_ISSUER — default `rolegate`. */
+  issuer: string;
+  /** ROLEGATE_JWT_AUDIENCE — default `rolegate`. */
+  audience: string;
+}
+
+export function authConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AuthConfig {
+  return {
+    jwksUrl: env.ROLEGATE_JWKS_URL || undefined,
+    publicKey: env.ROLEGATE_JWT_PUBLIC_KEY || undefined,
+    algorithm: env.ROLEGATE_JWT_ALGORITHM || undefined,
+    secret: env.ROLEGATE_JWT_SECRET || undefined,
+    issuer: env.ROLEGATE_JWT_ISSUER || 'rolegate',
+    audience: env.ROLEGATE_JWT_AUDIENCE || 'rolegate',
+  };
+}
+
+const DEV_ALGORITHM = 'HS256';
+/** Clock skew allowed between the token's issuer and the gateway. */
+const CLOCK_TOLERANCE_S = 5;
+const DEV_SECRET_NAME = 'development_jwt_secret';
+
+/**
+ * The development signing key: from configuration, or kept in the store so that every replica (and
+ * the CLI) uses the same one.
+ */
+export async function developmentSecret(
+  store: Store,
+  config: Pick<AuthConfig, 'secret'>,
+): Promise<Uint8Array> {
+  const secret =
+    config.secret ??
+    (await gatewaySecret(store.db, DEV_SECRET_NAME, () => randomBytes(32).toString('base64url')));
+  return new TextEncoder().encode(secret);
+}
+
+/** Signs a development token for a user (`rolegate token`, `rolegate init`, the first-start demo). */
+export async function signDevelopmentToken(
+  key: Uint8Array,
+  claims: { orgId: string; userId: string },
+  config: Pick<AuthConfig, 'issuer' | 'audience'>,
+  ttl = '12h',
+): Promise<string> {
+  return new SignJWT({ org: claims.orgId })
+    .setProtectedHeader({ alg: DEV_ALGORITHM })
+    .setSubject(claims.userId)
+    .setIssuer(config.issuer)
+    .setAudience(config.audience)
+    .setIssuedAt()
+    .setExpirationTime(ttl)
+    .sign(key);
+}
+
+/**
+ * Turns an `Authorization` header into a viewer. JWTs are verified with the configured key, with the
+ * algorithms, issuer and audience pinned; `rgk_…` bearer tokens are service API keys.
+ */
+export class Authenticator {
+  private constructor(
+    private readonly store: Store,
+    private readonly key: Uint8Array | CryptoKey | JWTVerifyGetKey,
+    private readonly algorithms: string[],
+    private readonly config: AuthConfig,
+  ) {}
+
+  static async create(
+    store: Store,
+    config: AuthConfig,
+    mode: 'development' | 'production',
+  ): Promise<Authenticator> {
+    if (config.jwksUrl) {
+      return new Authenticator(
+        store,
+        createRemoteJWKSet(new URL(config.jwksUrl)),
+        ['RS256', 'ES256', 'EdDSA'],
+        config,
+      );
+    }
+    if (config.publicKey) {
+      const alg = config.algorithm ?? 'RS256';
+      return new Authenticator(store, await importSPKI(config.publicKey, alg), [alg], config);
+    }
+    if (mode === 'production') {
+      throw new Error(
+        'production needs ROLEGATE_JWKS_URL or ROLEGATE_JWT_PUBLIC_KEY: development tokens are refused',
+      );
+    }
+    return new Authenticator(store, await developmentSecret(store, config), [DEV_ALGORITHM], config);
+  }
+
+  async authenticate(authorization: string | undefined): Promise<Viewer> {
+    if (!authorization)
+      throw new AuthenticationError('missing credentials: send Authorization: Bearer <token>');
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    if (!match) throw new AuthenticationError('malformed Authorization header: expected "Bearer <token>"');
+    const token = match[1]!;
+    if (ApiKeys.looksLikeKey(token)) {
+      const key = await this.store.apiKeys.verify(token);
+      if (!key) throw new AuthenticationError('invalid API key');
+      return { kind: 'service', orgId: key.orgId, keyId: key.id, scopes: key.scopes };
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key as Uint8Array, {
+        algorithms: this.algorithms,
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        clockTolerance: CLOCK_TOLERANCE_S,
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch {
+      throw new AuthenticationError('invalid or expired token');
+    }
+    const orgId = payload.org;
+    if (typeof orgId !== 'string' || typeof payload.sub !== 'string') {
+      throw new AuthenticationError('the token names no organization and user (claims "org" and "sub")');
+    }
+    return { kind: 'user', orgId, userId: payload.sub };
+  }
+}

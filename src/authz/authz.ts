@@ -1,0 +1,233 @@
+import type { Operation } from '../catalog';
+import {
+  bitIndexes,
+  decide,
+  explain,
+  hasBit,
+  UnknownPermissionError,
+  type CheckRequest,
+  type Explanation,
+  type Outcome,
+} from '../engine';
+import { StoreError } from '../store';
+import type { Viewer } from '../auth/tokens';
+import { ForbiddenError } from './errors';
+import type { Loaders } from './loaders';
+import type { OrgState } from './org-state';
+
+/** A check as the API receives it. */
+export interface CheckInput {
+  userId: string;
+  permission: string;
+  locationId?: string | null;
+  teamIds?: readonly string[] | null;
+  personId?: string | null;
+  groupIds?: readonly string[] | null;
+  atLeastVersion?: string | null;
+}
+
+/** A decision, or why the input could not be decided (then DENY: deny when unsure). */
+export interface DecisionResult {
+  allowed: boolean;
+  outcome: Outcome;
+  version: string;
+  error: { code: 'BAD_USER_INPUT' | 'NOT_FOUND' | 'VERSION_NOT_REACHED'; message: string } | null;
+  /** The request the engine decided, to explain on demand (`Decision.reason`). */
+  request?: CheckRequest & { userId: string };
+}
+
+/**
+ * The viewer's organization, ready to decide: the engine fed by the request's loaders. One per request;
+ * decisions about the viewer's own rights (guards) are memoized for the request.
+ */
+export class Authz {
+  private readonly memo = new Map<string, Promise<boolean>>();
+
+  constructor(
+    readonly state: OrgState,
+    readonly viewer: Viewer,
+    private readonly loaders: Loaders,
+    readonly now: number,
+  ) {}
+
+  get version(): string {
+    return this.state.org.version;
+  }
+
+  get catalog() {
+    return this.state.catalog;
+  }
+
+  /** Decides one input; never throws for bad input (the result carries the error). */
+  async decide(input: CheckInput): Promise<DecisionResult> {
+    const prepared = await this.prepare(input);
+    if ('error' in prepared)
+      return { allowed: false, outcome: 'DENY', version: this.version, error: prepared.error };
+    const outcome = decide(this.catalog, prepared.grants, prepared.request, this.state.policies);
+    return {
+      allowed: outcome === 'ALLOW',
+      outcome,
+      version: this.version,
+      error: null,
+      request: prepared.request,
+    };
+  }
+
+  /** Explains one input; bad input throws (the API reports it). */
+  async explain(input: CheckInput): Promise<Explanation & { version: string }> {
+    const prepared = await this.prepare(input);
+    if ('error' in prepared) {
+      throw prepared.error.code === 'NOT_FOUND'
+        ? new StoreError('NOT_FOUND', prepared.error.message)
+        : new UnknownPermissionError(input.permission);
+    }
+    return this.explainRequest(prepared.request);
+  }
+
+  /** The explanation of a request already decided (for a decision's `reason`). */
+  async explainRequest(
+    request: CheckRequest & { userId: string },
+  ): Promise<Explanation & { version: string }> {
+    const subject = await this.loaders.subjects.load(request.userId);
+    if (!subject) throw new StoreError('NOT_FOUND', `user ${request.userId} does not exist`);
+    return {
+      ...explain(this.catalog, subject, request, { now: this.now, policies: this.state.policies }),
+      version: this.version,
+    };
+  }
+
+  /** Everything a frontend needs to draw itself for a user, at a location or in a team. */
+  async capabilities(userId: string, locationId?: string | null, teamId?: string | null) {
+    const [grants, locationPath] = await Promise.all([
+      this.loaders.grants.load(userId),
+      this.pathOf(locationId),
+    ]);
+    if (!grants) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
+    if (!locationPath) throw new StoreError('NOT_FOUND', `location ${locationId} does not exist`);
+    const scope = { locationPath, teamIds: teamId ? [teamId] : [] };
+    const set = grants.effective(scope);
+    const catalog = this.catalog;
+    const doc = catalog.catalog.document;
+    const visible = (prefix: 'page' | 'nav', entries: Record<string, { name: string }> | undefined) =>
+      Object.entries(entries ?? {})
+        .filter(([key]) => hasBit(set, catalog.resolve(`${prefix}:${key}`).bit))
+        .map(([key, e]) => ({ key, name: e.name }));
+    const tools = [...catalog.tools.values()]
+      .filter((t) => hasBit(set, t.bit))
+      .map((t) => ({
+        tool: t.name,
+        name: doc.tools?.[t.name]?.name ?? null,
+        mode: Object.hasOwn(this.state.policies, t.name) ? this.state.policies[t.name]! : t.policy,
+        outcome: decide(catalog, grants, { permission: `tool:${t.name}`, ...scope }, this.state.policies),
+      }));
+    const subject = await this.loaders.subjects.load(userId);
+    return {
+      userId,
+      locationId: locationId ?? null,
+      teamId: teamId ?? null,
+      permissions: bitIndexes(set)
+        .map((i) => catalog.keys[i]!)
+        .filter((k) => !k.startsWith('page:') && !k.startsWith('nav:')),
+      pages: visible('page', doc.pages),
+      modules: visible('nav', doc.navigation),
+      tools,
+      flags: subject?.flags ? [...subject.flags] : [],
+      version: this.version,
+    };
+  }
+
+  /**
+   * Guards: may the viewer run `operation` (at a location, default the root)? Throws ForbiddenError
+   * naming the permission and the scope; a service key passes only with `serviceScope`.
+   */
+  async requireOperation(
+    operation: Operation,
+    options: { locationId?: string | null; serviceScope?: string | null } = {},
+  ): Promise<void> {
+    const permission = this.catalog.operationPermission(operation);
+    const scope = options.locationId ? `location ${options.locationId}` : 'the organization';
+    if (this.viewer.kind === 'service') {
+      if (options.serviceScope && this.viewer.scopes.includes(options.serviceScope)) return;
+      throw new ForbiddenError(
+        permission ?? operation,
+        scope,
+        `forbidden: this API key lacks the scope ${options.serviceScope ?? operation}`,
+      );
+    }
+    if (!permission)
+      throw new ForbiddenError(
+        operation,
+        scope,
+        `forbidden: ${operation} is not available in this organization's catalog`,
+      );
+    if (!(await this.viewerHolds(permission, options.locationId)))
+      throw new ForbiddenError(permission, scope);
+  }
+
+  /** Whether the viewer (a user) holds `permission` at a location (default: the root). Memoized. */
+  viewerHolds(permission: string, locationId?: string | null): Promise<boolean> {
+    if (this.viewer.kind !== 'user') return Promise.resolve(false);
+    const userId = this.viewer.userId;
+    const key = `${permission}\0${locationId ?? ''}`;
+    let answer = this.memo.get(key);
+    if (!answer) {
+      answer = this.decide({ userId, permission, locationId }).then((d) => d.allowed);
+      this.memo.set(key, answer);
+    }
+    return answer;
+  }
+
+  /** The location's path for the engine; [] for the root; null when it does not exist here. */
+  async pathOf(locationId?: string | null): Promise<string[] | null> {
+    return locationId == null ? [] : this.loaders.paths.load(locationId);
+  }
+
+  private async prepare(
+    input: CheckInput,
+  ): Promise<
+    | {
+        grants: NonNullable<Awaited<ReturnType<Loaders['grants']['load']>>>;
+        request: CheckRequest & { userId: string };
+      }
+    | { error: NonNullable<DecisionResult['error']> }
+  > {
+    try {
+      this.catalog.resolve(input.permission);
+    } catch (err) {
+      if (err instanceof UnknownPermissionError)
+        return { error: { code: 'BAD_USER_INPUT', message: err.message } };
+      throw err;
+    }
+    if (input.atLeastVersion != null && !versionReached(input.atLeastVersion, this.version)) {
+      return {
+        error: {
+          code: 'VERSION_NOT_REACHED',
+          message: `version ${input.atLeastVersion} is not reached (current: ${this.version})`,
+        },
+      };
+    }
+    const [grants, locationPath] = await Promise.all([
+      this.loaders.grants.load(input.userId),
+      this.pathOf(input.locationId),
+    ]);
+    if (!grants) return { error: { code: 'NOT_FOUND', message: `user ${input.userId} does not exist` } };
+    if (!locationPath)
+      return { error: { code: 'NOT_FOUND', message: `location ${input.locationId} does not exist` } };
+    return {
+      grants,
+      request: {
+        userId: input.userId,
+        permission: input.permission,
+        locationPath,
+        teamIds: input.teamIds ?? [],
+        personId: input.personId ?? null,
+        groupIds: input.groupIds ?? [],
+      },
+    };
+  }
+}
+
+/** Whether `current` is at least `wanted`; a token that is not a version number is never reached. */
+function versionReached(wanted: string, current: string): boolean {
+  return /^\d{1,19}$/.test(wanted) && BigInt(wanted) <= BigInt(current);
+}

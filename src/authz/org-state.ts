@@ -1,0 +1,56 @@
+import { parseCatalog, type Catalog } from '../catalog';
+import { compileCatalog, type CompiledCatalog, type ToolPolicies } from '../engine';
+import { roleSpec, type CustomRole, type Organization, type Store } from '../store';
+
+/** Everything about an organization a decision needs besides the users: read once per request. */
+export interface OrgState {
+  org: Organization;
+  /** The catalog with the organization's live custom roles compiled in. */
+  catalog: CompiledCatalog;
+  customRoles: CustomRole[];
+  /** The organization's tool policies (overrides of the catalog's defaults). */
+  policies: ToolPolicies;
+}
+
+/** Compiled catalogs kept per process. A catalog's text never changes; custom roles do. */
+const COMPILED_LIMIT = 256;
+
+export class OrgStates {
+  private readonly parsed = new Map<string, Catalog>();
+  private readonly compiled = new Map<string, CompiledCatalog>();
+
+  constructor(private readonly store: Store) {}
+
+  /** The organization's current state; null when it does not exist. Three queries, run together. */
+  async load(orgId: string): Promise<OrgState | null> {
+    const [org, customRoles, policies] = await Promise.all([
+      this.store.organizations.get(orgId),
+      this.store.roles.list(orgId),
+      this.store.toolPolicies.get(orgId),
+    ]);
+    if (!org) return null;
+    return { org, catalog: this.compile(org, customRoles), customRoles, policies };
+  }
+
+  /** The organization's catalog as written, without custom roles. */
+  catalogOf(org: Organization): Catalog {
+    let catalog = this.parsed.get(org.id);
+    if (!catalog) {
+      catalog = parseCatalog(org.catalogSource, `organization ${org.id}`);
+      this.parsed.set(org.id, catalog);
+    }
+    return catalog;
+  }
+
+  private compile(org: Organization, customRoles: CustomRole[]): CompiledCatalog {
+    const specs = Object.fromEntries(customRoles.map((r) => [r.key, roleSpec(r)]));
+    const key = `${org.id}\0${JSON.stringify(specs)}`;
+    let compiled = this.compiled.get(key);
+    if (!compiled) {
+      compiled = compileCatalog(this.catalogOf(org), specs);
+      if (this.compiled.size >= COMPILED_LIMIT) this.compiled.delete(this.compiled.keys().next().value!);
+      this.compiled.set(key, compiled);
+    }
+    return compiled;
+  }
+}
