@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Authenticator, Viewer } from '../auth/tokens';
 import { AuthenticationError } from '../auth/tokens';
+import { Admin } from '../admin/admin';
 import { Authz } from '../authz/authz';
 import { createLoaders, type Loaders } from '../authz/loaders';
 import type { OrgStates } from '../authz/org-state';
@@ -17,8 +18,10 @@ export interface Context {
   viewer: Viewer;
   loaders: Loaders;
   authz: Authz;
-  /** The store's writes, on behalf of the viewer (see resolvers/mutations). */
+  /** Reads that are not batched by key (pages, children). */
   store: Store;
+  /** The administration API's writes, on behalf of the viewer. */
+  admin: Admin;
 }
 
 export interface ContextDeps {
@@ -49,5 +52,13 @@ export async function buildContext(
   }
   const requestId =
     headers.requestId && /^[\w.:-]{1,100}$/.test(headers.requestId) ? headers.requestId : randomUUID();
-  return { requestId, viewer, loaders, authz: new Authz(state, viewer, loaders, now), store: deps.store };
+  const authz = new Authz(state, viewer, loaders, now);
+  return {
+    requestId,
+    viewer,
+    loaders,
+    authz,
+    store: deps.store,
+    admin: new Admin(deps.store, authz, loaders, viewer, requestId),
+  };
 }

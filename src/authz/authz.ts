@@ -182,9 +182,7 @@ export class Authz {
     return locationId == null ? [] : this.loaders.paths.load(locationId);
   }
 
-  private async prepare(
-    input: CheckInput,
-  ): Promise<
+  private async prepare(input: CheckInput): Promise<
     | {
         grants: NonNullable<Awaited<ReturnType<Loaders['grants']['load']>>>;
         request: CheckRequest & { userId: string };

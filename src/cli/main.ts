@@ -5,6 +5,7 @@ import { StoreError } from '../store';
 import { auditCommand } from './audit';
 import { catalogCommand } from './catalog';
 import { migrateCommand } from './migrate';
+import { initCommand, seedCommand, tokenCommand } from './org';
 import { serveCommand } from './serve';
 
 /** The `rolegate` command line. Each subcommand lives in its own file and sets `process.exitCode`. */
@@ -17,6 +18,9 @@ program.addCommand(serveCommand());
 program.addCommand(catalogCommand());
 program.addCommand(migrateCommand());
 program.addCommand(auditCommand());
+program.addCommand(initCommand());
+program.addCommand(tokenCommand());
+program.addCommand(seedCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Expected refusals (a bad option, a missing organization, the store out of reach) say what was

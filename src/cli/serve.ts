@@ -1,15 +1,60 @@
 import { Command } from 'commander';
+import { seedDemo } from '../admin/setup';
+import { startGateway } from '../api/server';
+import { describeStore, loadConfig } from '../config';
+import { openStore } from '../store';
+import { devToken } from './org';
+import { withStoreOptions } from './store-options';
 
 /**
- * `rolegate serve`: the GraphQL gateway. It arrives with the gateway issue (API, store, guards); until
- * then the command says so plainly and fails, rather than pretending to serve.
+ * `rolegate serve` (what `npm start` runs). On a first start in development with an empty store it
+ * creates a demo organization and prints an owner token and a `curl` that runs a check.
  */
 export function serveCommand(): Command {
-  return new Command('serve').description('run the GraphQL gateway (not built yet)').action(() => {
-    process.stderr.write(
-      'rolegate serve: the GraphQL gateway is not built yet. Today rolegate is the catalog and the decision\n' +
-        'engine: try `npm run rolegate -- catalog validate junto juno jrni`, the tests (`npm test`) and `npm run bench:engine`.\n',
-    );
-    process.exitCode = 1;
-  });
+  return withStoreOptions(new Command('serve').description('run the GraphQL gateway'))
+    .option('--port <port>', 'HTTP port (env PORT; default 4000)', (v) => Number(v))
+    .option('--host <host>', 'address to listen on (default 127.0.0.1; 0.0.0.0 in a container)')
+    .action(async (options: { port?: number; host?: string; databaseUrl?: string; dataDir?: string }) => {
+      const config = loadConfig(process.env, {
+        ...(options.port !== undefined ? { port: options.port } : {}),
+        ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+        ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      });
+      const store = await openStore(config);
+      let demo: { orgId: string; ownerId: string } | undefined;
+      if (
+        config.env === 'development' &&
+        !config.databaseUrl &&
+        (await store.organizations.list()).length === 0
+      ) {
+        demo = await seedDemo(store, 'jrni');
+      }
+      const host = options.host ?? process.env.HOST ?? '127.0.0.1';
+      const gateway = await startGateway({ store, config, host });
+      const out = (line = '') => process.stdout.write(`${line}\n`);
+      out(`rolegate ${config.env} gateway on ${gateway.url} (${describeStore(config)})`);
+      if (demo) {
+        const token = await devToken(store, demo.orgId, demo.ownerId);
+        const query = JSON.stringify({
+          query: 'query($input: CheckInput!) { check(input: $input) { allowed outcome reason version } }',
+          variables: { input: { userId: demo.ownerId, permission: 'user:create' } },
+        });
+        out('');
+        out('First start: created a demo organization from the JRNI preset (rolegate seed --preset jrni).');
+        out(`  organization ${demo.orgId}, owner ${demo.ownerId}`);
+        out(`  owner token (development, 12 h): ${token}`);
+        out('');
+        out('Try it:');
+        out(
+          `curl -s ${gateway.url} -H 'content-type: application/json' -H 'authorization: Bearer ${token}' -d '${query}'`,
+        );
+      }
+      const stop = async () => {
+        await gateway.close();
+        await store.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+    });
 }

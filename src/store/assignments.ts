@@ -149,3 +149,52 @@ export class Assignments {
     return userIds.map((id) => byUser.get(id) ?? []);
   }
 }
+
+/**
+ * Makes `toUserId` an owner (org-wide `ownerRole`, with `ownerFlags` added) and then removes
+ * `fromUserId`'s org-wide owner assignments, in one write: the organization is never without an owner.
+ */
+export async function transferOwnership(
+  write: Write,
+  ctx: WriteContext,
+  input: { fromUserId: string; toUserId: string; ownerRole: string; ownerFlags: readonly string[] },
+): Promise<Written<{ fromUserId: string; toUserId: string }>> {
+  return write(ctx, 'transferOwnership', async (tx) => {
+    if (!isUuid(input.toUserId)) throw notFound('user', input.toUserId);
+    const [to] = await tx.query<{ id: string; flags: string[] }>(
+      'SELECT id, flags FROM users WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL AND NOT locked FOR UPDATE',
+      [ctx.orgId, input.toUserId],
+    );
+    if (!to) throw notFound('active user', input.toUserId);
+    const owns = await tx.query(
+      `SELECT 1 FROM assignments WHERE org_id = $1 AND user_id = $2 AND role_key = $3 AND location_id IS NULL AND team_id IS NULL
+         AND person_id IS NULL AND cardinality(group_ids) = 0 AND expires_at IS NULL`,
+      [ctx.orgId, input.toUserId, input.ownerRole],
+    );
+    if (!owns.length) {
+      await tx.query('INSERT INTO assignments (org_id, id, user_id, role_key) VALUES ($1, $2, $3, $4)', [
+        ctx.orgId,
+        newId(),
+        input.toUserId,
+        input.ownerRole,
+      ]);
+    }
+    const flags = [...new Set([...to.flags, ...input.ownerFlags])].sort();
+    await tx.query('UPDATE users SET flags = $3::text[] WHERE org_id = $1 AND id = $2', [
+      ctx.orgId,
+      input.toUserId,
+      flags,
+    ]);
+    await tx.query(
+      'DELETE FROM assignments WHERE org_id = $1 AND user_id = $2 AND role_key = $3 AND location_id IS NULL AND team_id IS NULL',
+      [ctx.orgId, input.fromUserId, input.ownerRole],
+    );
+    const result = { fromUserId: input.fromUserId, toUserId: input.toUserId };
+    return {
+      target: `user:${input.toUserId}`,
+      before: { owner: input.fromUserId },
+      after: { owner: input.toUserId, flags },
+      result,
+    };
+  });
+}

@@ -3,7 +3,7 @@ export { Store, openStore, pendingMigrations } from './store';
 export { openDb, type Db, type DbConfig, type Queryable } from './db';
 export { migrate, listMigrations } from './migrate';
 export { StoreError, type StoreErrorCode } from './errors';
-export type { WriteContext, Written } from './write';
+export type { WriteContext, Written, Invariant } from './write';
 export type { Organization } from './organizations';
 export type { Location } from './locations';
 export type { User } from './users';

@@ -42,13 +42,22 @@ export class Users {
     private readonly write: Write,
   ) {}
 
+  /** Creates a user, with org-wide roles given in the same write (`roles`, default none). */
   create(
     ctx: WriteContext,
-    input: { email: string; name?: string | null; flags?: string[] },
+    input: { email: string; name?: string | null; flags?: string[]; roles?: readonly string[] },
   ): Promise<Written<User>> {
     return this.write(ctx, 'createUser', async (tx) => {
       const user = await insertUser(tx, ctx.orgId, input);
-      return { target: `user:${user.id}`, after: user, result: user };
+      for (const role of input.roles ?? []) {
+        await tx.query('INSERT INTO assignments (org_id, id, user_id, role_key) VALUES ($1, $2, $3, $4)', [
+          ctx.orgId,
+          newId(),
+          user.id,
+          role,
+        ]);
+      }
+      return { target: `user:${user.id}`, after: { ...user, roles: input.roles ?? [] }, result: user };
     });
   }
 

@@ -9,7 +9,15 @@ export interface WriteContext {
   /** A user id, `apikey:<id>`, or `cli` / `system`. */
   actor: string;
   requestId?: string;
+  /**
+   * Rules checked inside the transaction, after the change and before it commits (at least one active
+   * owner, …). Writes to one organization run one at a time, so a rule that holds here holds.
+   */
+  invariants?: readonly Invariant[];
 }
+
+/** Throws (a StoreError) when the organization's state breaks a rule: the write is rolled back. */
+export type Invariant = (tx: Queryable) => Promise<void>;
 
 /** What a write changed: the audit entry's target, before and after, and what the caller gets back. */
 export interface Change<T> {
@@ -46,6 +54,7 @@ export function writer(transaction: Transact) {
       );
       if (!org) throw notFound('organization', ctx.orgId);
       const change = await fn(tx);
+      for (const invariant of ctx.invariants ?? []) await invariant(tx);
       await appendAudit(tx, {
         orgId: ctx.orgId,
         seq: Number(org.version),

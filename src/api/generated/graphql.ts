@@ -13,6 +13,7 @@ import {
   ExplanationModel as ExplanationModelModel,
   GrantModel as GrantModelModel,
 } from '../models';
+import { DecisionResult as DecisionResultModel } from '../../authz/authz';
 import { PermissionExplanation as PermissionExplanationModel } from '../../engine';
 import { GrantScope as GrantScopeModel } from '../../engine/explain';
 import { Context } from '../context';
@@ -50,16 +51,16 @@ export type Assignment = {
   __typename?: 'Assignment';
   createdAt: Scalars['DateTime']['output'];
   /** Counts for nothing from this instant on. */
-  expiresAt: Maybe<Scalars['DateTime']['output']>;
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
   /** Restricted to staff groups. */
   groupIds: Array<Scalars['ID']['output']>;
   id: Scalars['ID']['output'];
-  location: Maybe<Location>;
+  location?: Maybe<Location>;
   /** Restricted to one staff person. */
-  personId: Maybe<Scalars['ID']['output']>;
+  personId?: Maybe<Scalars['ID']['output']>;
   /** The role's key. */
   role: Scalars['String']['output'];
-  team: Maybe<Team>;
+  team?: Maybe<Team>;
   user: User;
 };
 
@@ -87,7 +88,7 @@ export type AuditEntry = {
   actor: Scalars['String']['output'];
   at: Scalars['DateTime']['output'];
   hash: Scalars['String']['output'];
-  requestId: Maybe<Scalars['String']['output']>;
+  requestId?: Maybe<Scalars['String']['output']>;
   seq: Scalars['Int']['output'];
   target: Scalars['String']['output'];
 };
@@ -96,14 +97,14 @@ export type AuditEntry = {
 export type Capabilities = {
   __typename?: 'Capabilities';
   flags: Array<Scalars['String']['output']>;
-  locationId: Maybe<Scalars['ID']['output']>;
+  locationId?: Maybe<Scalars['ID']['output']>;
   /** Navigation modules the user sees. */
   modules: Array<UiEntry>;
   /** Pages the user may open. */
   pages: Array<UiEntry>;
   /** Effective permissions, `module:action`. */
   permissions: Array<Scalars['String']['output']>;
-  teamId: Maybe<Scalars['ID']['output']>;
+  teamId?: Maybe<Scalars['ID']['output']>;
   /** Agent tools the user holds, with what the organization's policy makes of them. */
   tools: Array<ToolCapability>;
   userId: Scalars['ID']['output'];
@@ -156,16 +157,18 @@ export type CreateTeamInput = {
 export type CreateUserInput = {
   email: Scalars['String']['input'];
   name?: InputMaybe<Scalars['String']['input']>;
+  /** Organization-wide roles to give in the same write; required by catalogs where every user needs one (Juno). */
+  roles?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
 export type Decision = {
   __typename?: 'Decision';
   allowed: Scalars['Boolean']['output'];
   /** Set when this input could not be decided (unknown permission, user or location): the outcome is then DENY. */
-  error: Maybe<DecisionError>;
+  error?: Maybe<DecisionError>;
   outcome: Outcome;
   /** Why, in one sentence. */
-  reason: Maybe<Scalars['String']['output']>;
+  reason?: Maybe<Scalars['String']['output']>;
   /** The organization's version the decision was made at. */
   version: Scalars['String']['output'];
 };
@@ -186,11 +189,11 @@ export type Explanation = {
   allowed: Scalars['Boolean']['output'];
   detail: PermissionExplanation;
   /** When a page or navigation entry follows another permission: that permission. */
-  follows: Maybe<Scalars['String']['output']>;
+  follows?: Maybe<Scalars['String']['output']>;
   outcome: Outcome;
   permission: Scalars['String']['output'];
   summary: Scalars['String']['output'];
-  tool: Maybe<ToolExplanation>;
+  tool?: Maybe<ToolExplanation>;
   version: Scalars['String']['output'];
 };
 
@@ -202,19 +205,19 @@ export type FlagState = {
 
 export type Grant = {
   __typename?: 'Grant';
-  assignmentId: Maybe<Scalars['ID']['output']>;
-  flag: Maybe<Scalars['String']['output']>;
+  assignmentId?: Maybe<Scalars['ID']['output']>;
+  flag?: Maybe<Scalars['String']['output']>;
   /** How that role names it: the permission, `module:*`, or `minRole of page:x`. */
-  grantedAs: Maybe<Scalars['String']['output']>;
+  grantedAs?: Maybe<Scalars['String']['output']>;
   kind: GrantKind;
-  restriction: Maybe<Restriction>;
+  restriction?: Maybe<Restriction>;
   /** The role assigned. */
-  role: Maybe<Scalars['String']['output']>;
-  scope: Maybe<GrantScope>;
+  role?: Maybe<Scalars['String']['output']>;
+  scope?: Maybe<GrantScope>;
   /** Inheritance steps from the assigned role to the role whose grants name the permission. */
-  via: Maybe<Array<Scalars['String']['output']>>;
+  via?: Maybe<Array<Scalars['String']['output']>>;
   /** Why it does not count here (only in `ignored`). */
-  why: Maybe<Scalars['String']['output']>;
+  why?: Maybe<Scalars['String']['output']>;
 };
 
 export type GrantKind = 'assignment' | 'flag';
@@ -222,9 +225,9 @@ export type GrantKind = 'assignment' | 'flag';
 export type GrantScope = {
   __typename?: 'GrantScope';
   /** Given at an ancestor of the checked location, and cascading down to it. */
-  cascaded: Maybe<Scalars['Boolean']['output']>;
-  locationId: Maybe<Scalars['ID']['output']>;
-  teamId: Maybe<Scalars['ID']['output']>;
+  cascaded?: Maybe<Scalars['Boolean']['output']>;
+  locationId?: Maybe<Scalars['ID']['output']>;
+  teamId?: Maybe<Scalars['ID']['output']>;
   type: ScopeType;
 };
 
@@ -238,7 +241,7 @@ export type Location = {
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
   /** null: directly under the organization root. */
-  parent: Maybe<Location>;
+  parent?: Maybe<Location>;
   /** The location's ancestors from the top down, ending with the location itself. */
   path: Array<Location>;
 };
@@ -568,7 +571,7 @@ export type Outcome = 'ALLOW' | 'DENY' | 'REQUIRES_APPROVAL';
  */
 export type PageInfo = {
   __typename?: 'PageInfo';
-  endCursor: Maybe<Scalars['String']['output']>;
+  endCursor?: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
 };
 
@@ -578,14 +581,14 @@ export type PermissionExplanation = {
   /** What granted it here. */
   grantedBy: Array<Grant>;
   /** This flag grants it on its own. */
-  grantedByFlag: Maybe<FlagState>;
+  grantedByFlag?: Maybe<FlagState>;
   /** Assignments that would grant it but do not count here, each with `why`. */
   ignored: Array<Grant>;
   permission: Scalars['String']['output'];
   /** One entry per permission it requires. */
   requires: Array<PermissionExplanation>;
   /** Roles grant it only while this flag is on. */
-  requiresFlag: Maybe<FlagState>;
+  requiresFlag?: Maybe<FlagState>;
 };
 
 /**
@@ -604,19 +607,19 @@ export type Query = {
   checks: Array<Decision>;
   /** Decides one check and says why. */
   explain: Explanation;
-  location: Maybe<Location>;
+  location?: Maybe<Location>;
   /** The locations directly under a location (default: the top level). */
   locations: Array<Location>;
   organization: Organization;
   /** The catalog's roles and the organization's custom roles. */
   roles: Array<Role>;
-  team: Maybe<Team>;
+  team?: Maybe<Team>;
   /** One user of the organization (null when there is none). */
-  user: Maybe<User>;
+  user?: Maybe<User>;
   /** The organization's users, page by page. */
   users: UserConnection;
   /** The signed-in user; null for a service key. */
-  viewer: Maybe<User>;
+  viewer?: Maybe<User>;
   /** Every location where a user holds `permission`, page by page. */
   whereCan: LocationConnection;
   /** Every user who holds `permission` at the location (default: the root), page by page. */
@@ -739,8 +742,8 @@ export type QueryWhoCanArgs = {
 
 export type Restriction = {
   __typename?: 'Restriction';
-  groupIds: Maybe<Array<Scalars['ID']['output']>>;
-  personId: Maybe<Scalars['ID']['output']>;
+  groupIds?: Maybe<Array<Scalars['ID']['output']>>;
+  personId?: Maybe<Scalars['ID']['output']>;
 };
 
 export type RevokeAssignmentInput = {
@@ -759,7 +762,7 @@ export type Role = {
   /** Defined by the catalog (cannot be changed), or created at run time. */
   builtIn: Scalars['Boolean']['output'];
   deleted: Scalars['Boolean']['output'];
-  description: Maybe<Scalars['String']['output']>;
+  description?: Maybe<Scalars['String']['output']>;
   /** The role's own grants. */
   grants: Array<Scalars['String']['output']>;
   inherits: Array<Scalars['String']['output']>;
@@ -837,7 +840,7 @@ export type TeamPayload = {
 export type ToolCapability = {
   __typename?: 'ToolCapability';
   mode: ToolMode;
-  name: Maybe<Scalars['String']['output']>;
+  name?: Maybe<Scalars['String']['output']>;
   outcome: Outcome;
   tool: Scalars['String']['output'];
 };
@@ -924,7 +927,7 @@ export type User = {
   id: Scalars['ID']['output'];
   /** A locked user holds no permission. */
   locked: Scalars['Boolean']['output'];
-  name: Maybe<Scalars['String']['output']>;
+  name?: Maybe<Scalars['String']['output']>;
 };
 
 export type UserConnection = {
@@ -1057,7 +1060,7 @@ export type ResolversTypes = ResolversObject<{
   CreateTeamInput: CreateTeamInput;
   CreateUserInput: CreateUserInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
-  Decision: ResolverTypeWrapper<Decision>;
+  Decision: ResolverTypeWrapper<DecisionResultModel>;
   DecisionError: ResolverTypeWrapper<DecisionError>;
   Explanation: ResolverTypeWrapper<ExplanationModelModel>;
   FlagState: ResolverTypeWrapper<FlagState>;
@@ -1147,7 +1150,7 @@ export type ResolversParentTypes = ResolversObject<{
   CreateTeamInput: CreateTeamInput;
   CreateUserInput: CreateUserInput;
   DateTime: Scalars['DateTime']['output'];
-  Decision: Decision;
+  Decision: DecisionResultModel;
   DecisionError: DecisionError;
   Explanation: ExplanationModelModel;
   FlagState: FlagState;

@@ -1,0 +1,95 @@
+import { bitIndexes } from '../../engine';
+import type { Resolvers } from '../generated/graphql';
+import type { RoleModel } from '../models';
+import { connection, pageSize } from './pagination';
+import type { Context } from '../context';
+import type { Location } from '../../store';
+
+/** Reads of the organization's directory: users, locations, teams, roles, the organization itself. */
+export const directoryResolvers: Resolvers = {
+  Query: {
+    viewer: (_, __, ctx) => (ctx.viewer.kind === 'user' ? ctx.loaders.users.load(ctx.viewer.userId) : null),
+    user: (_, { id }, ctx) => ctx.loaders.users.load(id),
+    users: async (_, { first, after }, ctx) => {
+      const n = pageSize(first);
+      const users = await ctx.store.users.list(ctx.viewer.orgId, { first: n + 1, after });
+      return connection(users, n, (u) => u.id);
+    },
+    location: (_, { id }, ctx) => ctx.loaders.locations.load(id),
+    locations: (_, { parentId }, ctx) => ctx.store.locations.children(ctx.viewer.orgId, parentId ?? null),
+    team: (_, { id }, ctx) => ctx.loaders.teams.load(id),
+    roles: async (_, { includeDeleted }, ctx) => {
+      const builtIn = Object.entries(ctx.authz.catalog.catalog.document.roles).map(([key]) =>
+        roleModel(ctx, key, false),
+      );
+      const custom = await ctx.store.roles.list(ctx.viewer.orgId, { includeDeleted: !!includeDeleted });
+      return [
+        ...builtIn,
+        ...custom.map((r) => ({
+          ...roleModel(ctx, r.key, r.deletedAt !== null),
+          description: r.description,
+          inherits: r.inherits,
+          grants: r.grants,
+        })),
+      ];
+    },
+    organization: (_, __, ctx) => ctx.authz.state.org,
+    auditLog: async (_, { first, after }, ctx) => {
+      const n = pageSize(first);
+      const entries = await ctx.store.auditLog(ctx.viewer.orgId, {
+        first: n + 1,
+        afterSeq: after && /^\d+$/.test(after) ? Number(after) : 0,
+      });
+      return connection(entries, n, (e) => String(e.seq));
+    },
+  },
+  User: {
+    deleted: (u) => u.deletedAt !== null,
+    assignments: (u, _, ctx) => ctx.loaders.assignmentsOf.load(u.id),
+  },
+  Location: {
+    parent: (l, _, ctx) => (l.parentId ? ctx.loaders.locations.load(l.parentId) : null),
+    path: async (l, _, ctx) =>
+      (await ctx.loaders.locations.loadMany(l.path)).filter(
+        (x): x is Location => !!x && !(x instanceof Error),
+      ),
+    children: (l, _, ctx) => ctx.store.locations.children(ctx.viewer.orgId, l.id),
+  },
+  Team: {
+    deleted: (t) => t.deletedAt !== null,
+  },
+  Assignment: {
+    user: async (a, _, ctx) => (await ctx.loaders.users.load(a.userId))!,
+    role: (a) => a.roleKey,
+    location: (a, _, ctx) => (a.locationId ? ctx.loaders.locations.load(a.locationId) : null),
+    team: (a, _, ctx) => (a.teamId ? ctx.loaders.teams.load(a.teamId) : null),
+  },
+  Organization: {
+    catalog: (o) => o.catalogName,
+    toolPolicies: (_, __, ctx) =>
+      [...ctx.authz.catalog.tools.values()].map((t) => {
+        const overridden = Object.hasOwn(ctx.authz.state.policies, t.name);
+        return { tool: t.name, mode: overridden ? ctx.authz.state.policies[t.name]! : t.policy, overridden };
+      }),
+  },
+  AuditEntry: {
+    requestId: (e) => e.requestId,
+  },
+};
+
+/** A role as the API shows it, from the compiled catalog (custom roles deleted are not compiled). */
+function roleModel(ctx: Context, key: string, deleted: boolean): RoleModel {
+  const compiled = ctx.authz.catalog.roles.get(key);
+  const spec = compiled?.spec;
+  return {
+    key,
+    name: spec?.name ?? key,
+    description: spec?.description ?? null,
+    kind: compiled?.kind ?? 'org',
+    inherits: spec?.inherits ?? [],
+    grants: spec?.grants ?? [],
+    permissions: compiled ? bitIndexes(compiled.closure).map((i) => ctx.authz.catalog.keys[i]!) : [],
+    builtIn: !compiled?.custom && !deleted,
+    deleted,
+  };
+}

@@ -1,0 +1,90 @@
+import type { Resolvers } from '../generated/graphql';
+
+/** Writes: each maps its input to the administration service and returns the object and the new version. */
+export const mutationResolvers: Resolvers = {
+  Mutation: {
+    createLocation: async (_, { input }, { admin }) => payload('location', await admin.createLocation(input)),
+    moveLocation: async (_, { input }, { admin }) => payload('location', await admin.moveLocation(input)),
+    deleteLocation: async (_, { input }, { admin }) =>
+      payload('location', await admin.deleteLocation(input.id)),
+
+    createUser: async (_, { input }, { admin }) => payload('user', await admin.createUser(input)),
+    updateUser: async (_, { input }, { admin }) => payload('user', await admin.updateUser(input)),
+    deleteUser: async (_, { input }, { admin }) => payload('user', await admin.deleteUser(input.id)),
+    undeleteUser: async (_, { input }, { admin }) => payload('user', await admin.undeleteUser(input.id)),
+    lockUser: async (_, { input }, { admin }) => payload('user', await admin.lockUser(input.id)),
+    unlockUser: async (_, { input }, { admin }) => payload('user', await admin.unlockUser(input.id)),
+    setUserFlags: async (_, { input }, { admin }) =>
+      payload('user', await admin.setUserFlags(input.userId, input.flags)),
+
+    createTeam: async (_, { input }, { admin }) => payload('team', await admin.createTeam(input.name)),
+    updateTeam: async (_, { input }, { admin }) =>
+      payload('team', await admin.updateTeam(input.id, input.name)),
+    deleteTeam: async (_, { input }, { admin }) => payload('team', await admin.deleteTeam(input.id)),
+    undeleteTeam: async (_, { input }, { admin }) => payload('team', await admin.undeleteTeam(input.id)),
+    addTeamMember: async (_, { input }, ctx) =>
+      membership(ctx, await ctx.admin.addTeamMember(input.teamId, input.userId)),
+    removeTeamMember: async (_, { input }, ctx) =>
+      membership(ctx, await ctx.admin.removeTeamMember(input.teamId, input.userId)),
+
+    createRole: async (_, { input }, ctx) => rolePayload(ctx, await ctx.admin.createRole(input)),
+    updateRole: async (_, { input }, ctx) => rolePayload(ctx, await ctx.admin.updateRole(input)),
+    cloneRole: async (_, { input }, ctx) => rolePayload(ctx, await ctx.admin.cloneRole(input)),
+    deleteRole: async (_, { input }, ctx) => rolePayload(ctx, await ctx.admin.deleteRole(input.key)),
+    undeleteRole: async (_, { input }, ctx) => rolePayload(ctx, await ctx.admin.undeleteRole(input.key)),
+
+    assignRole: async (_, { input }, { admin }) => payload('assignment', await admin.assignRole(input)),
+    revokeAssignment: async (_, { input }, { admin }) =>
+      payload('assignment', await admin.revokeAssignment(input.id)),
+
+    transferOwnership: async (_, { input }, ctx) => {
+      const { result, version } = await ctx.admin.transferOwnership(input.toUserId);
+      const [owner, previousOwner] = await ctx.store.users.getMany(ctx.viewer.orgId, [
+        result.toUserId,
+        result.fromUserId,
+      ]);
+      return { owner: owner!, previousOwner: previousOwner!, version };
+    },
+    setToolPolicy: async (_, { input }, { admin }) => {
+      const { result, version } = await admin.setToolPolicy(input.tool, input.mode);
+      return { toolPolicy: { ...result, overridden: true }, version };
+    },
+  },
+};
+
+function payload<K extends string, T>(
+  key: K,
+  written: { result: T; version: string },
+): { [P in K]: T } & { version: string } {
+  return { [key]: written.result, version: written.version } as { [P in K]: T } & { version: string };
+}
+
+async function membership(
+  ctx: import('../context').Context,
+  written: { result: { teamId: string; userId: string }; version: string },
+) {
+  const [team] = await ctx.store.teams.getMany(ctx.viewer.orgId, [written.result.teamId]);
+  const [user] = await ctx.store.users.getMany(ctx.viewer.orgId, [written.result.userId]);
+  return { team: team!, user: user!, version: written.version };
+}
+
+function rolePayload(
+  ctx: import('../context').Context,
+  written: { result: import('../../store').CustomRole; version: string },
+) {
+  const r = written.result;
+  return {
+    role: {
+      key: r.key,
+      name: r.name,
+      description: r.description,
+      kind: r.kind,
+      inherits: r.inherits,
+      grants: r.grants,
+      permissions: ctx.admin.permissionsOf(r),
+      builtIn: false,
+      deleted: r.deletedAt !== null,
+    },
+    version: written.version,
+  };
+}

@@ -1,0 +1,131 @@
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import fastifyApollo from '@as-integrations/fastify';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { authConfigFromEnv, Authenticator, type AuthConfig } from '../auth/tokens';
+import { OrgStates } from '../authz/org-state';
+import type { Config } from '../config';
+import type { Store } from '../store';
+import { buildContext, type Context } from './context';
+import { formatError } from './errors';
+import { buildSchema } from './schema';
+
+/** Request limits. They are never told to clients (errors say "too deep", not by how much). */
+const LIMITS = {
+  bodyBytes: 2 * 1024 * 1024,
+  depth: 12,
+  aliases: 30,
+  directives: 20,
+  tokens: 20_000,
+  cost: 20_000,
+};
+
+export interface Gateway {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  store: Store;
+  config: Pick<Config, 'port' | 'env'>;
+  auth?: AuthConfig;
+  /** Where masked errors and start-up notes go. Default: stderr, one JSON line each. */
+  log?: (entry: Record<string, unknown>) => void;
+  host?: string;
+}
+
+/** Builds and starts the gateway: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { store, config } = options;
+  const log =
+    options.log ??
+    ((entry) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
+  const development = config.env === 'development';
+  const { schema } = buildSchema();
+  const authenticator = await Authenticator.create(store, options.auth ?? authConfigFromEnv(), config.env);
+  const deps = { store, orgStates: new OrgStates(store), authenticator };
+
+  const armor = new ApolloArmor({
+    maxDepth: { n: LIMITS.depth, exposeLimits: false },
+    maxAliases: { n: LIMITS.aliases, exposeLimits: false },
+    maxDirectives: { n: LIMITS.directives, exposeLimits: false },
+    maxTokens: { n: LIMITS.tokens, exposeLimits: false },
+    costLimit: { maxCost: LIMITS.cost, exposeLimits: false },
+    blockFieldSuggestion: { enabled: !development },
+  }).protect();
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    introspection: development,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    validationRules: armor.validationRules,
+    plugins: [
+      ...armor.plugins,
+      development
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true })
+        : ApolloServerPluginLandingPageDisabled(),
+    ],
+    formatError: (formatted, error) =>
+      formatError(formatted, error, (err) =>
+        log({ level: 'error', msg: 'unexpected error', error: describe(err) }),
+      ),
+  });
+  await apollo.start();
+
+  const app = Fastify({ bodyLimit: LIMITS.bodyBytes, logger: false });
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    // Fastify's own refusals (bad JSON, body too large) keep their status and message; nothing else leaks.
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) log({ level: 'error', msg: 'unexpected error', error: describe(err) });
+    void reply
+      .status(status)
+      .send({
+        errors: [
+          {
+            message: status === 500 ? 'Unexpected error.' : err.message,
+            extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' },
+          },
+        ],
+      });
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await store.db.query('SELECT 1');
+      return { status: 'ready', store: 'ok' };
+    } catch {
+      return reply.status(503).send({ status: 'unavailable', store: 'unreachable' });
+    }
+  });
+  await app.register(fastifyApollo(apollo), {
+    context: async (req) =>
+      buildContext(deps, {
+        authorization: req.headers.authorization,
+        requestId: typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined,
+      }),
+  });
+
+  await app.listen({ port: config.port, host: options.host ?? '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${port}/graphql`,
+    port,
+    app,
+    async close() {
+      await app.close();
+      await apollo.stop();
+    },
+  };
+}
+
+function describe(err: unknown): unknown {
+  return err instanceof Error
+    ? { name: err.name, message: err.message, stack: err.stack, cause: describe(err.cause) }
+    : err;
+}

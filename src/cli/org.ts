@@ -1,0 +1,89 @@
+import { Command, Option } from 'commander';
+import { authConfigFromEnv, developmentSecret, signDevelopmentToken } from '../auth/tokens';
+import { createOrganization, seedDemo } from '../admin/setup';
+import { ConfigError, loadConfig } from '../config';
+import { openStore, StoreError, type Store } from '../store';
+import { isUuid } from '../store/ids';
+import { storeConfig, withStoreOptions } from './store-options';
+
+type StoreOptions = { databaseUrl?: string; dataDir?: string };
+
+async function withStore<T>(options: StoreOptions, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(storeConfig(options));
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A development token, or null in production (where tokens come from the identity provider). */
+export async function devToken(store: Store, orgId: string, userId: string): Promise<string | null> {
+  if (loadConfig().env === 'production') return null;
+  const auth = authConfigFromEnv();
+  return signDevelopmentToken(await developmentSecret(store, auth), { orgId, userId }, auth);
+}
+
+/** `rolegate init --preset --org --owner`: prints {orgId, ownerId, token}. */
+export function initCommand(): Command {
+  return withStoreOptions(
+    new Command('init').description(
+      'create an organization from a preset (or a catalog file) with its owner',
+    ),
+  )
+    .requiredOption('--preset <name|file>', 'junto, juno, jrni, or a catalog YAML file')
+    .requiredOption('--org <name>', "the organization's name")
+    .requiredOption('--owner <email>', "the owner's email")
+    .action(async (options: StoreOptions & { preset: string; org: string; owner: string }) => {
+      await withStore(options, async (store) => {
+        const { orgId, ownerId } = await createOrganization(store, {
+          preset: options.preset,
+          name: options.org,
+          ownerEmail: options.owner,
+        });
+        const token = await devToken(store, orgId, ownerId);
+        process.stdout.write(`${JSON.stringify({ orgId, ownerId, token }, null, 2)}\n`);
+      });
+    });
+}
+
+/** `rolegate token --org --user`: a development token (refused in production). */
+export function tokenCommand(): Command {
+  return withStoreOptions(
+    new Command('token').description('print a development token for a user (development only)'),
+  )
+    .requiredOption('--org <id>', 'organization id')
+    .requiredOption('--user <email|id>', "the user's email or id")
+    .action(async (options: StoreOptions & { org: string; user: string }) => {
+      if (loadConfig().env === 'production')
+        throw new ConfigError('development tokens are refused in production (ROLEGATE_ENV=production)');
+      await withStore(options, async (store) => {
+        if (!(await store.organizations.get(options.org)))
+          throw new StoreError('NOT_FOUND', `organization ${options.org} does not exist`);
+        const user = isUuid(options.user)
+          ? (await store.users.getMany(options.org, [options.user]))[0]
+          : await store.users.byEmail(options.org, options.user);
+        if (!user)
+          throw new StoreError(
+            'NOT_FOUND',
+            `user ${options.user} does not exist in organization ${options.org}`,
+          );
+        process.stdout.write(`${await devToken(store, options.org, user.id)}\n`);
+      });
+    });
+}
+
+/** `rolegate seed --preset`: a demo organization with locations, teams and users. */
+export function seedCommand(): Command {
+  return withStoreOptions(new Command('seed').description('create a demo organization for a preset'))
+    .addOption(
+      new Option('--preset <name>', 'the preset').choices(['junto', 'juno', 'jrni']).makeOptionMandatory(),
+    )
+    .action(async (options: StoreOptions & { preset: 'junto' | 'juno' | 'jrni' }) => {
+      await withStore(options, async (store) => {
+        const demo = await seedDemo(store, options.preset);
+        const token = await devToken(store, demo.orgId, demo.ownerId);
+        process.stdout.write(`${JSON.stringify({ ...demo, token }, null, 2)}\n`);
+      });
+    });
+}
