@@ -4,7 +4,9 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // swc strips types only; `npm run typecheck` (tsc) is what checks them.
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  transform: { '^.+\\.[tj]s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
+  // jose ships ES modules only: Node 20.19+ loads them with require(), jest's module system does not.
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testTimeout: 60_000,
   // A real PostgreSQL for the store and API tests: DATABASE_URL, or a throwaway server started here.
   globalSetup: '<rootDir>/test/support/global-setup.ts',

@@ -147,7 +147,7 @@ describe('team roles are summed within a team', () => {
   });
 
   it('an org-wide role does not make a team role count outside its team', () => {
-    const u = user([{ role: 'owner' }, { role: 'viewer', teamId: 'web' }]);
+    const u = user([{ role: 'member' }, { role: 'viewer', teamId: 'web' }]);
     expect(check(u, { permission: 'project_issues:view', teamIds: ['web'] })).toBe('ALLOW');
     expect(check(u, { permission: 'project_issues:view', teamIds: ['ops'] })).toBe('DENY');
   });

@@ -1,0 +1,280 @@
+import { gql, newTenant, startTestGateway, type TestGateway } from '../support/gateway';
+import { BACKENDS } from '../support/stores';
+
+/**
+ * The seeds' scenarios end to end: real HTTP to a real gateway over each store. Set-up goes through
+ * the API too (locations, users, roles, flags, tool policies), as an owner would do it.
+ */
+const CHECKS = `query($inputs: [CheckInput!]!) { checks(inputs: $inputs) { allowed outcome version error { code message } } }`;
+
+describe.each(BACKENDS)('decision API on %s', (backend) => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway(backend);
+  });
+  afterAll(() => t.close());
+  afterEach(() => expect(t.logged).toEqual([]));
+
+  const must = async <T = Record<string, any>>(
+    token: string,
+    query: string,
+    variables?: Record<string, unknown>,
+  ) => {
+    const r = await gql<T>(t.url, token, query, variables);
+    if (r.errors) throw new Error(`${query}\n${JSON.stringify(r.errors)}`);
+    return r.data!;
+  };
+  const createUser = async (token: string, email: string, roles?: string[]) =>
+    (
+      await must(token, `mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } version } }`, {
+        i: { email, roles },
+      })
+    ).createUser.user.id as string;
+  const assign = async (token: string, input: Record<string, unknown>) =>
+    (
+      await must(
+        token,
+        `mutation($i: AssignRoleInput!) { assignRole(input: $i) { assignment { id } version } }`,
+        { i: input },
+      )
+    ).assignRole;
+  const location = async (token: string, name: string, parentId?: string) =>
+    (
+      await must(
+        token,
+        `mutation($i: CreateLocationInput!) { createLocation(input: $i) { location { id } } }`,
+        { i: { name, parentId } },
+      )
+    ).createLocation.location.id as string;
+  const outcomes = async (token: string, inputs: Record<string, unknown>[]) =>
+    ((await must(token, CHECKS, { inputs })).checks as { outcome: string }[]).map((d) => d.outcome);
+
+  it('JRNI: the configuration matrix, cell by cell, in one checks call', async () => {
+    const { ownerToken } = await newTenant(t, 'jrni');
+    const roles = ['owner', 'administrator', 'user', 'user_plus', 'manager', 'call_center'];
+    const rows: [string, string][] = [
+      ['customer:manage', '✅✅✅✅✅✅'],
+      ['booking:manage', '✅✅✅✅✅✅'],
+      ['checkin:manage', '✅✅✅✅✅❌'],
+      ['resource:manage', '✅✅❌❌❌❌'],
+      ['service:view', '✅✅❌✅✅❌'],
+      ['service:edit', '✅✅❌❌❌❌'],
+      ['staff:view', '✅✅❌✅✅❌'],
+      ['staff:edit_what_where', '✅✅❌❌✅❌'],
+      ['schedule:edit', '✅✅❌✅✅❌'],
+      ['event:manage', '✅✅❌❌❌❌'],
+      ['integration:manage', '✅❌❌❌❌❌'],
+      ['user:create', '✅❌❌❌❌❌'],
+    ];
+    const parent = await location(ownerToken, 'Parent');
+    const child = await location(ownerToken, 'Child', parent);
+    const people: string[] = [];
+    for (const role of roles) {
+      const id = await createUser(ownerToken, `${role}@jrni.test`);
+      await assign(ownerToken, { userId: id, role, locationId: parent });
+      people.push(id);
+    }
+    const inputs = rows.flatMap(([permission]) =>
+      people.map((userId) => ({ userId, permission, locationId: child })),
+    );
+    const expected = rows.flatMap(([, marks]) =>
+      [...marks].filter((c) => c !== '\uFE0F').map((m) => (m === '✅' ? 'ALLOW' : 'DENY')),
+    );
+    expect(expected).toHaveLength(72);
+    expect(await outcomes(ownerToken, inputs)).toEqual(expected);
+  });
+
+  it('JRNI: Owner at one location, Administrator at another, User at a third — and nothing elsewhere', async () => {
+    const { ownerToken } = await newTenant(t, 'jrni');
+    const [a, b, c, d] = [
+      await location(ownerToken, 'A'),
+      await location(ownerToken, 'B'),
+      await location(ownerToken, 'C'),
+      await location(ownerToken, 'D'),
+    ];
+    const u = await createUser(ownerToken, 'multi@jrni.test');
+    await assign(ownerToken, { userId: u, role: 'owner', locationId: a });
+    await assign(ownerToken, { userId: u, role: 'administrator', locationId: b });
+    await assign(ownerToken, { userId: u, role: 'user', locationId: c });
+    const at = (permission: string) =>
+      [a, b, c, d].map((locationId) => ({ userId: u, permission, locationId }));
+    expect(
+      await outcomes(ownerToken, [
+        ...at('integration:manage'),
+        ...at('resource:manage'),
+        ...at('customer:manage'),
+      ]),
+    ).toEqual([
+      ...['ALLOW', 'DENY', 'DENY', 'DENY'],
+      ...['ALLOW', 'ALLOW', 'DENY', 'DENY'],
+      ...['ALLOW', 'ALLOW', 'ALLOW', 'DENY'],
+    ]);
+  });
+
+  it('Junto: the ladder, pages, flags and tool modes', async () => {
+    const { ownerToken, ownerId } = await newTenant(t, 'junto');
+    const tech = await createUser(ownerToken, 'tech@junto.test', ['technician']);
+    const admin = await createUser(ownerToken, 'admin@junto.test', ['admin']);
+    await must(
+      ownerToken,
+      `mutation($i: SetUserFlagsInput!) { setUserFlags(input: $i) { user { flags } } }`,
+      { i: { userId: tech, flags: ['billing_admin'] } },
+    );
+    const pages = ['page:dashboard', 'page:timeline', 'page:settings', 'page:billing'];
+    expect(
+      await outcomes(ownerToken, [
+        ...pages.map((p) => ({ userId: tech, permission: p })),
+        ...pages.map((p) => ({ userId: admin, permission: p })),
+      ]),
+    ).toEqual([...['ALLOW', 'DENY', 'DENY', 'DENY'], ...['ALLOW', 'ALLOW', 'ALLOW', 'DENY']]);
+    // Billing Admin: the Technician with it may use financial tools, the Admin without it may not.
+    expect(
+      await outcomes(
+        ownerToken,
+        ['tool:invoices', 'tool:financial_reports'].flatMap((p) =>
+          [tech, admin].map((userId) => ({ userId, permission: p })),
+        ),
+      ),
+    ).toEqual(['REQUIRES_APPROVAL', 'DENY', 'ALLOW', 'DENY']);
+    // The owner has Escalation Approver from the start.
+    expect(await outcomes(ownerToken, [{ userId: ownerId, permission: 'escalation:approve' }])).toEqual([
+      'ALLOW',
+    ]);
+    // An Admin sets a tool's policy; decisions follow at once.
+    const adminToken = await t.token(
+      (await must(ownerToken, '{ organization { id } }')).organization.id,
+      admin,
+    );
+    const set = await must(
+      adminToken,
+      `mutation { setToolPolicy(input: { tool: "invoices", mode: AUTO }) { toolPolicy { tool mode overridden } version } }`,
+    );
+    expect(set.setToolPolicy.toolPolicy).toEqual({ tool: 'invoices', mode: 'AUTO', overridden: true });
+    const after = await must(ownerToken, CHECKS, {
+      inputs: [{ userId: tech, permission: 'tool:invoices', atLeastVersion: set.setToolPolicy.version }],
+    });
+    expect(after.checks[0]).toMatchObject({ outcome: 'ALLOW', error: null });
+  });
+
+  it('Juno: team roles are summed within a team, and dependencies hold', async () => {
+    const { ownerToken } = await newTenant(t, 'juno');
+    const team = (await must(ownerToken, `mutation { createTeam(input: { name: "Web" }) { team { id } } }`))
+      .createTeam.team.id as string;
+    const other = (await must(ownerToken, `mutation { createTeam(input: { name: "Ops" }) { team { id } } }`))
+      .createTeam.team.id as string;
+    const dev = await createUser(ownerToken, 'dev@juno.test', ['member']);
+    await assign(ownerToken, { userId: dev, role: 'triager', teamId: team });
+    await assign(ownerToken, { userId: dev, role: 'developer', teamId: team });
+    const ask = (permission: string, teamIds: string[]) => ({ userId: dev, permission, teamIds });
+    expect(
+      await outcomes(ownerToken, [
+        ask('project_issues:create', [team]),
+        ask('project_priority:create', [team]),
+        ask('project_issues:create', [other]),
+      ]),
+    ).toEqual(['ALLOW', 'DENY', 'DENY']);
+    await assign(ownerToken, { userId: dev, role: 'project_manager', teamId: other });
+    expect(
+      await outcomes(ownerToken, [
+        ask('project_priority:create', [team]),
+        ask('project_priority:create', [team, other]),
+      ]),
+    ).toEqual(['DENY', 'ALLOW']);
+    const why = await must(
+      ownerToken,
+      `query($i: CheckInput!) { explain(input: $i) { outcome summary detail { requires { permission effective } } } }`,
+      { i: ask('project_priority:create', [team]) },
+    );
+    expect(why.explain).toEqual({
+      outcome: 'DENY',
+      summary: expect.stringContaining('requires project:edit'),
+      detail: { requires: [{ permission: 'project:edit', effective: false }] },
+    });
+  });
+
+  it('checks: a bad input gets its own error and the rest still answer; reasons on request', async () => {
+    const { ownerToken, ownerId } = await newTenant(t, 'jrni');
+    const r = await must(
+      ownerToken,
+      `query($inputs: [CheckInput!]!) { checks(inputs: $inputs) { allowed outcome reason error { code message } } }`,
+      {
+        inputs: [
+          { userId: ownerId, permission: 'user:create' },
+          { userId: ownerId, permission: 'user:fly' },
+          { userId: '00000000-0000-4000-8000-000000000000', permission: 'user:create' },
+          { userId: ownerId, permission: 'user:create', locationId: 'nope' },
+          { userId: ownerId, permission: 'user:create', atLeastVersion: '999999999' },
+        ],
+      },
+    );
+    expect(
+      r.checks.map((d: { outcome: string; error: { code: string } | null }) => [
+        d.outcome,
+        d.error?.code ?? null,
+      ]),
+    ).toEqual([
+      ['ALLOW', null],
+      ['DENY', 'BAD_USER_INPUT'],
+      ['DENY', 'NOT_FOUND'],
+      ['DENY', 'NOT_FOUND'],
+      ['DENY', 'VERSION_NOT_REACHED'],
+    ]);
+    expect(r.checks[0].reason).toBe('allowed: user:create granted by role owner organization-wide');
+  });
+
+  it('capabilities: what a frontend needs to draw itself', async () => {
+    const { ownerToken } = await newTenant(t, 'jrni');
+    const parent = await location(ownerToken, 'Parent');
+    const u = await createUser(ownerToken, 'plus@jrni.test');
+    await assign(ownerToken, { userId: u, role: 'user_plus', locationId: parent });
+    const token = await t.token((await must(ownerToken, '{ organization { id } }')).organization.id, u);
+    const caps = (
+      await must(
+        token,
+        `query($l: ID) { capabilities(locationId: $l) { userId permissions pages { key } modules { key } tools { tool } flags version } }`,
+        { l: parent },
+      )
+    ).capabilities;
+    expect(caps.userId).toBe(u);
+    expect(caps.permissions).toEqual([
+      'customer:manage',
+      'booking:manage',
+      'checkin:manage',
+      'service:view',
+      'staff:view',
+      'schedule:edit',
+      'calendar:view',
+      'agenda:view',
+    ]);
+    expect(caps.pages.map((p: { key: string }) => p.key)).toEqual([
+      'calendar',
+      'agenda',
+      'check_in',
+      'customers',
+      'services',
+      'staff',
+    ]);
+    expect(caps.modules.map((p: { key: string }) => p.key)).toEqual(['home', 'your_business']);
+    expect(caps.tools).toEqual([]);
+    // At the root the same user holds nothing: the role was given at the parent.
+    expect((await must(token, `{ capabilities { permissions } }`)).capabilities.permissions).toEqual([]);
+  });
+
+  it('a user may check themselves; checking others needs the catalog permission', async () => {
+    const { ownerToken, ownerId, orgId } = await newTenant(t, 'jrni');
+    const u = await createUser(ownerToken, 'plain@jrni.test');
+    const token = await t.token(orgId, u);
+    expect(
+      (await gql(t.url, token, CHECKS, { inputs: [{ userId: u, permission: 'user:create' }] })).data
+        ?.checks[0].outcome,
+    ).toBe('DENY');
+    const other = await gql(t.url, token, CHECKS, {
+      inputs: [{ userId: ownerId, permission: 'user:create' }],
+    });
+    expect(other.errors?.[0]?.extensions).toMatchObject({
+      code: 'FORBIDDEN',
+      permission: 'user:manage',
+      scope: 'the organization',
+    });
+  });
+});
