@@ -82,16 +82,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Fastify's own refusals (bad JSON, body too large) keep their status and message; nothing else leaks.
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) log({ level: 'error', msg: 'unexpected error', error: describe(err) });
-    void reply
-      .status(status)
-      .send({
-        errors: [
-          {
-            message: status === 500 ? 'Unexpected error.' : err.message,
-            extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' },
-          },
-        ],
-      });
+    void reply.status(status).send({
+      errors: [
+        {
+          message: status === 500 ? 'Unexpected error.' : err.message,
+          extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' },
+        },
+      ],
+    });
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -9,7 +9,11 @@ import {
   type Explanation,
   type Outcome,
 } from '../engine';
-import { StoreError } from '../store';
+import { StoreError, type Location, type Store, type User } from '../store';
+import { UserGrants } from '../engine';
+
+/** Rows read per step when a query must scan users or locations. */
+const SCAN_BATCH = 500;
 import type { Viewer } from '../auth/tokens';
 import { ForbiddenError } from './errors';
 import type { Loaders } from './loaders';
@@ -175,6 +179,71 @@ export class Authz {
       this.memo.set(key, answer);
     }
     return answer;
+  }
+
+  /**
+   * Every user holding `permission` at a location (default: the root), in id order after `after`:
+   * `limit` of them at most. Scans users in id order and asks the engine about each, so a page is
+   * exact and complete; the cost grows with the organization (see the notes: candidates by role next).
+   */
+  async whoCan(
+    store: Store,
+    permission: string,
+    locationId: string | null | undefined,
+    page: { limit: number; after?: string | null },
+  ): Promise<User[]> {
+    this.catalog.resolve(permission);
+    const locationPath = await this.pathOf(locationId);
+    if (!locationPath) throw new StoreError('NOT_FOUND', `location ${locationId} does not exist`);
+    const found: User[] = [];
+    let cursor = page.after ?? null;
+    for (;;) {
+      const users = await store.users.list(this.viewer.orgId, { first: SCAN_BATCH, after: cursor });
+      const subjects = await store.subjects(
+        this.viewer.orgId,
+        users.map((u) => u.id),
+      );
+      for (let i = 0; i < users.length && found.length < page.limit; i++) {
+        const subject = subjects[i];
+        if (!subject) continue; // gone since the page was read
+        const grants = new UserGrants(this.catalog, subject, this.now);
+        if (decide(this.catalog, grants, { permission, locationPath }, this.state.policies) === 'ALLOW')
+          found.push(users[i]!);
+      }
+      if (found.length >= page.limit || users.length < SCAN_BATCH) return found;
+      cursor = users[users.length - 1]!.id;
+    }
+  }
+
+  /** Every location where a user holds `permission`, in id order after `after`: `limit` at most. */
+  async whereCan(
+    store: Store,
+    userId: string,
+    permission: string,
+    page: { limit: number; after?: string | null },
+  ): Promise<Location[]> {
+    this.catalog.resolve(permission);
+    const grants = await this.loaders.grants.load(userId);
+    if (!grants) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
+    const found: Location[] = [];
+    let cursor = page.after ?? null;
+    for (;;) {
+      const locations = await store.locations.list(this.viewer.orgId, { first: SCAN_BATCH, after: cursor });
+      for (const l of locations) {
+        if (found.length >= page.limit) break;
+        if (
+          decide(
+            this.catalog,
+            grants,
+            { permission, locationPath: [...l.path].reverse() },
+            this.state.policies,
+          ) === 'ALLOW'
+        )
+          found.push(l);
+      }
+      if (found.length >= page.limit || locations.length < SCAN_BATCH) return found;
+      cursor = locations[locations.length - 1]!.id;
+    }
   }
 
   /** The location's path for the engine; [] for the root; null when it does not exist here. */

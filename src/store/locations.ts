@@ -146,6 +146,15 @@ export class Locations {
     return (await this.getMany(orgId, ids)).map((l) => (l ? [...l.path].reverse() : null));
   }
 
+  /** A page of the organization's locations in id order, after the cursor `after` (an id). */
+  async list(orgId: string, page: { first: number; after?: string | null }): Promise<Location[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM locations WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3`,
+      [orgId, page.after && isUuid(page.after) ? page.after : null, page.first],
+    );
+    return rows.map(fromRow);
+  }
+
   /** Children of a location (null: the top level), by name. */
   async children(orgId: string, parentId: string | null, limit = 1000): Promise<Location[]> {
     const rows =

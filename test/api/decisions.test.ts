@@ -277,4 +277,48 @@ describe.each(BACKENDS)('decision API on %s', (backend) => {
       scope: 'the organization',
     });
   });
+
+  it('whoCan and whereCan page through every match, exactly', async () => {
+    const { ownerToken, ownerId } = await newTenant(t, 'jrni');
+    const parent = await location(ownerToken, 'Parent');
+    const children = [];
+    for (let i = 0; i < 5; i++) children.push(await location(ownerToken, `Child ${i}`, parent));
+    const elsewhere = await location(ownerToken, 'Elsewhere');
+    const managers = [];
+    for (let i = 0; i < 5; i++) {
+      const id = await createUser(ownerToken, `m${i}@jrni.test`);
+      if (i !== 2) {
+        await assign(ownerToken, { userId: id, role: 'manager', locationId: parent });
+        managers.push(id);
+      }
+    }
+    const pages = async (query: string, vars: Record<string, unknown>, field: 'whoCan' | 'whereCan') => {
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (let guard = 0; guard < 20; guard++) {
+        const r = (await must(ownerToken, query, { ...vars, after }))[field] as {
+          edges: { node: { id: string } }[];
+          pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        };
+        expect(r.edges.length).toBeLessThanOrEqual(2);
+        seen.push(...r.edges.map((e) => e.node.id));
+        if (!r.pageInfo.hasNextPage) return seen;
+        after = r.pageInfo.endCursor;
+      }
+      throw new Error('pagination did not end');
+    };
+    const who = await pages(
+      `query($after: String, $l: ID) { whoCan(permission: "staff:edit_what_where", locationId: $l, first: 2, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`,
+      { l: children[3] },
+      'whoCan',
+    );
+    expect(who.sort()).toEqual([ownerId, ...managers].sort());
+    const where = await pages(
+      `query($after: String, $u: ID!) { whereCan(userId: $u, permission: "staff:edit_what_where", first: 2, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`,
+      { u: managers[0] },
+      'whereCan',
+    );
+    expect(where.sort()).toEqual([parent, ...children].sort());
+    expect(where).not.toContain(elsewhere);
+  });
 });

@@ -1,5 +1,6 @@
 import type { Resolvers } from '../generated/graphql';
 import { badInput } from '../errors';
+import { connection, pageSize } from './pagination';
 
 /** At most this many inputs per `checks` call (not said to clients: errors never carry limits). */
 const MAX_CHECKS = 1000;
@@ -13,6 +14,23 @@ export const decisionResolvers: Resolvers = {
       return Promise.all(inputs.map((input) => ctx.authz.decide(input)));
     },
     explain: (_, { input }, ctx) => ctx.authz.explain(input),
+    // One match more than asked for tells whether a next page exists.
+    whoCan: async (_, { permission, locationId, first, after }, ctx) => {
+      const n = pageSize(first);
+      return connection(
+        await ctx.authz.whoCan(ctx.store, permission, locationId, { limit: n + 1, after }),
+        n,
+        (u) => u.id,
+      );
+    },
+    whereCan: async (_, { userId, permission, first, after }, ctx) => {
+      const n = pageSize(first);
+      return connection(
+        await ctx.authz.whereCan(ctx.store, userId, permission, { limit: n + 1, after }),
+        n,
+        (l) => l.id,
+      );
+    },
     capabilities: (_, { userId, locationId, teamId }, ctx) => {
       const subject = userId ?? (ctx.viewer.kind === 'user' ? ctx.viewer.userId : null);
       if (!subject) throw badInput('name the userId: a service key has no capabilities of its own');
