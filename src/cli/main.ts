@@ -5,7 +5,7 @@ import { StoreError } from '../store';
 import { auditCommand } from './audit';
 import { catalogCommand } from './catalog';
 import { migrateCommand } from './migrate';
-import { initCommand, seedCommand, tokenCommand } from './org';
+import { initCommand, keyCommand, seedCommand, tokenCommand } from './org';
 import { serveCommand } from './serve';
 
 /** The `rolegate` command line. Each subcommand lives in its own file and sets `process.exitCode`. */
@@ -21,6 +21,7 @@ program.addCommand(auditCommand());
 program.addCommand(initCommand());
 program.addCommand(tokenCommand());
 program.addCommand(seedCommand());
+program.addCommand(keyCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Expected refusals (a bad option, a missing organization, the store out of reach) say what was

@@ -87,3 +87,28 @@ export function seedCommand(): Command {
       });
     });
 }
+
+/** `rolegate key create --org --name --scope`: an API key for a service; the token is printed once. */
+export function keyCommand(): Command {
+  const key = new Command('key').description('API keys for services (subgraphs)');
+  withStoreOptions(
+    key.command('create').description('create an API key; its token is shown once, only a hash is kept'),
+  )
+    .requiredOption('--org <id>', 'organization id')
+    .requiredOption('--name <name>', 'what the key is for, e.g. "billing subgraph"')
+    .option('--scope <scope...>', 'scopes, e.g. decisions:check (default: decisions:check)', [
+      'decisions:check',
+    ])
+    .action(async (options: StoreOptions & { org: string; name: string; scope: string[] }) => {
+      await withStore(options, async (store) => {
+        const { result } = await store.apiKeys.create(
+          { orgId: options.org, actor: 'cli' },
+          { name: options.name, scopes: options.scope },
+        );
+        process.stdout.write(
+          `${JSON.stringify({ id: result.key.id, scopes: result.key.scopes, token: result.token }, null, 2)}\n`,
+        );
+      });
+    });
+  return key;
+}
