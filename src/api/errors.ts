@@ -81,6 +81,10 @@ export function formatError(
     };
   }
   const code = formatted.extensions?.code;
+  // graphql's parser names its token limit ("Document contains more that N tokens"): never tell it.
+  if (code === 'GRAPHQL_PARSE_FAILED' && /contains more th(?:an|at) \d+ tokens/.test(formatted.message)) {
+    return { message: 'Syntax Error: the document is too large.', extensions: { code } };
+  }
   if (typeof code === 'string' && REQUEST_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
     const { stacktrace: _stack, exception: _exception, ...extensions } = formatted.extensions ?? {};
     return { ...base, extensions };

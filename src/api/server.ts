@@ -4,6 +4,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import fastifyApollo from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { GraphQLError, type ValidationRule } from 'graphql';
 import { authConfigFromEnv, Authenticator, type AuthConfig } from '../auth/tokens';
 import { OrgStates } from '../authz/org-state';
 import type { Config } from '../config';
@@ -53,7 +54,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     maxDepth: { n: LIMITS.depth, exposeLimits: false },
     maxAliases: { n: LIMITS.aliases, exposeLimits: false },
     maxDirectives: { n: LIMITS.directives, exposeLimits: false },
-    maxTokens: { n: LIMITS.tokens, exposeLimits: false },
+    // Tokens are limited by graphql's own parser (parseOptions below): armor's token plugin re-parses
+    // in a plugin hook, and a syntax error thrown there became a 500.
+    maxTokens: { enabled: false },
     costLimit: { maxCost: LIMITS.cost, exposeLimits: false },
     blockFieldSuggestion: { enabled: !development },
   }).protect();
@@ -63,7 +66,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     introspection: development,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, noSubscriptions],
+    parseOptions: { maxTokens: LIMITS.tokens },
     plugins: [
       ...armor.plugins,
       development
@@ -90,6 +94,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         },
       ],
     });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const known = req.url.split('?')[0] === '/graphql';
+    void reply
+      .status(known ? 405 : 404)
+      .send({
+        errors: [
+          {
+            message: known ? 'use GET or POST on /graphql' : 'not found',
+            extensions: { code: known ? 'BAD_REQUEST' : 'NOT_FOUND' },
+          },
+        ],
+      });
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -121,6 +138,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
   };
 }
+
+/** The gateway serves queries and mutations; a subscription is refused before it runs. */
+const noSubscriptions: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    if (node.operation === 'subscription')
+      context.reportError(new GraphQLError('subscriptions are not supported', { nodes: [node] }));
+  },
+});
 
 function describe(err: unknown): unknown {
   return err instanceof Error

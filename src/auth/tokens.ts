@@ -9,6 +9,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { ApiKeys, gatewaySecret, type Store } from '../store';
+import { isUuid } from '../store/ids';
 
 /** Who is asking: a user of an organization, or a service key of one. */
 export type Viewer =
@@ -142,7 +143,7 @@ export class Authenticator {
       throw new AuthenticationError('invalid or expired token');
     }
     const orgId = payload.org;
-    if (typeof orgId !== 'string' || typeof payload.sub !== 'string') {
+    if (!isUuid(orgId) || !isUuid(payload.sub)) {
       throw new AuthenticationError('the token names no organization and user (claims "org" and "sub")');
     }
     return { kind: 'user', orgId, userId: payload.sub };

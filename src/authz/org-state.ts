@@ -1,6 +1,7 @@
 import { parseCatalog, type Catalog } from '../catalog';
 import { compileCatalog, type CompiledCatalog, type ToolPolicies } from '../engine';
 import { roleSpec, type CustomRole, type Organization, type Store } from '../store';
+import { isUuid } from '../store/ids';
 
 /** Everything about an organization a decision needs besides the users: read once per request. */
 export interface OrgState {
@@ -23,6 +24,7 @@ export class OrgStates {
 
   /** The organization's current state; null when it does not exist. Three queries, run together. */
   async load(orgId: string): Promise<OrgState | null> {
+    if (!isUuid(orgId)) return null;
     const [org, customRoles, policies] = await Promise.all([
       this.store.organizations.get(orgId),
       this.store.roles.list(orgId),

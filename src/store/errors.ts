@@ -37,6 +37,8 @@ export function fromDriverError(err: unknown): unknown {
     case '23514':
     case '22001':
     case '22P02':
+    case '22021': // character_not_in_repertoire: a NUL byte in text
+    case '22P05': // untranslatable_character
       return new StoreError('INVALID', 'a value was rejected by the store', { cause: err });
     case 'ECONNREFUSED':
     case 'ECONNRESET':
