@@ -97,16 +97,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   app.setNotFoundHandler((req, reply) => {
     const known = req.url.split('?')[0] === '/graphql';
-    void reply
-      .status(known ? 405 : 404)
-      .send({
-        errors: [
-          {
-            message: known ? 'use GET or POST on /graphql' : 'not found',
-            extensions: { code: known ? 'BAD_REQUEST' : 'NOT_FOUND' },
-          },
-        ],
-      });
+    void reply.status(known ? 405 : 404).send({
+      errors: [
+        {
+          message: known ? 'use GET or POST on /graphql' : 'not found',
+          extensions: { code: known ? 'BAD_REQUEST' : 'NOT_FOUND' },
+        },
+      ],
+    });
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
