@@ -1,5 +1,6 @@
 import type { RoleKind } from '../catalog';
 import type { Explanation, GrantSource, IgnoredGrant } from '../engine';
+import type { CustomRole } from '../store';
 
 /**
  * What resolvers hand to GraphQL for types that have no store or engine object of their own.
@@ -16,6 +17,21 @@ export interface RoleModel {
   permissions: string[];
   builtIn: boolean;
   deleted: boolean;
+}
+
+/** The API's view of a custom role, with everything it grants (`permissions`, inheritance included). */
+export function customRoleModel(r: CustomRole, permissions: string[]): RoleModel {
+  return {
+    key: r.key,
+    name: r.name,
+    description: r.description,
+    kind: r.kind,
+    inherits: r.inherits,
+    grants: r.grants,
+    permissions,
+    builtIn: false,
+    deleted: r.deletedAt !== null,
+  };
 }
 
 /** An explanation with the version it was made at. */

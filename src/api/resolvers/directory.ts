@@ -1,6 +1,6 @@
 import { bitIndexes } from '../../engine';
 import type { Resolvers } from '../generated/graphql';
-import type { RoleModel } from '../models';
+import { customRoleModel, type RoleModel } from '../models';
 import { connection, pageSize } from './pagination';
 import type { Context } from '../context';
 import type { Location } from '../../store';
@@ -23,15 +23,7 @@ export const directoryResolvers: Resolvers = {
         roleModel(ctx, key, false),
       );
       const custom = await ctx.store.roles.list(ctx.viewer.orgId, { includeDeleted: !!includeDeleted });
-      return [
-        ...builtIn,
-        ...custom.map((r) => ({
-          ...roleModel(ctx, r.key, r.deletedAt !== null),
-          description: r.description,
-          inherits: r.inherits,
-          grants: r.grants,
-        })),
-      ];
+      return [...builtIn, ...custom.map((r) => customRoleModel(r, permissionsOf(ctx, r.key)))];
     },
     organization: (_, __, ctx) => ctx.authz.state.org,
     auditLog: async (_, { first, after }, ctx) => {
@@ -88,8 +80,14 @@ function roleModel(ctx: Context, key: string, deleted: boolean): RoleModel {
     kind: compiled?.kind ?? 'org',
     inherits: spec?.inherits ?? [],
     grants: spec?.grants ?? [],
-    permissions: compiled ? bitIndexes(compiled.closure).map((i) => ctx.authz.catalog.keys[i]!) : [],
+    permissions: permissionsOf(ctx, key),
     builtIn: !compiled?.custom && !deleted,
     deleted,
   };
+}
+
+/** Everything a role grants, from the compiled catalog ([] for a deleted custom role: not compiled). */
+function permissionsOf(ctx: Context, key: string): string[] {
+  const compiled = ctx.authz.catalog.roles.get(key);
+  return compiled ? bitIndexes(compiled.closure).map((i) => ctx.authz.catalog.keys[i]!) : [];
 }

@@ -1,4 +1,7 @@
+import type { CustomRole } from '../../store';
+import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
+import { customRoleModel } from '../models';
 
 /** Writes: each maps its input to the administration service and returns the object and the new version. */
 export const mutationResolvers: Resolvers = {
@@ -68,23 +71,9 @@ async function membership(
   return { team: team!, user: user!, version: written.version };
 }
 
-function rolePayload(
-  ctx: import('../context').Context,
-  written: { result: import('../../store').CustomRole; version: string },
-) {
-  const r = written.result;
+function rolePayload(ctx: Context, written: { result: CustomRole; version: string }) {
   return {
-    role: {
-      key: r.key,
-      name: r.name,
-      description: r.description,
-      kind: r.kind,
-      inherits: r.inherits,
-      grants: r.grants,
-      permissions: ctx.admin.permissionsOf(r),
-      builtIn: false,
-      deleted: r.deletedAt !== null,
-    },
+    role: customRoleModel(written.result, ctx.admin.permissionsOf(written.result)),
     version: written.version,
   };
 }
