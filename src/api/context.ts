@@ -4,6 +4,7 @@ import { AuthenticationError } from '../auth/tokens';
 import { Admin } from '../admin/admin';
 import { Authz } from '../authz/authz';
 import { createLoaders, type Loaders } from '../authz/loaders';
+import type { L1Cache } from '../cache/l1';
 import type { OrgStates } from '../authz/org-state';
 import type { Store } from '../store';
 import { unauthenticated } from './errors';
@@ -26,6 +27,8 @@ export interface Context {
 
 export interface ContextDeps {
   store: Store;
+  /** The in-process cache; absent: every request reads the store. */
+  cache?: L1Cache;
   orgStates: OrgStates;
   authenticator: Authenticator;
 }
@@ -44,10 +47,16 @@ export async function buildContext(
   const state = await deps.orgStates.load(viewer.orgId);
   if (!state) throw unauthenticated('the credentials name an organization that does not exist');
   const now = Date.now();
-  const loaders = createLoaders(deps.store, viewer.orgId, state.catalog, now);
+  const loaders = createLoaders(deps.store, {
+    orgId: viewer.orgId,
+    version: state.org.version,
+    catalog: state.catalog,
+    now,
+    cache: deps.cache,
+  });
   if (viewer.kind === 'user') {
-    const user = await loaders.users.load(viewer.userId);
-    if (!user || user.deletedAt) throw unauthenticated('the credentials name a user that does not exist');
+    const user = await loaders.subjects.load(viewer.userId);
+    if (!user || user.deleted) throw unauthenticated('the credentials name a user that does not exist');
     if (user.locked) throw unauthenticated('this user is locked');
   }
   const requestId =

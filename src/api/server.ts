@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { GraphQLError, type ValidationRule } from 'graphql';
 import { authConfigFromEnv, Authenticator, type AuthConfig } from '../auth/tokens';
 import { OrgStates } from '../authz/org-state';
+import { L1Cache } from '../cache/l1';
 import type { Config } from '../config';
 import type { Store } from '../store';
 import { buildContext, type Context } from './context';
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   /** Where masked errors and start-up notes go. Default: stderr, one JSON line each. */
   log?: (entry: Record<string, unknown>) => void;
   host?: string;
+  /** The in-process cache of decisions' inputs (default on); false reads the store for every request. */
+  cache?: false;
 }
 
 /** Builds and starts the gateway: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
@@ -47,8 +50,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ((entry) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
   const development = config.env === 'development';
   const { schema } = buildSchema();
-  const authenticator = await Authenticator.create(store, options.auth ?? authConfigFromEnv(), config.env);
-  const deps = { store, orgStates: new OrgStates(store), authenticator };
+
+  const cache = options.cache === false ? undefined : new L1Cache();
+  const authenticator = await Authenticator.create(
+    store,
+    options.auth ?? authConfigFromEnv(),
+    config.env,
+    cache?.tokens,
+  );
+  const deps = { store, cache, orgStates: new OrgStates(store, cache), authenticator };
 
   const armor = new ApolloArmor({
     maxDepth: { n: LIMITS.depth, exposeLimits: false },

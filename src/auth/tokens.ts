@@ -8,6 +8,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
+import type { LRUCache } from 'lru-cache';
 import { ApiKeys, gatewaySecret, type Store } from '../store';
 import { isUuid } from '../store/ids';
 
@@ -50,6 +51,8 @@ const DEV_ALGORITHM = 'HS256';
 /** Clock skew allowed between the token's issuer and the gateway. */
 const CLOCK_TOLERANCE_S = 5;
 const DEV_SECRET_NAME = 'development_jwt_secret';
+/** The longest a verified token is trusted without verifying it again. */
+const TOKEN_CACHE_MAX_MS = 5 * 60_000;
 
 /**
  * The development signing key: from configuration, or kept in the store so that every replica (and
@@ -92,12 +95,15 @@ export class Authenticator {
     private readonly key: Uint8Array | CryptoKey | JWTVerifyGetKey,
     private readonly algorithms: string[],
     private readonly config: AuthConfig,
+    /** Tokens already verified, each kept until its own expiry at the latest. */
+    private readonly verified?: LRUCache<string, Viewer>,
   ) {}
 
   static async create(
     store: Store,
     config: AuthConfig,
     mode: 'development' | 'production',
+    verified?: LRUCache<string, Viewer>,
   ): Promise<Authenticator> {
     if (config.jwksUrl) {
       return new Authenticator(
@@ -105,18 +111,25 @@ export class Authenticator {
         createRemoteJWKSet(new URL(config.jwksUrl)),
         ['RS256', 'ES256', 'EdDSA'],
         config,
+        verified,
       );
     }
     if (config.publicKey) {
       const alg = config.algorithm ?? 'RS256';
-      return new Authenticator(store, await importSPKI(config.publicKey, alg), [alg], config);
+      return new Authenticator(store, await importSPKI(config.publicKey, alg), [alg], config, verified);
     }
     if (mode === 'production') {
       throw new Error(
         'production needs ROLEGATE_JWKS_URL or ROLEGATE_JWT_PUBLIC_KEY: development tokens are refused',
       );
     }
-    return new Authenticator(store, await developmentSecret(store, config), [DEV_ALGORITHM], config);
+    return new Authenticator(
+      store,
+      await developmentSecret(store, config),
+      [DEV_ALGORITHM],
+      config,
+      verified,
+    );
   }
 
   async authenticate(authorization: string | undefined): Promise<Viewer> {
@@ -130,6 +143,8 @@ export class Authenticator {
       if (!key) throw new AuthenticationError('invalid API key');
       return { kind: 'service', orgId: key.orgId, keyId: key.id, scopes: key.scopes };
     }
+    const known = this.verified?.get(token);
+    if (known) return known;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.key as Uint8Array, {
@@ -146,6 +161,10 @@ export class Authenticator {
     if (!isUuid(orgId) || !isUuid(payload.sub)) {
       throw new AuthenticationError('the token names no organization and user (claims "org" and "sub")');
     }
-    return { kind: 'user', orgId, userId: payload.sub };
+    const viewer: Viewer = { kind: 'user', orgId, userId: payload.sub };
+    // A verified token stays valid until it expires: keep it no longer than that.
+    const ttl = payload.exp! * 1000 - Date.now();
+    if (ttl > 0) this.verified?.set(token, viewer, { ttl: Math.min(ttl, TOKEN_CACHE_MAX_MS) });
+    return viewer;
   }
 }

@@ -2,6 +2,7 @@ import { parseCatalog, type Catalog } from '../catalog';
 import { compileCatalog, type CompiledCatalog, type ToolPolicies } from '../engine';
 import { roleSpec, type CustomRole, type Organization, type Store } from '../store';
 import { isUuid } from '../store/ids';
+import { L1Cache } from '../cache/l1';
 
 /** Everything about an organization a decision needs besides the users: read once per request. */
 export interface OrgState {
@@ -20,17 +21,37 @@ export class OrgStates {
   private readonly parsed = new Map<string, Catalog>();
   private readonly compiled = new Map<string, CompiledCatalog>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly cache?: L1Cache,
+  ) {}
 
-  /** The organization's current state; null when it does not exist. Three queries, run together. */
+  /**
+   * The organization's current state; null when it does not exist. The version is read first (one
+   * query) and keys the cache: a hit costs nothing more; a miss reads the rest, which is at that
+   * version or later, never earlier.
+   */
   async load(orgId: string): Promise<OrgState | null> {
     if (!isUuid(orgId)) return null;
-    const [org, customRoles, policies] = await Promise.all([
+    const [version] = await this.store.organizations.versions([orgId]);
+    if (version == null) return null;
+    const key = L1Cache.key(orgId, version, '');
+    const cached = this.cache?.orgStates.get(key);
+    if (cached) return cached;
+    const state = await this.read(orgId, version);
+    if (state) this.cache?.orgStates.set(key, state);
+    return state;
+  }
+
+  private async read(orgId: string, version: string): Promise<OrgState | null> {
+    const [found, customRoles, policies] = await Promise.all([
       this.store.organizations.get(orgId),
       this.store.roles.list(orgId),
       this.store.toolPolicies.get(orgId),
     ]);
-    if (!org) return null;
+    if (!found) return null;
+    // Decisions report the version read first: what they saw is that version or a later one.
+    const org = { ...found, version };
     return { org, catalog: this.compile(org, customRoles), customRoles, policies };
   }
 

@@ -322,3 +322,118 @@ describe.each(BACKENDS)('decision API on %s', (backend) => {
     expect(where).not.toContain(elsewhere);
   });
 });
+
+/**
+ * The in-process cache never answers from before a write: every request reads the organization's
+ * version first, and everything it caches is keyed by it. Also when the write bypasses this gateway
+ * (another replica, the store directly).
+ */
+describe.each(BACKENDS)('cached decisions on %s stay exact', (backend) => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway(backend);
+  });
+  afterAll(() => t.close());
+
+  const check = async (token: string, userId: string, permission: string) =>
+    (
+      await gql(t.url, token, `query($i: CheckInput!) { check(input: $i) { outcome version } }`, {
+        i: { userId, permission },
+      })
+    ).data?.check as {
+      outcome: string;
+      version: string;
+    };
+
+  it('a revoke through the API or straight in the store is denied by the very next request', async () => {
+    const { ownerToken, orgId } = await newTenant(t, 'junto');
+    const ctx = { orgId, actor: 'test' };
+    const user = (await t.store.users.create(ctx, { email: 'cached@x.test' })).result.id;
+    for (let round = 0; round < 20; round++) {
+      const given = (await t.store.assignments.assign(ctx, { userId: user, roleKey: 'manager' })).result.id;
+      // Warm every cache level with ALLOW, twice.
+      expect((await check(ownerToken, user, 'timeline:view')).outcome).toBe('ALLOW');
+      expect((await check(ownerToken, user, 'timeline:view')).outcome).toBe('ALLOW');
+      if (round % 2) {
+        const r = await gql(
+          t.url,
+          ownerToken,
+          `mutation($i: RevokeAssignmentInput!) { revokeAssignment(input: $i) { version } }`,
+          { i: { id: given } },
+        );
+        expect(r.errors).toBeUndefined();
+      } else {
+        await t.store.assignments.revoke(ctx, given);
+      }
+      expect((await check(ownerToken, user, 'timeline:view')).outcome).toBe('DENY');
+    }
+    // A lock straight in the store, likewise.
+    const token = await t.token(orgId, user);
+    await t.store.assignments.assign(ctx, { userId: user, roleKey: 'manager' });
+    expect((await check(token, user, 'timeline:view')).outcome).toBe('ALLOW');
+    await t.store.users.lock(ctx, user);
+    expect((await gql(t.url, token, '{ viewer { id } }')).errors?.[0]?.extensions?.code).toBe(
+      'UNAUTHENTICATED',
+    );
+    expect((await check(ownerToken, user, 'timeline:view')).outcome).toBe('DENY');
+  });
+
+  it('answers exactly as a gateway without the cache, on every check of a seeded world', async () => {
+    const uncached = await startGatewayWithoutCache(t);
+    try {
+      const { ownerToken, orgId } = await newTenant(t, 'jrni');
+      const ctx = { orgId, actor: 'test' };
+      const parent = (await t.store.locations.create(ctx, { name: 'P' })).result.id;
+      const child = (await t.store.locations.create(ctx, { name: 'C', parentId: parent })).result.id;
+      const roles = ['owner', 'administrator', 'user', 'user_plus', 'manager', 'call_center'];
+      const users: string[] = [];
+      for (const [i, role] of roles.entries()) {
+        const u = (await t.store.users.create(ctx, { email: `c${i}@x.test` })).result.id;
+        await t.store.assignments.assign(ctx, {
+          userId: u,
+          roleKey: role,
+          locationId: i % 2 ? parent : child,
+        });
+        users.push(u);
+      }
+      const inputs = users.flatMap((userId) =>
+        [
+          'customer:manage',
+          'resource:manage',
+          'service:view',
+          'staff:edit_what_where',
+          'integration:manage',
+          'user:create',
+        ].flatMap((permission) =>
+          [null, parent, child].map((locationId) => ({ userId, permission, locationId })),
+        ),
+      );
+      const ask = (url: string) =>
+        gql(url, ownerToken, `query($i: [CheckInput!]!) { checks(inputs: $i) { outcome } }`, { i: inputs });
+      for (let round = 0; round < 3; round++) {
+        const [a, b] = [await ask(t.url), await ask(uncached.url)];
+        expect(a.data).toEqual(b.data);
+        // Change the world between rounds, around both gateways.
+        await t.store.assignments.assign(ctx, {
+          userId: users[round + 2]!,
+          roleKey: 'owner',
+          locationId: parent,
+        });
+      }
+    } finally {
+      await uncached.close();
+    }
+  });
+});
+
+async function startGatewayWithoutCache(t: TestGateway) {
+  const { startGateway } = await import('../../src/api/server');
+  const { TEST_AUTH } = await import('../support/gateway');
+  return startGateway({
+    store: t.store,
+    config: { port: 0, env: 'development' },
+    auth: TEST_AUTH,
+    cache: false,
+    log: (e) => t.logged.push(e),
+  });
+}
