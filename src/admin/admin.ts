@@ -5,7 +5,6 @@ import type { Authz } from '../authz/authz';
 import type { Loaders } from '../authz/loaders';
 import type { Viewer } from '../auth/tokens';
 import { transferOwnership } from '../store/assignments';
-import { writer } from '../store/write';
 import { StoreError, type Store, type WriteContext } from '../store';
 import { keepsAnOrgRole, keepsAnOwner } from './invariants';
 
@@ -256,8 +255,7 @@ export class Admin {
         `forbidden: only an owner (role ${owner}) can transfer ownership`,
       );
     if (toUserId === this.viewer.userId) throw new InvalidInputError('you are already the owner');
-    const write = writer((fn) => this.store.db.transaction(fn));
-    return transferOwnership(write, this.ctx(), {
+    return transferOwnership(this.store.write, this.ctx(), {
       fromUserId: this.viewer.userId,
       toUserId,
       ownerRole: owner,

@@ -33,7 +33,7 @@ export class OrgStates {
    */
   async load(orgId: string): Promise<OrgState | null> {
     if (!isUuid(orgId)) return null;
-    const [version] = await this.store.organizations.versions([orgId]);
+    const version = await this.store.versions.current(orgId);
     if (version == null) return null;
     const key = L1Cache.key(orgId, version, '');
     const cached = this.cache?.orgStates.get(key);

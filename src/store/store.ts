@@ -12,7 +12,8 @@ import { Roles } from './roles';
 import { Teams } from './teams';
 import { ToolPolicies } from './tool-policies';
 import { Users } from './users';
-import { writer } from './write';
+import { writer, type Write } from './write';
+import { Versions } from './versions';
 
 /**
  * rolegate's durable store: a few small repositories over one database. Reads take an organization id
@@ -29,8 +30,18 @@ export class Store {
   readonly toolPolicies: ToolPolicies;
   readonly apiKeys: ApiKeys;
 
+  /** Every write, bumping the organization's version and appending its audit entry. */
+  readonly write: Write;
+  /** Where requests learn an organization's current version (in memory for the embedded store). */
+  readonly versions: Versions;
+
   constructor(readonly db: Db) {
-    const write = writer((fn) => db.transaction(fn));
+    this.versions = new Versions(db, db.kind === 'pglite');
+    const write = writer(
+      (fn) => db.transaction(fn),
+      (orgId, version) => this.versions.advance(orgId, version),
+    );
+    this.write = write;
     this.organizations = new Organizations(db);
     this.locations = new Locations(db, write);
     this.users = new Users(db, write);

@@ -40,14 +40,14 @@ export type Transact = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
  * the organization's row, so writes to one organization run one at a time), applies the change, and
  * appends its audit entry. Any error rolls all three back: no partial rows, no version, no entry.
  */
-export function writer(transaction: Transact) {
+export function writer(transaction: Transact, committed?: (orgId: string, version: string) => void) {
   return async function write<T>(
     ctx: WriteContext,
     action: string,
     fn: (tx: Queryable) => Promise<Change<T>>,
   ): Promise<Written<T>> {
     if (!isUuid(ctx.orgId)) throw notFound('organization', ctx.orgId);
-    return transaction(async (tx) => {
+    const written = await transaction(async (tx) => {
       const [org] = await tx.query<{ version: string }>(
         'UPDATE organizations SET version = version + 1 WHERE id = $1 RETURNING version::text AS version',
         [ctx.orgId],
@@ -67,6 +67,9 @@ export function writer(transaction: Transact) {
       });
       return { result: change.result, version: org.version };
     });
+    // Before the write returns: a request that starts after it sees its version.
+    committed?.(ctx.orgId, written.version);
+    return written;
   };
 }
 

@@ -68,3 +68,23 @@ describe('rolegate audit verify', () => {
     }
   });
 });
+
+describe('the embedded store', () => {
+  it('is opened by one process at a time', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rolegate-lock-'));
+    const { openStore } = await import('../../src/store');
+    const store = await openStore({ dataDir: dir });
+    try {
+      const other = await rolegate(['migrate', '--data-dir', dir]);
+      expect(other.code).toBe(1);
+      expect(other.stderr).toMatch(
+        new RegExp(`the embedded store in .* is in use by process ${process.pid}: stop it first`),
+      );
+    } finally {
+      await store.close();
+    }
+    // Closed: the lock is gone and the next process gets the store.
+    expect((await rolegate(['migrate', '--data-dir', dir])).code).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
