@@ -1,4 +1,3 @@
-import type { RoleKind } from '../catalog';
 import type { Explanation, GrantSource, IgnoredGrant } from '../engine';
 import type { CustomRole } from '../store';
 
@@ -6,18 +5,13 @@ import type { CustomRole } from '../store';
  * What resolvers hand to GraphQL for types that have no store or engine object of their own.
  */
 
-/** A role as the API shows it: built into the catalog, or custom. */
-export interface RoleModel {
-  key: string;
-  name: string;
-  description: string | null;
-  kind: RoleKind;
-  inherits: string[];
-  grants: string[];
+/** A role as the API shows it: built into the catalog, or custom (the same fields as a custom role's). */
+export type RoleModel = Pick<CustomRole, 'key' | 'name' | 'description' | 'kind' | 'inherits' | 'grants'> & {
+  /** Everything it grants, inheritance included. */
   permissions: string[];
   builtIn: boolean;
   deleted: boolean;
-}
+};
 
 /** The API's view of a custom role, with everything it grants (`permissions`, inheritance included). */
 export function customRoleModel(r: CustomRole, permissions: string[]): RoleModel {
