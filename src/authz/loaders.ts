@@ -54,6 +54,8 @@ export function createLoaders(store: Store, scope: LoaderScope) {
     assignmentsOf: new DataLoader<string, Assignment[]>((ids) => store.assignments.forUsers(orgId, ids)),
     locations: new DataLoader<string, Location | null>((ids) => store.locations.getMany(orgId, ids)),
     teams: new DataLoader<string, Team | null>((ids) => store.teams.getMany(orgId, ids)),
+    /** Child locations of many parents in one query (a list of locations asking for theirs). */
+    children: new DataLoader<string, Location[]>((ids) => store.locations.childrenOfMany(orgId, ids)),
     subjects,
     /** A user's compiled grants (null: no such user); reused until the next assignment expires. */
     grants: new DataLoader<string, UserGrants | null>(async (ids) => {

@@ -155,6 +155,26 @@ export class Locations {
     return rows.map(fromRow);
   }
 
+  /**
+   * The children of many locations in one query, by name: one list per parent id in key order, at
+   * most `limit` each.
+   */
+  async childrenOfMany(orgId: string, parentIds: readonly string[], limit = 1000): Promise<Location[][]> {
+    const valid = parentIds.filter(isUuid);
+    const rows = valid.length
+      ? await this.db.query<Row>(
+          `SELECT ${COLUMNS} FROM (
+             SELECT *, row_number() OVER (PARTITION BY parent_id ORDER BY name, id) AS n
+               FROM locations WHERE org_id = $1 AND parent_id = ANY($2::uuid[])
+           ) ranked WHERE n <= $3 ORDER BY name, id`,
+          [orgId, valid, limit],
+        )
+      : [];
+    const byParent = new Map<string, Location[]>();
+    for (const r of rows) byParent.set(r.parent_id!, [...(byParent.get(r.parent_id!) ?? []), fromRow(r)]);
+    return parentIds.map((id) => byParent.get(id) ?? []);
+  }
+
   /** Children of a location (null: the top level), by name. */
   async children(orgId: string, parentId: string | null, limit = 1000): Promise<Location[]> {
     const rows =

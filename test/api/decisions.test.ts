@@ -437,3 +437,47 @@ async function startGatewayWithoutCache(t: TestGateway) {
     log: (e) => t.logged.push(e),
   });
 }
+
+describe('lists do not cost a query per item', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway('pglite');
+  });
+  afterAll(() => t.close());
+
+  it('the children of 50 locations, asked in one request, cost one query', async () => {
+    const { ownerToken, orgId } = await newTenant(t, 'jrni');
+    const ctx = { orgId, actor: 'test' };
+    const depot = (await t.store.locations.create(ctx, { name: 'Depot' })).result.id;
+    const kids: string[] = [];
+    for (let i = 0; i < 50; i++)
+      kids.push(
+        (await t.store.locations.create(ctx, { name: `K${String(i).padStart(2, '0')}`, parentId: depot }))
+          .result.id,
+      );
+    await t.store.locations.create(ctx, { name: 'Grandchild', parentId: kids[7]! });
+    const original = t.store.db.query.bind(t.store.db);
+    const queries: string[] = [];
+    t.store.db.query = ((sql: string, params?: readonly unknown[]) => {
+      queries.push(sql);
+      return original(sql, params);
+    }) as typeof t.store.db.query;
+    try {
+      const r = await gql(
+        t.url,
+        ownerToken,
+        `query($p: ID) { locations(parentId: $p) { id children { name } } }`,
+        { p: depot },
+      );
+      expect(r.errors).toBeUndefined();
+      expect(r.data!.locations).toHaveLength(50);
+      expect(r.data!.locations[7].children).toEqual([{ name: 'Grandchild' }]);
+      // The list is one query and the 50 children lists are one more (before: one per location).
+      expect(queries.filter((q) => /parent_id = \$2/.test(q))).toHaveLength(1);
+      expect(queries.filter((q) => /parent_id = ANY/.test(q))).toHaveLength(1);
+      expect(queries.length).toBeLessThan(10);
+    } finally {
+      t.store.db.query = original;
+    }
+  });
+});

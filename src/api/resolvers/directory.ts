@@ -45,7 +45,7 @@ export const directoryResolvers: Resolvers = {
       (await ctx.loaders.locations.loadMany(l.path)).filter(
         (x): x is Location => !!x && !(x instanceof Error),
       ),
-    children: (l, _, ctx) => ctx.store.locations.children(ctx.viewer.orgId, l.id),
+    children: (l, _, ctx) => ctx.loaders.children.load(l.id),
   },
   Team: {
     deleted: (t) => t.deletedAt !== null,
