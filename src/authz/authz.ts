@@ -195,24 +195,22 @@ export class Authz {
     this.catalog.resolve(permission);
     const locationPath = await this.pathOf(locationId);
     if (!locationPath) throw new StoreError('NOT_FOUND', `location ${locationId} does not exist`);
-    const found: User[] = [];
-    let cursor = page.after ?? null;
-    for (;;) {
-      const users = await store.users.list(this.viewer.orgId, { first: SCAN_BATCH, after: cursor });
-      const subjects = await store.subjects(
-        this.viewer.orgId,
-        users.map((u) => u.id),
-      );
-      for (let i = 0; i < users.length && found.length < page.limit; i++) {
-        const subject = subjects[i];
-        if (!subject) continue; // gone since the page was read
-        const grants = new UserGrants(this.catalog, subject, this.now);
-        if (decide(this.catalog, grants, { permission, locationPath }, this.state.policies) === 'ALLOW')
-          found.push(users[i]!);
-      }
-      if (found.length >= page.limit || users.length < SCAN_BATCH) return found;
-      cursor = users[users.length - 1]!.id;
-    }
+    return scanMatches(
+      (after) => store.users.list(this.viewer.orgId, { first: SCAN_BATCH, after }),
+      async (users) => {
+        const subjects = await store.subjects(
+          this.viewer.orgId,
+          users.map((u) => u.id),
+        );
+        return users.map((_, i) => {
+          const subject = subjects[i];
+          if (!subject) return false; // gone since the page was read
+          const grants = new UserGrants(this.catalog, subject, this.now);
+          return decide(this.catalog, grants, { permission, locationPath }, this.state.policies) === 'ALLOW';
+        });
+      },
+      page,
+    );
   }
 
   /** Every location where a user holds `permission`, in id order after `after`: `limit` at most. */
@@ -225,25 +223,20 @@ export class Authz {
     this.catalog.resolve(permission);
     const grants = await this.loaders.grants.load(userId);
     if (!grants) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
-    const found: Location[] = [];
-    let cursor = page.after ?? null;
-    for (;;) {
-      const locations = await store.locations.list(this.viewer.orgId, { first: SCAN_BATCH, after: cursor });
-      for (const l of locations) {
-        if (found.length >= page.limit) break;
-        if (
-          decide(
-            this.catalog,
-            grants,
-            { permission, locationPath: [...l.path].reverse() },
-            this.state.policies,
-          ) === 'ALLOW'
-        )
-          found.push(l);
-      }
-      if (found.length >= page.limit || locations.length < SCAN_BATCH) return found;
-      cursor = locations[locations.length - 1]!.id;
-    }
+    return scanMatches(
+      (after) => store.locations.list(this.viewer.orgId, { first: SCAN_BATCH, after }),
+      async (locations) =>
+        locations.map(
+          (l) =>
+            decide(
+              this.catalog,
+              grants,
+              { permission, locationPath: [...l.path].reverse() },
+              this.state.policies,
+            ) === 'ALLOW',
+        ),
+      page,
+    );
   }
 
   /** The location's path for the engine; [] for the root; null when it does not exist here. */
@@ -297,4 +290,25 @@ export class Authz {
 /** Whether `current` is at least `wanted`; a token that is not a version number is never reached. */
 function versionReached(wanted: string, current: string): boolean {
   return /^\d{1,19}$/.test(wanted) && BigInt(wanted) <= BigInt(current);
+}
+
+/**
+ * The first `limit` items, in id order after `page.after`, that `matches` accepts: reads pages of
+ * SCAN_BATCH until it has them or runs out, so a page of results is exact and complete.
+ */
+async function scanMatches<T extends { id: string }>(
+  read: (after: string | null) => Promise<T[]>,
+  matches: (items: T[]) => Promise<boolean[]>,
+  page: { limit: number; after?: string | null },
+): Promise<T[]> {
+  const found: T[] = [];
+  let cursor = page.after ?? null;
+  for (;;) {
+    const items = await read(cursor);
+    const accepted = await matches(items);
+    for (let i = 0; i < items.length && found.length < page.limit; i++)
+      if (accepted[i]) found.push(items[i]!);
+    if (found.length >= page.limit || items.length < SCAN_BATCH) return found;
+    cursor = items[items.length - 1]!.id;
+  }
 }
