@@ -1,5 +1,6 @@
 import { CatalogError, type RoleKind, type RoleSpec, type ToolMode } from '../catalog';
 import { bitIndexes, compileCatalog, hasBit, type Bits } from '../engine';
+import { fitsScope } from '../engine/grants';
 import { ForbiddenError, InvalidInputError } from '../authz/errors';
 import type { Authz } from '../authz/authz';
 import type { Loaders } from '../authz/loaders';
@@ -13,6 +14,13 @@ import { keepsAnOrgRole, keepsAnOwner } from './invariants';
  * operation at all): nobody gives what they do not hold, the organization keeps an active owner,
  * ownership moves by adding before removing, and catalogs that require an org role get one.
  */
+/** What each role kind's assignments must name, for refusals. */
+const SCOPE_RULE: Record<RoleKind, string> = {
+  org: 'is an organization-wide role: give neither a location nor a team',
+  location: 'is a location role: give a location (or none for the whole organization), not a team',
+  team: 'is a team role: give the team, and no location',
+};
+
 export class Admin {
   constructor(
     private readonly store: Store,
@@ -207,17 +215,8 @@ export class Admin {
   }) {
     const role = this.catalog.roles.get(input.role);
     if (!role) throw new InvalidInputError(`unknown role "${input.role}"`);
-    if (input.locationId && input.teamId) throw new InvalidInputError('give a location or a team, not both');
-    if (role.kind === 'org' && (input.locationId || input.teamId))
-      throw new InvalidInputError(
-        `"${role.key}" is an organization-wide role: give neither a location nor a team`,
-      );
-    if (role.kind === 'location' && input.teamId)
-      throw new InvalidInputError(
-        `"${role.key}" is a location role: give a location (or none for the whole organization), not a team`,
-      );
-    if (role.kind === 'team' && !input.teamId)
-      throw new InvalidInputError(`"${role.key}" is a team role: give the team`);
+    // The engine's rule: an assignment that does not fit its role counts for nothing, so refuse it here.
+    if (!fitsScope(role, input)) throw new InvalidInputError(`"${role.key}" ${SCOPE_RULE[role.kind]}`);
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now())
       throw new InvalidInputError('expiresAt is in the past');
     await this.mustHold(role.closure, { locationId: input.locationId, teamId: input.teamId });

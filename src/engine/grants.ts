@@ -129,7 +129,10 @@ export class UserGrants {
 }
 
 /** Whether an assignment's scope suits its role's kind; one that does not counts for nothing. */
-export function fitsScope(role: Pick<CompiledRole, 'kind'>, a: Assignment): boolean {
+export function fitsScope(
+  role: Pick<CompiledRole, 'kind'>,
+  a: Pick<Assignment, 'locationId' | 'teamId'>,
+): boolean {
   if (a.locationId && a.teamId) return false;
   switch (role.kind) {
     case 'org':
