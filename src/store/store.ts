@@ -36,13 +36,16 @@ export class Store {
   readonly versions: Versions;
 
   constructor(readonly db: Db) {
-    this.versions = new Versions(db, db.kind === 'pglite');
+    this.organizations = new Organizations(db);
+    this.versions = new Versions(
+      async (orgId) => (await this.organizations.versions([orgId]))[0] ?? null,
+      db.kind === 'pglite',
+    );
     const write = writer(
       (fn) => db.transaction(fn),
       (orgId, version) => this.versions.advance(orgId, version),
     );
     this.write = write;
-    this.organizations = new Organizations(db);
     this.locations = new Locations(db, write);
     this.users = new Users(db, write);
     this.teams = new Teams(db, write);

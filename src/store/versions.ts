@@ -1,4 +1,3 @@
-import type { Db } from './db';
 import { isUuid } from './ids';
 
 /**
@@ -13,7 +12,7 @@ export class Versions {
   private readonly known = new Map<string, bigint>();
 
   constructor(
-    private readonly db: Db,
+    private readonly read: (orgId: string) => Promise<string | null>,
     private readonly inMemory: boolean,
   ) {}
 
@@ -22,13 +21,10 @@ export class Versions {
     if (!isUuid(orgId)) return null;
     const kept = this.inMemory ? this.known.get(orgId) : undefined;
     if (kept !== undefined) return kept.toString();
-    const [row] = await this.db.query<{ version: string }>(
-      'SELECT version::text AS version FROM organizations WHERE id = $1',
-      [orgId],
-    );
-    if (!row) return null;
-    if (this.inMemory) this.advance(orgId, row.version);
-    return this.inMemory ? this.known.get(orgId)!.toString() : row.version;
+    const version = await this.read(orgId);
+    if (version === null || !this.inMemory) return version;
+    this.advance(orgId, version);
+    return this.known.get(orgId)!.toString();
   }
 
   /** A write committed at `version`. Versions only move forward: a read that raced a write never lowers one. */
