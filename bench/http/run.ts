@@ -26,6 +26,7 @@ import { Authenticator, type AuthConfig } from '../../src/auth/tokens';
 import type { ContextDeps } from '../../src/api/context';
 import { OrgStates } from '../../src/authz/org-state';
 import { L1Cache } from '../../src/cache/l1';
+import { Tiers } from '../../src/cache/tiers';
 import { openStore, type Store } from '../../src/store';
 import { startPostgres, type PostgresServer } from '../../test/support/postgres-server';
 import { cpuMeter, postmasterPid, type CpuShare } from '../store/cpu';
@@ -373,10 +374,11 @@ async function section(
   // The gateway's own dependencies, built as startGateway builds them: with the in-process cache (its
   // default) and without.
   const cache = new L1Cache();
+  const tiers = new Tiers(cache);
   const deps: ContextDeps = {
     store,
-    cache,
-    orgStates: new OrgStates(store, cache),
+    tiers,
+    orgStates: new OrgStates(store, tiers),
     authenticator: await Authenticator.create(store, keys.auth, 'production', cache.tokens),
   };
   const depsUncached: ContextDeps = {

@@ -4,10 +4,11 @@ import { AuthenticationError } from '../auth/tokens';
 import { Admin } from '../admin/admin';
 import { Authz } from '../authz/authz';
 import { createLoaders, type Loaders } from '../authz/loaders';
-import type { L1Cache } from '../cache/l1';
-import type { OrgStates } from '../authz/org-state';
-import type { Store } from '../store';
-import { unauthenticated } from './errors';
+import type { Tiers } from '../cache/tiers';
+import type { OrgState, OrgStates } from '../authz/org-state';
+import type { Metrics } from '../metrics/metrics';
+import { StoreError, type Store } from '../store';
+import { unauthenticated, unavailable } from './errors';
 
 /**
  * What every resolver gets, built per request by one function: who asks, the request's loaders, and
@@ -23,17 +24,40 @@ export interface Context {
   store: Store;
   /** The administration API's writes, on behalf of the viewer. */
   admin: Admin;
+  metrics?: Metrics;
+  /**
+   * The decision service at `wanted` or a later version (a check's `atLeastVersion`), waiting for it
+   * up to VERSION_WAIT_MS; null when it is not reached in time.
+   */
+  atVersion(wanted: bigint): Promise<Authz | null>;
 }
+
+/** How long a check waits for its `atLeastVersion` before answering VERSION_NOT_REACHED. */
+export const VERSION_WAIT_MS = 2_000;
 
 export interface ContextDeps {
   store: Store;
-  /** The in-process cache; absent: every request reads the store. */
-  cache?: L1Cache;
+  /** The cache levels; absent: every request reads the store. */
+  tiers?: Tiers;
   orgStates: OrgStates;
   authenticator: Authenticator;
+  metrics?: Metrics;
 }
 
 export async function buildContext(
+  deps: ContextDeps,
+  headers: { authorization?: string; requestId?: string },
+): Promise<Context> {
+  try {
+    return await build(deps, headers);
+  } catch (err) {
+    // The store and the shared cache both out of reach: nothing can be decided, so nothing is.
+    if (err instanceof StoreError && err.code === 'UNAVAILABLE') throw unavailable(err.message);
+    throw err;
+  }
+}
+
+async function build(
   deps: ContextDeps,
   headers: { authorization?: string; requestId?: string },
 ): Promise<Context> {
@@ -46,28 +70,47 @@ export async function buildContext(
   }
   const state = await deps.orgStates.load(viewer.orgId);
   if (!state) throw unauthenticated('the credentials name an organization that does not exist');
+  const requestId =
+    headers.requestId && /^[\w.:-]{1,100}$/.test(headers.requestId) ? headers.requestId : randomUUID();
+  const context = await contextAt(deps, viewer, state, requestId);
+  if (viewer.kind === 'user') {
+    const user = await context.loaders.grants.load(viewer.userId);
+    if (!user || user.deleted) throw unauthenticated('the credentials name a user that does not exist');
+    if (user.locked) throw unauthenticated('this user is locked');
+  }
+  return context;
+}
+
+/** The context for `viewer` at the organization state `state` (a version): loaders and services. */
+async function contextAt(
+  deps: ContextDeps,
+  viewer: Viewer,
+  state: OrgState,
+  requestId: string,
+): Promise<Context> {
   const now = Date.now();
   const loaders = createLoaders(deps.store, {
     orgId: viewer.orgId,
     version: state.org.version,
     catalog: state.catalog,
     now,
-    cache: deps.cache,
+    tiers: deps.tiers,
   });
-  if (viewer.kind === 'user') {
-    const user = await loaders.subjects.load(viewer.userId);
-    if (!user || user.deleted) throw unauthenticated('the credentials name a user that does not exist');
-    if (user.locked) throw unauthenticated('this user is locked');
-  }
-  const requestId =
-    headers.requestId && /^[\w.:-]{1,100}$/.test(headers.requestId) ? headers.requestId : randomUUID();
-  const authz = new Authz(state, viewer, loaders, now);
-  return {
+  const authz = new Authz(state, viewer, loaders, now, deps.metrics);
+  const context: Context = {
     requestId,
     viewer,
     loaders,
     authz,
     store: deps.store,
     admin: new Admin(deps.store, authz, loaders, viewer, requestId),
+    metrics: deps.metrics,
+    atVersion: async (wanted) => {
+      const reached = await deps.store.versions.waitFor(viewer.orgId, wanted, VERSION_WAIT_MS);
+      if (reached === null) return null;
+      const later = await deps.orgStates.at(viewer.orgId, reached);
+      return later ? (await contextAt(deps, viewer, later, requestId)).authz : null;
+    },
   };
+  return context;
 }

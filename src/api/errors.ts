@@ -43,6 +43,13 @@ export function unauthenticated(message: string): GraphQLError {
   });
 }
 
+/** The store and the shared cache cannot be reached: nothing is decided or changed (HTTP 503). */
+export function unavailable(message: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.UNAVAILABLE, http: { status: 503 } },
+  });
+}
+
 export function badInput(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
 }

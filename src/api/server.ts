@@ -8,7 +8,10 @@ import { GraphQLError, type ValidationRule } from 'graphql';
 import { authConfigFromEnv, Authenticator, type AuthConfig } from '../auth/tokens';
 import { OrgStates } from '../authz/org-state';
 import { L1Cache } from '../cache/l1';
+import { SharedCache } from '../cache/redis';
+import { Tiers } from '../cache/tiers';
 import type { Config } from '../config';
+import { Metrics } from '../metrics/metrics';
 import type { Store } from '../store';
 import { buildContext, type Context } from './context';
 import { formatError } from './errors';
@@ -33,13 +36,18 @@ export interface Gateway {
 
 export interface GatewayOptions {
   store: Store;
-  config: Pick<Config, 'port' | 'env'>;
+  config: Pick<Config, 'port' | 'env'> & Partial<Pick<Config, 'redisUrl'>>;
   auth?: AuthConfig;
   /** Where masked errors and start-up notes go. Default: stderr, one JSON line each. */
   log?: (entry: Record<string, unknown>) => void;
   host?: string;
-  /** The in-process cache of decisions' inputs (default on); false reads the store for every request. */
+  /** The cache levels (default on); false reads the store for every request, Redis or not. */
   cache?: false;
+  /**
+   * Benchmarks only (default strict): false trusts the last version this process heard of instead of
+   * reading one per request, which breaks the consistency promise. It measures what strictness costs.
+   */
+  strictVersions?: false;
 }
 
 /** Builds and starts the gateway: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
@@ -51,14 +59,40 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const development = config.env === 'development';
   const { schema } = buildSchema();
 
+  const metrics = new Metrics();
+  store.db.onStatement = () => metrics.storeQueries.inc();
   const cache = options.cache === false ? undefined : new L1Cache();
+  let shared: SharedCache | undefined;
+  if (config.redisUrl && cache) {
+    if (store.db.kind === 'pglite') {
+      log({ level: 'warn', msg: 'REDIS_URL is not used with the embedded store: one process serves it' });
+    } else {
+      shared = new SharedCache(config.redisUrl, { log, metrics });
+      shared.invalidated((orgId, version) => {
+        cache.dropOlder(orgId, version);
+        store.versions.advance(orgId, version);
+      });
+      shared.reset(() => {
+        cache.clear();
+        store.versions.forget();
+      });
+      await shared.connect();
+      if (!shared.up) log({ level: 'warn', msg: 'Redis is unreachable: decisions read the store until it is up' });
+    }
+  }
+  store.versions.use({
+    shared,
+    strict: options.strictVersions !== false,
+    observer: { read: (source, n) => metrics.versionReads.inc({ source }, n) },
+  });
+  const tiers = cache ? new Tiers(cache, shared, metrics) : undefined;
   const authenticator = await Authenticator.create(
     store,
     options.auth ?? authConfigFromEnv(),
     config.env,
     cache?.tokens,
   );
-  const deps = { store, cache, orgStates: new OrgStates(store, cache), authenticator };
+  const deps = { store, tiers, orgStates: new OrgStates(store, tiers), authenticator, metrics };
 
   const armor = new ApolloArmor({
     maxDepth: { n: LIMITS.depth, exposeLimits: false },
@@ -117,13 +151,26 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Ready while decisions can be made: from the store, or (store down) from Redis at the current
+  // version. Without Redis the gateway is ready and says so ("degraded" when it is configured but away).
   app.get('/readyz', async (_req, reply) => {
-    try {
-      await store.db.query('SELECT 1');
-      return { status: 'ready', store: 'ok' };
-    } catch {
-      return reply.status(503).send({ status: 'unavailable', store: 'unreachable' });
-    }
+    const [storeOk, redisOk] = await Promise.all([
+      store.db.query('SELECT 1').then(
+        () => true,
+        () => false,
+      ),
+      shared ? shared.ping() : Promise.resolve(null),
+    ]);
+    const body = {
+      status: storeOk && redisOk !== false ? 'ready' : storeOk || redisOk ? 'degraded' : 'unavailable',
+      store: storeOk ? 'ok' : 'unreachable',
+      redis: redisOk === null ? 'not configured' : redisOk ? 'ok' : 'unreachable',
+    };
+    return reply.status(body.status === 'unavailable' ? 503 : 200).send(body);
+  });
+  app.get('/metrics', async (_req, reply) => {
+    void reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
   });
   await app.register(fastifyApollo(apollo), {
     context: async (req) =>
@@ -143,6 +190,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async close() {
       await app.close();
       await apollo.stop();
+      store.versions.use({});
+      if (store.db.onStatement) store.db.onStatement = undefined;
+      await shared?.close();
     },
   };
 }

@@ -15,6 +15,7 @@ import { UserGrants } from '../engine';
 /** Rows read per step when a query must scan users or locations. */
 const SCAN_BATCH = 500;
 import type { Viewer } from '../auth/tokens';
+import type { Metrics } from '../metrics/metrics';
 import { ForbiddenError } from './errors';
 import type { Loaders } from './loaders';
 import type { OrgState } from './org-state';
@@ -38,6 +39,8 @@ export interface DecisionResult {
   error: { code: 'BAD_USER_INPUT' | 'NOT_FOUND' | 'VERSION_NOT_REACHED'; message: string } | null;
   /** The request the engine decided, to explain on demand (`Decision.reason`). */
   request?: CheckRequest & { userId: string };
+  /** The decision service that decided it (a later version's, for `atLeastVersion`). */
+  decidedBy?: Authz;
 }
 
 /**
@@ -52,6 +55,7 @@ export class Authz {
     readonly viewer: Viewer,
     private readonly loaders: Loaders,
     readonly now: number,
+    private readonly metrics?: Metrics,
   ) {}
 
   get version(): string {
@@ -65,15 +69,19 @@ export class Authz {
   /** Decides one input; never throws for bad input (the result carries the error). */
   async decide(input: CheckInput): Promise<DecisionResult> {
     const prepared = await this.prepare(input);
-    if ('error' in prepared)
+    if ('error' in prepared) {
+      this.metrics?.decisions.inc({ outcome: 'DENY' });
       return { allowed: false, outcome: 'DENY', version: this.version, error: prepared.error };
+    }
     const outcome = decide(this.catalog, prepared.grants, prepared.request, this.state.policies);
+    this.metrics?.decisions.inc({ outcome });
     return {
       allowed: outcome === 'ALLOW',
       outcome,
       version: this.version,
       error: null,
       request: prepared.request,
+      decidedBy: this,
     };
   }
 
@@ -124,7 +132,6 @@ export class Authz {
         mode: Object.hasOwn(this.state.policies, t.name) ? this.state.policies[t.name]! : t.policy,
         outcome: decide(catalog, grants, { permission: `tool:${t.name}`, ...scope }, this.state.policies),
       }));
-    const subject = await this.loaders.subjects.load(userId);
     return {
       userId,
       locationId: locationId ?? null,
@@ -135,7 +142,7 @@ export class Authz {
       pages: visible('page', doc.pages),
       modules: visible('nav', doc.navigation),
       tools,
-      flags: subject?.flags ? [...subject.flags] : [],
+      flags: [...grants.flags],
       version: this.version,
     };
   }
@@ -258,7 +265,15 @@ export class Authz {
         return { error: { code: 'BAD_USER_INPUT', message: err.message } };
       throw err;
     }
-    if (input.atLeastVersion != null && !versionReached(input.atLeastVersion, this.version)) {
+    if (input.atLeastVersion != null && !isVersion(input.atLeastVersion)) {
+      return {
+        error: {
+          code: 'BAD_USER_INPUT',
+          message: 'atLeastVersion must be a version returned by a mutation (digits)',
+        },
+      };
+    }
+    if (input.atLeastVersion != null && BigInt(input.atLeastVersion) > BigInt(this.version)) {
       return {
         error: {
           code: 'VERSION_NOT_REACHED',
@@ -287,9 +302,9 @@ export class Authz {
   }
 }
 
-/** Whether `current` is at least `wanted`; a token that is not a version number is never reached. */
-function versionReached(wanted: string, current: string): boolean {
-  return /^\d{1,19}$/.test(wanted) && BigInt(wanted) <= BigInt(current);
+/** Whether a consistency token is a version number (what mutations return). */
+export function isVersion(token: string): boolean {
+  return /^\d{1,19}$/.test(token);
 }
 
 /**

@@ -2,7 +2,8 @@ import { parseCatalog, type Catalog } from '../catalog';
 import { compileCatalog, type CompiledCatalog, type ToolPolicies } from '../engine';
 import { roleSpec, type CustomRole, type Organization, type Store } from '../store';
 import { isUuid } from '../store/ids';
-import { L1Cache } from '../cache/l1';
+import { SharedCache } from '../cache/redis';
+import type { Tiers } from '../cache/tiers';
 
 /** Everything about an organization a decision needs besides the users: read once per request. */
 export interface OrgState {
@@ -23,7 +24,7 @@ export class OrgStates {
 
   constructor(
     private readonly store: Store,
-    private readonly cache?: L1Cache,
+    private readonly tiers?: Tiers,
   ) {}
 
   /**
@@ -34,13 +35,37 @@ export class OrgStates {
   async load(orgId: string): Promise<OrgState | null> {
     if (!isUuid(orgId)) return null;
     const version = await this.store.versions.current(orgId);
-    if (version == null) return null;
-    const key = L1Cache.key(orgId, version, '');
-    const cached = this.cache?.orgStates.get(key);
+    return version == null ? null : this.at(orgId, version);
+  }
+
+  /** The organization's state at `version` (read just now): from process, then Redis, then the store. */
+  async at(orgId: string, version: string): Promise<OrgState | null> {
+    const l1 = this.tiers?.l1?.orgStates;
+    const cached = l1?.get(orgId, version, '');
     if (cached) return cached;
-    const state = await this.read(orgId, version);
-    if (state) this.cache?.orgStates.set(key, state);
+    const state = (await this.fromShared(orgId, version)) ?? (await this.read(orgId, version));
+    if (state) l1?.set(orgId, version, '', state);
     return state;
+  }
+
+  /** The inputs of the state (organization, custom roles, policies) as JSON in Redis; compiled here. */
+  private async fromShared(orgId: string, version: string): Promise<OrgState | null> {
+    const shared = this.tiers?.shared;
+    if (!shared?.up) return null;
+    try {
+      const [bytes] = await shared.getMany([SharedCache.entryKey(orgId, version, 'org', '')]);
+      if (!bytes) return null;
+      const saved = JSON.parse(bytes.toString('utf8')) as Omit<OrgState, 'catalog'>;
+      const org = { ...saved.org, createdAt: new Date(saved.org.createdAt) };
+      const customRoles = saved.customRoles.map((r) => ({
+        ...r,
+        createdAt: new Date(r.createdAt),
+        deletedAt: r.deletedAt ? new Date(r.deletedAt) : null,
+      }));
+      return { org, customRoles, policies: saved.policies, catalog: this.compile(org, customRoles) };
+    } catch {
+      return null; // Redis did not answer, or an entry this release cannot read: the store answers
+    }
   }
 
   private async read(orgId: string, version: string): Promise<OrgState | null> {
@@ -52,6 +77,12 @@ export class OrgStates {
     if (!found) return null;
     // Decisions report the version read first: what they saw is that version or a later one.
     const org = { ...found, version };
+    this.tiers?.shared?.setMany([
+      {
+        key: SharedCache.entryKey(orgId, version, 'org', ''),
+        value: Buffer.from(JSON.stringify({ org, customRoles, policies }), 'utf8'),
+      },
+    ]);
     return { org, catalog: this.compile(org, customRoles), customRoles, policies };
   }
 

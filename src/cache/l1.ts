@@ -11,7 +11,7 @@ import type { OrgState } from '../authz/org-state';
  * extend it.
  */
 export interface L1Options {
-  /** Subjects (a user's flags, state and assignments) kept. Default 100,000. */
+  /** Subjects and compiled grants kept (each). Default 100,000. */
   subjects?: number;
   /** Location paths kept. Default 100,000. */
   paths?: number;
@@ -24,24 +24,92 @@ export interface L1Options {
 }
 
 export class L1Cache {
-  readonly subjects: LRUCache<string, Subject>;
+  readonly subjects: VersionedLru<Subject>;
   /** Compiled grants; each also expires at its own `validUntil` (the next assignment expiry). */
-  readonly grants: LRUCache<string, UserGrants>;
-  readonly paths: LRUCache<string, string[]>;
-  readonly orgStates: LRUCache<string, OrgState>;
+  readonly grants: VersionedLru<UserGrants>;
+  readonly paths: VersionedLru<string[]>;
+  readonly orgStates: VersionedLru<OrgState>;
   /** Verified JWTs: the token's own expiry bounds each entry (never beyond `ttlMs`). */
   readonly tokens: LRUCache<string, Viewer>;
 
   constructor(options: L1Options = {}) {
     const ttl = options.ttlMs ?? 10 * 60_000;
-    this.subjects = new LRUCache({ max: options.subjects ?? 100_000, ttl, updateAgeOnGet: false });
-    this.grants = new LRUCache({ max: options.subjects ?? 100_000, ttl, updateAgeOnGet: false });
-    this.paths = new LRUCache({ max: options.paths ?? 100_000, ttl, updateAgeOnGet: false });
-    this.orgStates = new LRUCache({ max: options.orgStates ?? 1_000, ttl, updateAgeOnGet: false });
+    this.subjects = new VersionedLru(options.subjects ?? 100_000, ttl);
+    this.grants = new VersionedLru(options.subjects ?? 100_000, ttl);
+    this.paths = new VersionedLru(options.paths ?? 100_000, ttl);
+    this.orgStates = new VersionedLru(options.orgStates ?? 1_000, ttl);
     this.tokens = new LRUCache({ max: options.tokens ?? 10_000, ttl, updateAgeOnGet: false });
   }
 
-  static key(orgId: string, version: string, id: string): string {
-    return `${orgId}\0${version}\0${id}`;
+  /** A write reached `version` (heard over pub/sub): entries of older versions are never read again. */
+  dropOlder(orgId: string, version: string): void {
+    const v = BigInt(version);
+    for (const lru of [this.subjects, this.grants, this.paths, this.orgStates]) lru.dropOlder(orgId, v);
   }
+
+  /** Drops everything versioned (Redis came back: invalidations may have been missed). */
+  clear(): void {
+    for (const lru of [this.subjects, this.grants, this.paths, this.orgStates]) lru.clear();
+  }
+}
+
+/**
+ * A bounded LRU whose entries are keyed by (organization, version, id), with an index by organization
+ * so that the entries of older versions can be dropped when a newer one is heard of.
+ */
+export class VersionedLru<T extends object> {
+  private readonly lru: LRUCache<string, T>;
+  /** Keys held per organization, with their version. */
+  private readonly byOrg = new Map<string, Map<string, bigint>>();
+
+  constructor(max: number, ttl: number) {
+    this.lru = new LRUCache<string, T>({
+      max,
+      ttl,
+      updateAgeOnGet: false,
+      dispose: (_value, key, reason) => {
+        if (reason !== 'set') this.unindex(key);
+      },
+    });
+  }
+
+  get(orgId: string, version: string, id: string): T | undefined {
+    return this.lru.get(key(orgId, version, id));
+  }
+
+  /** Stores an entry; `ttlMs` shortens its lifetime (never lengthens it past the default). */
+  set(orgId: string, version: string, id: string, value: T, ttlMs?: number): void {
+    const k = key(orgId, version, id);
+    this.lru.set(k, value, ttlMs !== undefined ? { ttl: Math.max(1, Math.min(ttlMs, this.lru.ttl)) } : {});
+    let keys = this.byOrg.get(orgId);
+    if (!keys) this.byOrg.set(orgId, (keys = new Map()));
+    keys.set(k, BigInt(version));
+  }
+
+  dropOlder(orgId: string, version: bigint): void {
+    const keys = this.byOrg.get(orgId);
+    if (!keys) return;
+    for (const [k, v] of keys) if (v < version) this.lru.delete(k);
+  }
+
+  clear(): void {
+    this.lru.clear();
+    this.byOrg.clear();
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  private unindex(k: string): void {
+    const orgId = k.slice(0, k.indexOf('\0'));
+    const keys = this.byOrg.get(orgId);
+    if (!keys) return;
+    keys.delete(k);
+    if (!keys.size) this.byOrg.delete(orgId);
+  }
+}
+
+function key(orgId: string, version: string, id: string): string {
+  return `${orgId}\0${version}\0${id}`;
 }

@@ -3,13 +3,30 @@ import type { CompiledCatalog, CompiledRole } from './compile';
 import type { Assignment, CheckRequest, Subject } from './types';
 
 /** A restricted assignment's grants (rule 5): they count only for a matching resource. */
-interface RestrictedGrant {
+export interface RestrictedGrant {
   locationId: string | null;
   teamId: string | null;
   personId: string | null;
   groupIds: ReadonlySet<string>;
   bits: Bits;
 }
+
+/** Everything a compiled `UserGrants` holds: what the shared cache stores, restored without the subject. */
+export type GrantParts = Pick<
+  UserGrants,
+  | 'userId'
+  | 'locked'
+  | 'deleted'
+  | 'active'
+  | 'flags'
+  | 'validUntil'
+  | 'org'
+  | 'byLocation'
+  | 'byTeam'
+  | 'restricted'
+  | 'flagAdd'
+  | 'flagKeep'
+>;
 
 /** Effective sets memoized per location, for checks that name no resource. Cleared when full. */
 const MEMO_LIMIT = 1024;
@@ -22,29 +39,57 @@ const MEMO_LIMIT = 1024;
  */
 export class UserGrants {
   readonly userId: string;
+  readonly locked: boolean;
+  readonly deleted: boolean;
   /** False for a locked or deleted user, who holds nothing (rule 8). */
   readonly active: boolean;
+  /** The user's flags as stored (unknown ones included): what `capabilities` reports. */
+  readonly flags: readonly string[];
   /** Earliest expiry (epoch ms) among the assignments counted; Infinity when none expires. */
   readonly validUntil: number;
 
-  private readonly org: Bits;
-  private readonly byLocation = new Map<string, Bits>();
-  private readonly byTeam = new Map<string, Bits>();
-  private readonly restricted: RestrictedGrant[] = [];
+  // The compiled parts below are read by `codec.ts` (the shared cache's encoding) and nothing else.
+  readonly org: Bits;
+  readonly byLocation = new Map<string, Bits>();
+  readonly byTeam = new Map<string, Bits>();
+  readonly restricted: RestrictedGrant[] = [];
   /** Permissions the user's flags grant on their own. */
-  private readonly flagAdd: Bits;
+  readonly flagAdd: Bits;
   /** Permissions roles may grant given the user's flags: all but those gated on a flag the user lacks. */
-  private readonly flagKeep: Bits;
+  readonly flagKeep: Bits;
   private readonly memo = new Map<string, Bits>();
 
+  /** Compiles a subject's grants at `now`; or restores grants compiled before (`GrantParts`, the codec's). */
+  constructor(catalog: CompiledCatalog, subject: Subject, now: number);
+  constructor(catalog: CompiledCatalog, parts: GrantParts);
   constructor(
-    private readonly catalog: CompiledCatalog,
-    subject: Subject,
-    now: number,
+    readonly catalog: CompiledCatalog,
+    source: Subject | GrantParts,
+    now = 0,
   ) {
+    if (!('assignments' in source)) {
+      const p = source;
+      this.userId = p.userId;
+      this.locked = p.locked;
+      this.deleted = p.deleted;
+      this.active = p.active;
+      this.flags = p.flags;
+      this.validUntil = p.validUntil;
+      this.org = p.org;
+      this.flagAdd = p.flagAdd;
+      this.flagKeep = p.flagKeep;
+      for (const [k, v] of p.byLocation) this.byLocation.set(k, v);
+      for (const [k, v] of p.byTeam) this.byTeam.set(k, v);
+      this.restricted.push(...p.restricted);
+      return;
+    }
+    const subject = source;
     const words = catalog.words;
     this.userId = subject.userId;
+    this.locked = !!subject.locked;
+    this.deleted = !!subject.deleted;
     this.active = !subject.locked && !subject.deleted;
+    this.flags = [...(subject.flags ?? [])];
     this.org = emptyBits(words);
     this.flagAdd = emptyBits(words);
     this.flagKeep = emptyBits(words).fill(0xffffffff);

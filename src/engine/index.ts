@@ -1,6 +1,7 @@
 /** The decision engine: pure functions of plain data. No I/O, no GraphQL, no database. */
 export { compileCatalog, CompiledCatalog, type CompiledRole, type CompiledTool } from './compile';
 export { UserGrants } from './grants';
+export { decodeGrants, encodeGrants } from './codec';
 export { decide, outcomeOfPolicy } from './decide';
 export {
   explain,

@@ -23,6 +23,7 @@ export async function openPglite(dataDir: string): Promise<Db> {
     sql: string,
     params?: readonly unknown[],
   ): Promise<R[]> => {
+    self.onStatement?.();
     try {
       const result = await client.query<R>(sql, params as unknown[] | undefined);
       return result.rows;
@@ -31,7 +32,7 @@ export async function openPglite(dataDir: string): Promise<Db> {
     }
   };
 
-  return {
+  const self: Db = {
     kind: 'pglite',
     query: (sql, params) => run(db, sql, params),
     async transaction(fn) {
@@ -61,6 +62,7 @@ export async function openPglite(dataDir: string): Promise<Db> {
       }
     },
   };
+  return self;
 }
 
 /**

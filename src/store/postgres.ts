@@ -13,6 +13,7 @@ export function openPostgres(connectionString: string, max: number): Db {
     sql: string,
     params?: readonly unknown[],
   ): Promise<R[]> => {
+    self.onStatement?.();
     try {
       const result = await client.query(sql, params as unknown[] | undefined);
       return result.rows as R[];
@@ -21,7 +22,7 @@ export function openPostgres(connectionString: string, max: number): Db {
     }
   };
 
-  return {
+  const self: Db = {
     kind: 'postgres',
     query: (sql, params) => run(pool, sql, params),
     async transaction(fn) {
@@ -55,4 +56,5 @@ export function openPostgres(connectionString: string, max: number): Db {
     },
     close: () => pool.end(),
   };
+  return self;
 }

@@ -37,14 +37,8 @@ export class Store {
 
   constructor(readonly db: Db) {
     this.organizations = new Organizations(db);
-    this.versions = new Versions(
-      async (orgId) => (await this.organizations.versions([orgId]))[0] ?? null,
-      db.kind === 'pglite',
-    );
-    const write = writer(
-      (fn) => db.transaction(fn),
-      (orgId, version) => this.versions.advance(orgId, version),
-    );
+    this.versions = new Versions((orgIds) => this.organizations.versions(orgIds), db.kind === 'pglite');
+    const write = writer((fn) => db.transaction(fn), this.versions);
     this.write = write;
     this.locations = new Locations(db, write);
     this.users = new Users(db, write);

@@ -2,6 +2,7 @@ import { appendAudit } from './audit';
 import type { Queryable } from './db';
 import { notFound, StoreError } from './errors';
 import { isUuid } from './ids';
+import { WRITE_DEADLINE_MS } from './versions';
 
 /** Who is writing, to which organization, for which request: recorded in the audit entry. */
 export interface WriteContext {
@@ -40,19 +41,31 @@ export type Transact = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
  * the organization's row, so writes to one organization run one at a time), applies the change, and
  * appends its audit entry. Any error rolls all three back: no partial rows, no version, no entry.
  */
-export function writer(transaction: Transact, committed?: (orgId: string, version: string) => void) {
+/** How a write makes its version known: before it commits, after, and when it is rolled back. */
+export interface VersionHooks {
+  /** Inside the transaction, before the change; throwing refuses the write. */
+  prepare(orgId: string, version: string): Promise<void>;
+  /** After the commit, before the write returns. */
+  committed(orgId: string, version: string): Promise<void>;
+  abandoned(orgId: string, version: string): Promise<void>;
+}
+
+export function writer(transaction: Transact, versions?: VersionHooks) {
   return async function write<T>(
     ctx: WriteContext,
     action: string,
     fn: (tx: Queryable) => Promise<Change<T>>,
   ): Promise<Written<T>> {
     if (!isUuid(ctx.orgId)) throw notFound('organization', ctx.orgId);
+    let prepared: { version: string; at: number } | null = null;
     const written = await transaction(async (tx) => {
       const [org] = await tx.query<{ version: string }>(
         'UPDATE organizations SET version = version + 1 WHERE id = $1 RETURNING version::text AS version',
         [ctx.orgId],
       );
       if (!org) throw notFound('organization', ctx.orgId);
+      await versions?.prepare(ctx.orgId, org.version);
+      prepared = { version: org.version, at: Date.now() };
       const change = await fn(tx);
       for (const invariant of ctx.invariants ?? []) await invariant(tx);
       await appendAudit(tx, {
@@ -65,10 +78,16 @@ export function writer(transaction: Transact, committed?: (orgId: string, versio
         after: change.after,
         requestId: ctx.requestId ?? null,
       });
+      if (Date.now() - prepared.at > WRITE_DEADLINE_MS)
+        throw new StoreError('UNAVAILABLE', 'the change took too long and was rolled back; try again');
       return { result: change.result, version: org.version };
+    }).catch(async (err: unknown) => {
+      const p = prepared as { version: string } | null;
+      if (p) await versions?.abandoned(ctx.orgId, p.version);
+      throw err;
     });
-    // Before the write returns: a request that starts after it sees its version.
-    committed?.(ctx.orgId, written.version);
+    // Before the write returns: a request that starts after it sees its version, on every replica.
+    await versions?.committed(ctx.orgId, written.version);
     return written;
   };
 }

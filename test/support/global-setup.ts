@@ -1,9 +1,11 @@
 import { openDb, migrate } from '../../src/store';
 import { startPostgres, type PostgresServer } from './postgres-server';
+import { startRedis, type RedisServer } from './redis-server';
 
 /**
- * Once per test run: a PostgreSQL for the tests, from DATABASE_URL when given, otherwise a throwaway
- * server started here (and stopped by global-teardown.ts). Tests read ROLEGATE_TEST_DATABASE_URL.
+ * Once per test run: a PostgreSQL and a Redis for the tests, from DATABASE_URL / REDIS_URL when given,
+ * otherwise throwaway servers started here (and stopped by global-teardown.ts). Tests read
+ * ROLEGATE_TEST_DATABASE_URL and ROLEGATE_TEST_REDIS_URL.
  */
 export default async function globalSetup(): Promise<void> {
   let url = process.env.DATABASE_URL;
@@ -13,6 +15,13 @@ export default async function globalSetup(): Promise<void> {
     url = server.url;
   }
   process.env.ROLEGATE_TEST_DATABASE_URL = url;
+  let redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) {
+    const redis: RedisServer = await startRedis();
+    (globalThis as { __rolegateRedis?: RedisServer }).__rolegateRedis = redis;
+    redisUrl = redis.url;
+  }
+  process.env.ROLEGATE_TEST_REDIS_URL = redisUrl;
   const db = await openDb({ databaseUrl: url, poolSize: 2 });
   try {
     await migrate(db);

@@ -1,3 +1,5 @@
+import { isVersion, type Authz, type CheckInput } from '../../authz/authz';
+import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
 import { badInput } from '../errors';
 import { connection, pageSize } from './pagination';
@@ -7,11 +9,14 @@ const MAX_CHECKS = 1000;
 
 export const decisionResolvers: Resolvers = {
   Query: {
-    check: (_, { input }, ctx) => ctx.authz.decide(input),
+    check: (_, { input }, ctx) => timed(ctx, async () => (await decider(ctx, [input])).decide(input)),
     checks: (_, { inputs }, ctx) => {
       if (inputs.length > MAX_CHECKS)
         throw badInput('too many inputs in one checks call: split them into several calls');
-      return Promise.all(inputs.map((input) => ctx.authz.decide(input)));
+      return timed(ctx, async () => {
+        const authz = await decider(ctx, inputs);
+        return Promise.all(inputs.map((input) => authz.decide(input)));
+      });
     },
     explain: (_, { input }, ctx) => ctx.authz.explain(input),
     // One match more than asked for tells whether a next page exists.
@@ -41,7 +46,7 @@ export const decisionResolvers: Resolvers = {
     // Explaining costs more than deciding: only when the client asks for the reason.
     reason: async (d, _, ctx) => {
       if (d.error) return d.error.message;
-      return d.request ? (await ctx.authz.explainRequest(d.request)).summary : null;
+      return d.request ? (await (d.decidedBy ?? ctx.authz).explainRequest(d.request)).summary : null;
     },
     error: (d) => d.error ?? null,
   },
@@ -67,3 +72,29 @@ export const decisionResolvers: Resolvers = {
     cascaded: (s) => (s.type === 'location' ? s.cascaded : null),
   },
 };
+
+/**
+ * The decision service for a batch of inputs: the request's own, or, when an input asks for a later
+ * version (`atLeastVersion`), one at that version or later once it is reached. Inputs whose version is
+ * still not reached after the wait are answered VERSION_NOT_REACHED by `decide`, one by one.
+ */
+async function decider(ctx: Context, inputs: readonly CheckInput[]): Promise<Authz> {
+  let wanted: bigint | null = null;
+  for (const i of inputs) {
+    if (i.atLeastVersion == null || !isVersion(i.atLeastVersion)) continue;
+    const v = BigInt(i.atLeastVersion);
+    if (wanted === null || v > wanted) wanted = v;
+  }
+  if (wanted === null || wanted <= BigInt(ctx.authz.version)) return ctx.authz;
+  return (await ctx.atVersion(wanted)) ?? ctx.authz;
+}
+
+/** Times a check field for the decision latency histogram. */
+async function timed<T>(ctx: Context, run: () => Promise<T>): Promise<T> {
+  const stop = ctx.metrics?.decisionSeconds.startTimer();
+  try {
+    return await run();
+  } finally {
+    stop?.();
+  }
+}
