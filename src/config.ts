@@ -46,3 +46,13 @@ export function describeStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>): 
     return 'PostgreSQL';
   }
 }
+
+/** Where Redis is, for messages: never its password. */
+export function describeRedis(redisUrl: string): string {
+  try {
+    const url = new URL(redisUrl);
+    return `Redis at ${url.hostname}:${url.port || 6379}`;
+  } catch {
+    return 'Redis';
+  }
+}

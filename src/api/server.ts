@@ -77,7 +77,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         store.versions.forget();
       });
       await shared.connect();
-      if (!shared.up) log({ level: 'warn', msg: 'Redis is unreachable: decisions read the store until it is up' });
+      if (!shared.up)
+        log({ level: 'warn', msg: 'Redis is unreachable: decisions read the store until it is up' });
     }
   }
   store.versions.use({

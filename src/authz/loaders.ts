@@ -48,7 +48,10 @@ export function createLoaders(store: Store, scope: LoaderScope) {
   /** Grants and paths asked for in the same tick share one batch (`kind` tells them apart). */
   const cached = new DataLoader<string, UserGrants | string[] | null>(
     async (keys) => {
-      const wanted = keys.map((k) => ({ kind: k[0] === 'g' ? ('grants' as const) : ('path' as const), id: k.slice(2) }));
+      const wanted = keys.map((k) => ({
+        kind: k[0] === 'g' ? ('grants' as const) : ('path' as const),
+        id: k.slice(2),
+      }));
       if (tiers) return tiers.load({ orgId, version, catalog, now }, wanted, sources);
       const [grants, paths] = await Promise.all([
         sources.grants(wanted.filter((w) => w.kind === 'grants').map((w) => w.id)),

@@ -129,9 +129,7 @@ export class SharedCache implements SharedVersions {
    * from the version before it).
    */
   async prepare(orgId: string, version: string): Promise<void> {
-    await this.run('prepare', () =>
-      this.client.set(versionKey(orgId), `p:${version}`, 'PX', PENDING_TTL_MS),
-    );
+    await this.run('prepare', () => this.client.set(versionKey(orgId), `p:${version}`, 'PX', PENDING_TTL_MS));
   }
 
   /**

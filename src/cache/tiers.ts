@@ -45,7 +45,9 @@ export class Tiers {
     sources: Sources,
   ): Promise<(Value | null | Error)[]> {
     const { orgId, version } = scope;
-    const out: (Value | null | Error | undefined)[] = keys.map(({ kind, id }) => this.fromL1(scope, kind, id));
+    const out: (Value | null | Error | undefined)[] = keys.map(({ kind, id }) =>
+      this.fromL1(scope, kind, id),
+    );
     this.count('l1', out.filter((v) => v !== undefined).length, out.filter((v) => v === undefined).length);
 
     // Misses: join another request's load, or load here (and let others join this one).
@@ -68,7 +70,10 @@ export class Tiers {
     if (mine.size) {
       const entries = [...mine.entries()];
       try {
-        const found = await this.fromL2(scope, entries.map(([, e]) => e));
+        const found = await this.fromL2(
+          scope,
+          entries.map(([, e]) => e),
+        );
         const toStore: { kind: Kind; id: string; flight: string }[] = [];
         entries.forEach(([flight, e], j) => {
           const value = found[j];
@@ -126,7 +131,11 @@ export class Tiers {
       const g = decodeGrants(scope.catalog, id, bytes);
       return g && scope.now < g.validUntil ? g : undefined;
     });
-    this.count('l2', values.filter((v) => v !== undefined).length, values.filter((v) => v === undefined).length);
+    this.count(
+      'l2',
+      values.filter((v) => v !== undefined).length,
+      values.filter((v) => v === undefined).length,
+    );
     return values;
   }
 
@@ -158,7 +167,10 @@ export class Tiers {
           this.toL1(scope, kind, k.id, value);
           if (value !== null && this.shared) {
             if (kind === 'path') {
-              toL2.push({ key: l2Key(scope, kind, k.id), value: Buffer.from((value as string[]).join(','), 'latin1') });
+              toL2.push({
+                key: l2Key(scope, kind, k.id),
+                value: Buffer.from((value as string[]).join(','), 'latin1'),
+              });
             } else {
               const g = value as UserGrants;
               const ttlMs = g.validUntil === Infinity ? undefined : g.validUntil - scope.now;

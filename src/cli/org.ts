@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { authConfigFromEnv, developmentSecret, signDevelopmentToken } from '../auth/tokens';
 import { createOrganization, seedDemo } from '../admin/setup';
+import { SharedCache } from '../cache/redis';
 import { ConfigError, loadConfig } from '../config';
 import { openStore, StoreError, type Store } from '../store';
 import { isUuid } from '../store/ids';
@@ -8,11 +9,25 @@ import { storeConfig, withStoreOptions } from './store-options';
 
 type StoreOptions = { databaseUrl?: string; dataDir?: string };
 
+/**
+ * Opens the store for a command. With PostgreSQL and REDIS_URL, writes go through the shared cache as
+ * the gateway's do (marked before they commit, published after), so running replicas see them at once.
+ */
 async function withStore<T>(options: StoreOptions, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(storeConfig(options));
+  const config = storeConfig(options);
+  const store = await openStore(config);
+  const shared =
+    config.redisUrl && config.databaseUrl
+      ? new SharedCache(config.redisUrl, { commandTimeoutMs: 2_000 })
+      : null;
   try {
+    if (shared) {
+      await shared.connect();
+      store.versions.use({ shared });
+    }
     return await fn(store);
   } finally {
+    await shared?.close();
     await store.close();
   }
 }

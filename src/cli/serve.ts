@@ -1,10 +1,18 @@
 import { Command } from 'commander';
 import { seedDemo } from '../admin/setup';
 import { startGateway } from '../api/server';
-import { describeStore, loadConfig } from '../config';
+import { describeRedis, describeStore, loadConfig } from '../config';
 import { openStore } from '../store';
 import { devToken } from './org';
 import { withStoreOptions } from './store-options';
+
+interface ServeOptions {
+  port?: number;
+  host?: string;
+  databaseUrl?: string;
+  dataDir?: string;
+  redisUrl?: string;
+}
 
 /**
  * `rolegate serve` (what `npm start` runs). On a first start in development with an empty store it
@@ -14,9 +22,11 @@ export function serveCommand(): Command {
   return withStoreOptions(new Command('serve').description('run the GraphQL gateway'))
     .option('--port <port>', 'HTTP port (env PORT; default 4000)', (v) => Number(v))
     .option('--host <host>', 'address to listen on (default 127.0.0.1; 0.0.0.0 in a container)')
-    .action(async (options: { port?: number; host?: string; databaseUrl?: string; dataDir?: string }) => {
+    .option('--redis-url <url>', 'shared cache for several replicas (env REDIS_URL; default: none)')
+    .action(async (options: ServeOptions) => {
       const config = loadConfig(process.env, {
         ...(options.port !== undefined ? { port: options.port } : {}),
+        ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
         ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
         ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       });
@@ -32,7 +42,9 @@ export function serveCommand(): Command {
       const host = options.host ?? process.env.HOST ?? '127.0.0.1';
       const gateway = await startGateway({ store, config, host });
       const out = (line = '') => process.stdout.write(`${line}\n`);
-      out(`rolegate ${config.env} gateway on ${gateway.url} (${describeStore(config)})`);
+      const redis =
+        config.redisUrl && config.databaseUrl ? `, shared cache ${describeRedis(config.redisUrl)}` : '';
+      out(`rolegate ${config.env} gateway on ${gateway.url} (${describeStore(config)}${redis})`);
       if (demo) {
         const token = await devToken(store, demo.orgId, demo.ownerId);
         const query = JSON.stringify({

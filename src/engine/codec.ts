@@ -56,15 +56,13 @@ export function decodeGrants(catalog: CompiledCatalog, userId: string, bytes: Bu
     const flagKeep = r.bits();
     const byLocation = new Map(r.list(() => [r.str(), r.bits()] as const));
     const byTeam = new Map(r.list(() => [r.str(), r.bits()] as const));
-    const restricted = r.list(
-      (): RestrictedGrant => ({
-        locationId: r.optStr(),
-        teamId: r.optStr(),
-        personId: r.optStr(),
-        groupIds: new Set(r.list(() => r.str())),
-        bits: r.bits(),
-      }),
-    );
+    const restricted = r.list((): RestrictedGrant => ({
+      locationId: r.optStr(),
+      teamId: r.optStr(),
+      personId: r.optStr(),
+      groupIds: new Set(r.list(() => r.str())),
+      bits: r.bits(),
+    }));
     if (!r.atEnd()) return null;
     const parts: GrantParts = {
       userId,

@@ -73,7 +73,7 @@ export class Versions {
     }
     const version = await this.batch.load(orgId);
     if (version !== null && (this.inMemory || !this.strict)) this.advance(orgId, version);
-    return version === null ? null : (this.inMemory ? this.known.get(orgId)!.toString() : version);
+    return version === null ? null : this.inMemory ? this.known.get(orgId)!.toString() : version;
   }
 
   /**

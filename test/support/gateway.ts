@@ -21,13 +21,19 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** A real gateway on a free loopback port, over a real store of the given kind. */
-export async function startTestGateway(kind: Backend): Promise<TestGateway> {
-  const { store, close } = await openTestStore(kind);
+/**
+ * A real gateway on a free loopback port, over a real store of the given kind; with `redisUrl`, sharing
+ * that Redis (the test run's is ROLEGATE_TEST_REDIS_URL); with `databaseUrl`, over that PostgreSQL.
+ */
+export async function startTestGateway(
+  kind: Backend,
+  options: { redisUrl?: string; databaseUrl?: string } = {},
+): Promise<TestGateway> {
+  const { store, close } = await openTestStore(kind, options.databaseUrl);
   const logged: Record<string, unknown>[] = [];
   const gateway = await startGateway({
     store,
-    config: { port: 0, env: 'development' },
+    config: { port: 0, env: 'development', redisUrl: options.redisUrl },
     auth: TEST_AUTH,
     log: (e) => logged.push(e),
   });
@@ -82,4 +88,11 @@ export async function newTenant(t: TestGateway, preset: 'junto' | 'juno' | 'jrni
     ownerEmail: `owner-${Math.random().toString(36).slice(2)}@example.com`,
   });
   return { orgId, ownerId, ownerToken: await t.token(orgId, ownerId) };
+}
+
+/** The test run's Redis (global-setup starts one, or REDIS_URL). */
+export function testRedisUrl(): string {
+  const url = process.env.ROLEGATE_TEST_REDIS_URL;
+  if (!url) throw new Error('ROLEGATE_TEST_REDIS_URL is not set: run the tests through jest');
+  return url;
 }

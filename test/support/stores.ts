@@ -11,9 +11,12 @@ export const BACKENDS = ['pglite', 'postgres'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 /** Opens a store of the given kind: PGlite in a fresh temp folder, or the test run's PostgreSQL. */
-export async function openTestStore(kind: Backend): Promise<{ store: Store; close(): Promise<void> }> {
+export async function openTestStore(
+  kind: Backend,
+  databaseUrl?: string,
+): Promise<{ store: Store; close(): Promise<void> }> {
   if (kind === 'postgres') {
-    const url = process.env.ROLEGATE_TEST_DATABASE_URL;
+    const url = databaseUrl ?? process.env.ROLEGATE_TEST_DATABASE_URL;
     if (!url)
       throw new Error(
         'ROLEGATE_TEST_DATABASE_URL is not set: run the tests through jest (globalSetup starts PostgreSQL)',
