@@ -41,7 +41,7 @@ describe('shared cache (Redis) between two gateways', () => {
       const allowed = await must(b, tokenB, CHECK, { i: { userId, permission: 'resource:manage' } });
       expect(allowed.check).toMatchObject({ outcome: 'ALLOW', version: granted.assignRole.version });
       const revoked = await must(a, ownerToken, REVOKE, {
-        i: { assignmentId: granted.assignRole.assignment.id },
+        i: { id: granted.assignRole.assignment.id },
       });
       const denied = await must(b, tokenB, CHECK, { i: { userId, permission: 'resource:manage' } });
       expect(denied.check).toMatchObject({ outcome: 'DENY', version: revoked.revokeAssignment.version });
