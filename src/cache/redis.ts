@@ -153,7 +153,9 @@ export class SharedCache implements SharedVersions {
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
       }
     }
-    this.log({ level: 'error', msg: 'a committed version could not be published to Redis', orgId, version });
+    // Still safe: the pending mark (or, after a Redis restart, no key at all) sends readers to the
+    // store, and the first reader to see the store at this version repairs the key.
+    this.log({ level: 'warn', msg: 'a committed version could not be published to Redis', orgId, version });
     return false;
   }
 
