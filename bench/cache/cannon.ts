@@ -101,7 +101,9 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const cpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
   const wrapped = spec.targets.map((t, i) => taken[i]! > t.bodies.length);
-  process.stdout.write(`${JSON.stringify({ warmup, main, cpuPct, taken, wrapped } satisfies StreamResult)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ warmup, main, cpuPct, taken, wrapped } satisfies StreamResult)}\n`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -70,7 +70,8 @@ export async function scrape(graphqlUrl: string): Promise<Sample> {
   if (res.status !== 200) throw new Error(`/metrics: ${res.status}`);
   const out: Sample = new Map();
   for (const line of (await res.text()).split('\n')) {
-    if (!line.startsWith('rolegate_') || line.startsWith('rolegate_decision_duration_seconds_bucket')) continue;
+    if (!line.startsWith('rolegate_') || line.startsWith('rolegate_decision_duration_seconds_bucket'))
+      continue;
     const at = line.lastIndexOf(' ');
     out.set(line.slice(0, at), Number(line.slice(at + 1)));
   }

@@ -136,11 +136,14 @@ export class Versions {
       try {
         const found = await this.shared.versions(orgIds);
         sharedAnswered = true;
+        let trusted = 0;
         found.forEach((v, i) => {
-          if ('version' in v) out[i] = v.version;
-          else pending[i] = v.pending;
+          if ('version' in v) {
+            out[i] = v.version;
+            trusted++;
+          } else pending[i] = v.pending;
         });
-        this.observer?.read('redis', orgIds.length);
+        if (trusted) this.observer?.read('redis', trusted);
       } catch {
         // Redis did not answer: the database decides (counted by the shared cache's metrics).
       }

@@ -28,7 +28,10 @@ import { compileWorld, writeWorld, type StoredWorld } from './world-store';
  *   (c) through Tiers(new L1, the same Redis): every grants, path and organization state from Redis
  *       (counted: the store is not asked for them, the L2 hit counter grows by that much);
  * and all four must agree with each other, with the engine on the world as generated and with the
- * naive reference evaluator.
+ * naive reference evaluator. Then, at the same version but 2 ms later (after the assignments that
+ * expire "just after NOW"), (d) the uncached path, the warm process of (b) and a new process on the
+ * same Redis must agree with the reference at that instant: cached grants past their `validUntil`
+ * are not reused.
  *
  * Replay a failure with the seed and path fast-check prints: EQUIVALENCE_SEED=… EQUIVALENCE_PATH=…
  */
@@ -40,6 +43,8 @@ const PATH = process.env.EQUIVALENCE_PATH;
 const SHRINK_MS = Number(process.env.EQUIVALENCE_SHRINK_MS ?? 20_000);
 /** A cached entry that lives at least this long is certainly still in Redis for pass (c). */
 const SURELY_CACHED_MS = 60_000;
+/** A later instant, at the same version: after the world's "just after NOW" expiries. */
+const LATER = NOW + 2;
 
 let store: Store;
 let closeStore: () => Promise<void>;
@@ -82,31 +87,36 @@ async function lookups(level: 'l1' | 'l2', result: 'hit' | 'miss'): Promise<numb
   return values.find((v) => v.labels.level === level && v.labels.result === result)?.value ?? 0;
 }
 
-/** Decides every input as one request would: one organization state, one set of loaders, one Authz. */
-async function decideAll(orgId: string, inputs: CheckInput[], tiers?: Tiers): Promise<Said[]> {
+/** Decides every input as one request at `now` would: one organization state, loaders and Authz. */
+async function decideAll(orgId: string, inputs: CheckInput[], now: number, tiers?: Tiers): Promise<Said[]> {
   const state = await new OrgStates(store, tiers).load(orgId);
   if (!state) throw new Error(`organization ${orgId} not found`);
   const loaders = createLoaders(store, {
     orgId,
     version: state.org.version,
     catalog: state.catalog,
-    now: NOW,
+    now,
     tiers,
   });
   const viewer: Viewer = { kind: 'service', orgId, keyId: 'test', scopes: [] };
-  const authz = new Authz(state, viewer, loaders, NOW);
+  const authz = new Authz(state, viewer, loaders, now);
   return (await Promise.all(inputs.map((i) => authz.decide(i)))).map(said);
 }
 
-/** The outcome the naive reference gives for a world check (an unknown name: DENY with BAD_USER_INPUT). */
-function referenceSays(world: World, user: number, request: CheckRequest): Omit<Said, 'version'> {
+/** What the naive reference says of a world check at `now` (an unknown name: DENY, BAD_USER_INPUT). */
+function referenceSays(
+  world: World,
+  user: number,
+  request: CheckRequest,
+  now: number,
+): Omit<Said, 'version'> {
   try {
     const outcome = referenceDecide(
       world.doc,
       world.customRoles,
       world.users[user]!,
       request,
-      NOW,
+      now,
       world.policies,
     );
     return { outcome, allowed: outcome === 'ALLOW', error: null };
@@ -123,10 +133,46 @@ const tally = {
   ALLOW: 0,
   DENY: 0,
   REQUIRES_APPROVAL: 0,
+  /** Checks allowed only thanks to a location, team or restricted grant (more than org bits cached). */
   scoped: 0,
+  /** Checks whose answer changed between NOW and LATER (an assignment expired in between). */
+  expiredSince: 0,
   l2Hits: 0,
+  /** Assignments naming both a location and a team, left out (see `writeWorld`). */
   skipped: 0,
 };
+
+/** Throws a report naming the first input on which the paths or the reference disagree. */
+function expectAgreement(
+  world: World,
+  checks: World['checks'],
+  inputs: CheckInput[],
+  expected: Omit<Said, 'version'>[],
+  paths: Record<string, Said[]>,
+): void {
+  for (let i = 0; i < inputs.length; i++) {
+    const want = expected[i]!;
+    const got = Object.fromEntries(Object.entries(paths).map(([name, results]) => [name, results[i]!]));
+    const same = Object.values(got).every(
+      (g) => g.outcome === want.outcome && g.allowed === want.allowed && g.error === want.error,
+    );
+    const versions = new Set(Object.values(got).map((g) => g.version));
+    if (same && versions.size === 1) continue;
+    const check = checks[i];
+    throw new Error(
+      [
+        `disagreement on input ${i}: ${JSON.stringify({ reference: want, ...got })}`,
+        `input: ${JSON.stringify(inputs[i])}`,
+        check ? `world check: ${JSON.stringify(check)}` : 'not a world check',
+        check ? `subject: ${JSON.stringify(world.users[check.user])}` : '',
+        `policies: ${JSON.stringify(world.policies)}`,
+        `locations: ${JSON.stringify(world.locations)}`,
+        `customRoles: ${JSON.stringify(world.customRoles)}`,
+        `catalog:\n${stringify(world.doc)}`,
+      ].join('\n'),
+    );
+  }
+}
 
 /** Writes one world and decides it every way; throws a report at the first disagreement. */
 async function checkWorld(world: World): Promise<void> {
@@ -145,26 +191,18 @@ async function checkWorld(world: World): Promise<void> {
     { userId: randomUUID(), permission: world.checks[0]!.request.permission },
     { ...stored.input(world.checks[0]!), locationId: randomUUID() },
   ];
-  const expected: Omit<Said, 'version'>[] = [
-    ...checks.map((c) => referenceSays(world, c.user, c.request)),
+  const expectedAt = (now: number): Omit<Said, 'version'>[] => [
+    ...checks.map((c) => referenceSays(world, c.user, c.request, now)),
     { outcome: 'DENY', allowed: false, error: 'NOT_FOUND' },
     { outcome: 'DENY', allowed: false, error: 'NOT_FOUND' },
   ];
-  // The engine on the world as generated (its own ids, no store): agrees with the reference.
+  const expected = expectedAt(NOW);
+  // The engine on the world as generated (its own ids, no store) agrees with the reference.
   const catalog = compileWorld(world);
   const grants = world.users.map((u) => new UserGrants(catalog, u, NOW));
   world.checks.forEach(({ user, request }, i) => {
     expect(decide(catalog, grants[user]!, request, world.policies)).toBe(expected[i]!.outcome);
   });
-
-  // (a) uncached.
-  const uncached = await decideAll(orgId, inputs);
-
-  // (b) cold Redis: every lookup misses both levels, and fills them.
-  const l2HitsBefore = await lookups('l2', 'hit');
-  const tiers = new Tiers(new L1Cache(), shared, metrics);
-  const cold = await decideAll(orgId, inputs, tiers);
-  expect(await lookups('l2', 'hit')).toBe(l2HitsBefore);
 
   // What the requests load: grants by user, paths by location; and which of them exist (only those
   // are cached: "no such user" and "no such location" are read from the store every time).
@@ -178,10 +216,19 @@ async function checkWorld(world: World): Promise<void> {
   const loadedMissing = userIdsLoaded.size + locationIdsLoaded.size - loadedExisting;
   expect(loadedMissing).toBe(2);
 
+  // (a) uncached.
+  const uncached = await decideAll(orgId, inputs, NOW);
+
+  // (b) cold Redis: every lookup misses both levels, and fills them.
+  const l2HitsBefore = await lookups('l2', 'hit');
+  const tiers = new Tiers(new L1Cache(), shared, metrics);
+  const cold = await decideAll(orgId, inputs, NOW, tiers);
+  expect(await lookups('l2', 'hit')).toBe(l2HitsBefore);
+
   // (b') the same process again: everything that exists from the in-process cache.
   const l1HitsBefore = await lookups('l1', 'hit');
   const l1MissesBefore = await lookups('l1', 'miss');
-  const warm = await decideAll(orgId, inputs, tiers);
+  const warm = await decideAll(orgId, inputs, NOW, tiers);
   expect((await lookups('l1', 'hit')) - l1HitsBefore).toBe(loadedExisting);
   expect((await lookups('l1', 'miss')) - l1MissesBefore).toBe(loadedMissing);
 
@@ -196,15 +243,21 @@ async function checkWorld(world: World): Promise<void> {
   const orgReads = jest.spyOn(store.organizations, 'get');
   const hitsBefore = await lookups('l2', 'hit');
   const missesBefore = await lookups('l2', 'miss');
-  const fromRedis = await decideAll(orgId, inputs, new Tiers(new L1Cache(), shared, metrics));
+  const fromRedis = await decideAll(orgId, inputs, NOW, new Tiers(new L1Cache(), shared, metrics));
   const hits = (await lookups('l2', 'hit')) - hitsBefore;
   const misses = (await lookups('l2', 'miss')) - missesBefore;
   const askedOfStore = subjects.mock.calls.flatMap(([, ids]) => [...ids]);
+  const pathsOfStore = paths.mock.calls.flatMap(([, ids]) => [...ids]);
+  const orgReadCount = orgReads.mock.calls.length;
   jest.restoreAllMocks();
-  // Only what does not exist (never cached) and grants about to expire may be read from the store.
+
+  expectAgreement(world, checks, inputs, expected, { uncached, cold, warm, fromRedis });
+
+  // (c) really read Redis: only what does not exist (never cached) and grants about to expire may
+  // have been read from the store, and the L2 hit counter grew by at least the rest.
   for (const id of askedOfStore) expect(surelyCached.has(id)).toBe(false);
-  for (const call of paths.mock.calls) for (const id of call[1]) expect(storedLocations.has(id)).toBe(false);
-  expect(orgReads).not.toHaveBeenCalled();
+  for (const id of pathsOfStore) expect(storedLocations.has(id)).toBe(false);
+  expect(orgReadCount).toBe(0);
   expect(hits + misses).toBe(userIdsLoaded.size + locationIdsLoaded.size);
   expect(hits).toBeGreaterThanOrEqual(
     [...userIdsLoaded].filter((id) => surelyCached.has(id)).length + storedLocations.size,
@@ -212,38 +265,26 @@ async function checkWorld(world: World): Promise<void> {
   expect(hits).toBeLessThanOrEqual(loadedExisting);
   tally.l2Hits += hits;
 
-  for (let i = 0; i < inputs.length; i++) {
-    const want = expected[i]!;
-    const got = { uncached: uncached[i]!, cold: cold[i]!, warm: warm[i]!, fromRedis: fromRedis[i]! };
-    const same = Object.values(got).every(
-      (g) => g.outcome === want.outcome && g.allowed === want.allowed && g.error === want.error,
-    );
-    const versions = new Set(Object.values(got).map((g) => g.version));
-    if (!same || versions.size !== 1) {
-      const check = checks[i];
-      throw new Error(
-        [
-          `disagreement on input ${i}: ${JSON.stringify({ reference: want, ...got })}`,
-          `input: ${JSON.stringify(inputs[i])}`,
-          check ? `world check: ${JSON.stringify(check)}` : 'not a world check',
-          check ? `subject: ${JSON.stringify(world.users[check.user])}` : '',
-          `policies: ${JSON.stringify(world.policies)}`,
-          `locations: ${JSON.stringify(world.locations)}`,
-          `customRoles: ${JSON.stringify(world.customRoles)}`,
-          `catalog:\n${stringify(world.doc)}`,
-        ].join('\n'),
-      );
-    }
-  }
+  // (d) later, at the same version: assignments expiring at NOW + 1 no longer count. The grants the
+  // process (b) and Redis hold were compiled at NOW; they must be recompiled, not reused.
+  const expectedLater = expectedAt(LATER);
+  const laterUncached = await decideAll(orgId, inputs, LATER);
+  const laterWarm = await decideAll(orgId, inputs, LATER, tiers);
+  const laterFromRedis = await decideAll(orgId, inputs, LATER, new Tiers(new L1Cache(), shared, metrics));
+  expectAgreement(world, checks, inputs, expectedLater, {
+    uncached: laterUncached,
+    warm: laterWarm,
+    fromRedis: laterFromRedis,
+  });
 
   for (const [i, c] of world.checks.entries()) {
     const outcome = expected[i]!.outcome;
     tally.checks++;
     tally[outcome]++;
-    // Allowed only thanks to a location, team or restricted grant: the cache had more than org bits to carry.
     const { permission } = c.request;
     if (outcome !== 'DENY' && decide(catalog, grants[c.user]!, { permission }, world.policies) === 'DENY')
       tally.scoped++;
+    if (expectedLater[i]!.outcome !== outcome) tally.expiredSince++;
   }
 }
 
@@ -280,6 +321,7 @@ describe('cached and uncached decisions (PostgreSQL + Redis)', () => {
     expect(tally.ALLOW).toBeGreaterThan(tally.checks * 0.05);
     expect(tally.DENY).toBeGreaterThan(tally.checks * 0.05);
     expect(tally.scoped).toBeGreaterThan(0);
+    expect(tally.expiredSince).toBeGreaterThan(0);
     expect(tally.l2Hits).toBeGreaterThanOrEqual(RUNS * 2);
   }, 120_000);
 });
