@@ -648,7 +648,7 @@ function report(r: Results): string {
   p('## 1. Hit ratio of each level in steady state');
   p();
   p(
-    `From /metrics deltas over the measured ${LOAD.seconds} s (\`rolegate_cache_lookups_total\`, \`rolegate_store_queries_total\`, \`rolegate_decision_duration_seconds_count\` for requests). L2 = of the L1 misses that asked Redis; an L1 miss may instead join a load already in flight (\"joined\"). Store loads = L2 misses; overall = lookups answered without a store load.`,
+    `From /metrics deltas over the measured ${LOAD.seconds} s (\`rolegate_cache_lookups_total\`, \`rolegate_store_queries_total\`, \`rolegate_decision_duration_seconds_count\` for requests). L2 = of the L1 misses that asked Redis; an L1 miss may instead join a load already in flight ("joined"). Store loads = L2 misses; overall = lookups answered without a store load.`,
   );
   p();
   p(
