@@ -49,6 +49,7 @@ export class SharedCache implements SharedVersions {
   private readonly log: (entry: Record<string, unknown>) => void;
   private readonly metrics?: Metrics;
   private wasUp = false;
+  private closing = false;
   private everUp = false;
   private readonly onInvalidate: ((orgId: string, version: string) => void)[] = [];
   private readonly onReset: (() => void)[] = [];
@@ -208,6 +209,7 @@ export class SharedCache implements SharedVersions {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.onReset.length = 0;
     await Promise.all([this.client.quit().catch(() => {}), this.subscriber?.quit().catch(() => {})]);
     this.client.disconnect();
@@ -225,6 +227,7 @@ export class SharedCache implements SharedVersions {
   }
 
   private changed(up: boolean): void {
+    if (this.closing) return;
     this.metrics?.redisUp.set(up ? 1 : 0);
     if (up === this.wasUp) return;
     this.wasUp = up;

@@ -48,7 +48,13 @@ export class Versions {
     private readonly read: (orgIds: readonly string[]) => Promise<(string | null)[]>,
     private readonly inMemory: boolean,
   ) {
-    this.batch = new DataLoader((ids) => this.readMany(ids), { cache: false, maxBatchSize: 1000 });
+    // One batch per turn of the event loop: the requests that arrived together share one read. A
+    // request never joins a read already sent, so its answer is never older than its own start.
+    this.batch = new DataLoader((ids) => this.readMany(ids), {
+      cache: false,
+      maxBatchSize: 1000,
+      batchScheduleFn: (run) => setImmediate(run),
+    });
   }
 
   /**
