@@ -8,6 +8,9 @@ module.exports = {
   // jose ships ES modules only: Node 20.19+ loads them with require(), jest's module system does not.
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testTimeout: 60_000,
+  // Tests stop the servers and processes they start in afterAll; this makes sure a failed test that
+  // left a connection open can never keep the run (and CI) from ending.
+  forceExit: true,
   // A real PostgreSQL for the store and API tests: DATABASE_URL, or a throwaway server started here.
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',

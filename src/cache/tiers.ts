@@ -1,4 +1,4 @@
-import { decodeGrants, encodeGrants, type CompiledCatalog, type UserGrants } from '../engine';
+import { decodeGrants, encodeGrants, UserGrants, type CompiledCatalog } from '../engine';
 import type { Metrics } from '../metrics/metrics';
 import type { L1Cache } from './l1';
 import { SharedCache } from './redis';
@@ -93,6 +93,20 @@ export class Tiers {
         out[i] = await promise.catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
       }),
     );
+    // Grants compiled for another request count assignments at its instant: one that expired since,
+    // before this request's instant, must not count here. Those are compiled again, for this request.
+    const stale = joined.filter(({ i }) => {
+      const v = out[i];
+      return v instanceof UserGrants && scope.now >= v.validUntil;
+    });
+    if (stale.length) {
+      try {
+        const fresh = await sources.grants(stale.map(({ i }) => keys[i]!.id));
+        stale.forEach(({ i }, j) => (out[i] = fresh[j] ?? null));
+      } catch (err) {
+        for (const { i } of stale) out[i] = err instanceof Error ? err : new Error(String(err));
+      }
+    }
     return out as (Value | null | Error)[];
 
     function finish(e: { at: number[]; settle: Settle }, value: Value | null | Error): void {

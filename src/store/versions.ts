@@ -134,8 +134,8 @@ export class Versions {
     if (kept === undefined || v > kept) this.known.set(orgId, v);
   }
 
-  private async readMany(orgIds: readonly string[]): Promise<(string | null)[]> {
-    const out: (string | null | undefined)[] = orgIds.map(() => undefined);
+  private async readMany(orgIds: readonly string[]): Promise<(string | null | Error)[]> {
+    const out: (string | null | Error | undefined)[] = orgIds.map(() => undefined);
     const pending: (string | null)[] = orgIds.map(() => null);
     let sharedAnswered = false;
     if (this.shared?.up) {
@@ -156,7 +156,14 @@ export class Versions {
     }
     const missing = orgIds.filter((_, i) => out[i] === undefined);
     if (missing.length) {
-      const read = await this.read(missing);
+      let read: (string | null)[];
+      try {
+        read = await this.read(missing);
+      } catch (err) {
+        // The store is down: those Redis answered for are still answered, the others fail.
+        const error = err instanceof Error ? err : new Error(String(err));
+        return out.map((v) => (v === undefined ? error : v));
+      }
       this.observer?.read('store', missing.length);
       let j = 0;
       orgIds.forEach((orgId, i) => {
@@ -166,6 +173,6 @@ export class Versions {
         if (version !== null && sharedAnswered) void this.shared!.learn(orgId, version, pending[i]!);
       });
     }
-    return out as (string | null)[];
+    return out as (string | null | Error)[];
   }
 }

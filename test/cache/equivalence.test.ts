@@ -33,6 +33,9 @@ import { compileWorld, writeWorld, type StoredWorld } from './world-store';
  * same Redis must agree with the reference at that instant: cached grants past their `validUntil`
  * are not reused.
  *
+ * A second test pins a case the random worlds cannot reach (one request per pass): two concurrent
+ * requests at different instants sharing one load.
+ *
  * Replay a failure with the seed and path fast-check prints: EQUIVALENCE_SEED=… EQUIVALENCE_PATH=…
  */
 
@@ -324,4 +327,45 @@ describe('cached and uncached decisions (PostgreSQL + Redis)', () => {
     expect(tally.expiredSince).toBeGreaterThan(0);
     expect(tally.l2Hits).toBeGreaterThanOrEqual(RUNS * 2);
   }, 120_000);
+
+  test("a request that joins another request's load, at a later instant, gets grants valid at its own instant", async () => {
+    // One assignment, expiring at NOW + 1: counted at NOW, not at LATER (= NOW + 2).
+    const world: World = {
+      doc: {
+        catalog: 'expiry',
+        name: 'Expiry',
+        owner: { role: 'owner' },
+        permissions: { m0: { a0: { description: 'a0' } } },
+        roles: { owner: { name: 'Owner', kind: 'org', grants: ['m0:a0'] } },
+      },
+      customRoles: {},
+      locations: [],
+      users: [{ userId: 'u0', assignments: [{ id: 'a0', role: 'owner', expiresAt: NOW + 1 }] }],
+      policies: {},
+      checks: [{ user: 0, request: { permission: 'm0:a0' } }],
+    };
+    const stored = await writeWorld(store, world, 'equivalence: joined load');
+    const input = stored.input(world.checks[0]!);
+    expect(referenceSays(world, 0, world.checks[0]!.request, NOW).outcome).toBe('ALLOW');
+    expect(referenceSays(world, 0, world.checks[0]!.request, LATER).outcome).toBe('DENY');
+    expect((await decideAll(stored.orgId, [input], NOW))[0]!.outcome).toBe('ALLOW');
+    expect((await decideAll(stored.orgId, [input], LATER))[0]!.outcome).toBe('DENY');
+
+    // Two requests of one process, at NOW and 2 ms later, ask for the same user's grants at once (the
+    // same version, Redis cold): the later one joins the earlier one's load (Tiers' in-flight map).
+    const tiers = new Tiers(new L1Cache(), shared, metrics);
+    const state = (await new OrgStates(store, tiers).load(stored.orgId))!;
+    const viewer: Viewer = { kind: 'service', orgId: stored.orgId, keyId: 'test', scopes: [] };
+    const authzAt = (now: number) => {
+      const scope = { orgId: stored.orgId, version: state.org.version, catalog: state.catalog, now, tiers };
+      return new Authz(state, viewer, createLoaders(store, scope), now);
+    };
+    // Both batches are dispatched in the same tick, the earlier request's first: the later one finds
+    // the earlier one's load in flight (src/cache/tiers.ts) and waits for its grants, compiled at NOW.
+    const [early, late] = await Promise.all([authzAt(NOW).decide(input), authzAt(LATER).decide(input)]);
+    expect(early.outcome).toBe('ALLOW');
+    // Uncached, at LATER, the assignment has expired: DENY. Grants whose validUntil is past the
+    // request's instant must not be used, wherever they come from (L1 and L2 check it; a join must too).
+    expect(late.outcome).toBe('DENY');
+  });
 });

@@ -144,8 +144,7 @@ describe('three replicas sharing PostgreSQL and Redis', () => {
         cuts += Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub').catch(() => 0));
         await new Promise((r) => setTimeout(r, 20));
       }
-    });
-    await admin.quit();
+    }).finally(() => admin.disconnect());
     expectSound(tally, 2_000);
     expect(cuts).toBeGreaterThan(0);
   }, 300_000);
