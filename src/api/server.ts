@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
@@ -12,10 +13,13 @@ import { SharedCache } from '../cache/redis';
 import { Tiers } from '../cache/tiers';
 import type { Config } from '../config';
 import { Metrics } from '../metrics/metrics';
-import type { Store } from '../store';
+import { gatewaySecret, type Store } from '../store';
 import { buildContext, type Context } from './context';
 import { formatError } from './errors';
 import { buildSchema } from './schema';
+
+/** The store's name for the key that signs the shared cache's entries (every replica reads the same). */
+const CACHE_KEY_NAME = 'cache_signing_key';
 
 /** Request limits. They are never told to clients (errors say "too deep", not by how much). */
 const LIMITS = {
@@ -67,7 +71,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (store.db.kind === 'pglite') {
       log({ level: 'warn', msg: 'REDIS_URL is not used with the embedded store: one process serves it' });
     } else {
-      shared = new SharedCache(config.redisUrl, { log, metrics });
+      const macKey = Buffer.from(
+        await gatewaySecret(store.db, CACHE_KEY_NAME, () => randomBytes(32).toString('base64url')),
+        'base64url',
+      );
+      shared = new SharedCache(config.redisUrl, { log, metrics, macKey });
       shared.invalidated((orgId, version) => {
         cache.dropOlder(orgId, version);
         store.versions.advance(orgId, version);

@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import Redis, { type RedisOptions, type Result } from 'ioredis';
 import type { Metrics } from '../metrics/metrics';
 import { WRITE_DEADLINE_MS, type SharedVersions } from '../store/versions';
@@ -5,9 +6,11 @@ import { WRITE_DEADLINE_MS, type SharedVersions } from '../store/versions';
 /**
  * The shared cache (level 2): one Redis for every replica. It holds three things:
  *
- * - each organization's **version** (`rg1:v:<org>`), the key of everything else. A write marks it
- *   `p:<n>` (pending) before it commits and sets it to `<n>` after, before it returns; a reader that
- *   finds it pending or missing reads the version from PostgreSQL instead (see `Versions`);
+ * - each organization's **version** (`rg1:v:<run id>:<org>`), the key of everything else. A write
+ *   marks it `p:<n>` (pending) before it commits and sets it to `<n>` after, before it returns; a
+ *   reader that finds it pending or missing reads the version from PostgreSQL instead (see
+ *   `Versions`). Under the Redis server's run id: a restarted Redis never serves versions it kept from
+ *   an earlier run (a snapshot reloaded from disk), and an empty one settles first (SETTLE_MS);
  * - **entries** keyed by organization and version (`rg1:e:<org>:<version>:<kind>:<id>`), written with a
  *   lifetime fixed then and never extended by a read;
  * - an **invalidation channel**: a write publishes `<org> <version>`, and every replica drops what it
@@ -21,6 +24,12 @@ export interface SharedCacheOptions {
   commandTimeoutMs?: number;
   /** Lifetime of an entry, ms. Default 10 minutes. */
   ttlMs?: number;
+  /**
+   * The key that signs entries (HMAC-SHA-256 over the Redis key and the value): an entry written or
+   * moved by anyone without it is a miss, never a grant. The gateway keeps one in the store, shared by
+   * every replica. Without it, entries are neither written nor read (versions still are).
+   */
+  macKey?: Uint8Array;
   /** Where "Redis is down" and "Redis is back" go (once per change). */
   log?: (entry: Record<string, unknown>) => void;
   metrics?: Metrics;
@@ -36,8 +45,8 @@ export const PENDING_TTL_MS = 30_000;
 export const SETTLE_MS = WRITE_DEADLINE_MS + 5_000;
 
 const CHANNEL = 'rg1:invalidate';
-const BOOT_KEY = 'rg1:boot';
-const SETTLING_KEY = 'rg1:settling';
+/** Bytes of HMAC-SHA-256 kept with each entry. */
+const MAC_BYTES = 16;
 
 /** A version as Redis has it: a number (trust it), or nothing to trust (missing, pending, settling). */
 export type SharedVersion = { version: string } | { pending: string | null };
@@ -46,9 +55,11 @@ export class SharedCache implements SharedVersions {
   private readonly client: Redis;
   private subscriber: Redis | null = null;
   private readonly ttlMs: number;
+  private readonly macKey?: Uint8Array;
   private readonly log: (entry: Record<string, unknown>) => void;
   private readonly metrics?: Metrics;
   private wasUp = false;
+  private runId: string | null = null;
   private closing = false;
   private everUp = false;
   private readonly onInvalidate: ((orgId: string, version: string) => void)[] = [];
@@ -56,6 +67,7 @@ export class SharedCache implements SharedVersions {
 
   constructor(url: string, options: SharedCacheOptions = {}) {
     this.ttlMs = options.ttlMs ?? 10 * 60_000;
+    this.macKey = options.macKey;
     this.log = options.log ?? (() => {});
     this.metrics = options.metrics;
     const redisOptions: RedisOptions = {
@@ -69,7 +81,12 @@ export class SharedCache implements SharedVersions {
     };
     this.client = new Redis(url, { ...redisOptions, connectionName: 'rolegate' });
     this.client.on('error', () => {}); // reported through `up` and the metrics, not per event
-    this.client.on('ready', () => this.changed(true));
+    // Versions live under the Redis server's run id: a restarted server (even one that reloaded an
+    // old snapshot from disk) has a new one, so versions it kept from before are never read.
+    this.client.on('ready', () => {
+      this.runId = null;
+      void this.learnRunId();
+    });
     this.client.on('close', () => this.changed(false));
     this.client.defineCommand('rgCommitted', { numberOfKeys: 1, lua: COMMITTED });
     this.client.defineCommand('rgAbandoned', { numberOfKeys: 1, lua: ABANDONED });
@@ -92,11 +109,23 @@ export class SharedCache implements SharedVersions {
   /** Connects (waits up to the connect timeout); a Redis that is not there yet is retried in the background. */
   async connect(): Promise<void> {
     await Promise.all([this.client.connect(), this.subscriber?.connect()]).catch(() => {});
+    if (this.client.status === 'ready' && !this.runId) await this.learnRunId();
+  }
+
+  /** Reads the server's run id (after every (re)connect); until it is known, Redis counts as down. */
+  private async learnRunId(): Promise<void> {
+    try {
+      const info = await this.client.info('server');
+      this.runId = /run_id:(\w+)/.exec(info)?.[1] ?? null;
+      if (this.runId) this.changed(true);
+    } catch {
+      // Not ready after all: the next 'ready' tries again.
+    }
   }
 
   /** Whether Redis answered last time: while it does not, decisions read the store. */
   get up(): boolean {
-    return this.client.status === 'ready';
+    return this.client.status === 'ready' && this.runId !== null;
   }
 
   /** Called with every invalidation heard from any replica (this one included). */
@@ -114,7 +143,7 @@ export class SharedCache implements SharedVersions {
   /** The organizations' versions as Redis has them, in one round trip. Throws when Redis does not answer. */
   async versions(orgIds: readonly string[]): Promise<SharedVersion[]> {
     const values = await this.run('versions', () =>
-      this.client.mget(SETTLING_KEY, ...orgIds.map(versionKey)),
+      this.client.mget(this.key('settling'), ...orgIds.map((o) => this.key('v', o))),
     );
     const settling = values[0] !== null;
     return orgIds.map((_, i) => {
@@ -130,7 +159,9 @@ export class SharedCache implements SharedVersions {
    * from the version before it).
    */
   async prepare(orgId: string, version: string): Promise<void> {
-    await this.run('prepare', () => this.client.set(versionKey(orgId), `p:${version}`, 'PX', PENDING_TTL_MS));
+    await this.run('prepare', () =>
+      this.client.set(this.key('v', orgId), `p:${version}`, 'PX', PENDING_TTL_MS),
+    );
   }
 
   /**
@@ -144,7 +175,7 @@ export class SharedCache implements SharedVersions {
         const results = await this.run('commit', () =>
           this.client
             .multi()
-            .rgCommitted(versionKey(orgId), version)
+            .rgCommitted(this.key('v', orgId), version)
             .publish(CHANNEL, `${orgId} ${version}`)
             .exec(),
         );
@@ -162,7 +193,7 @@ export class SharedCache implements SharedVersions {
 
   /** The write was rolled back: clear its pending mark (if it is still this write's). */
   async abandoned(orgId: string, version: string): Promise<void> {
-    await this.run('abandon', () => this.client.rgAbandoned(versionKey(orgId), version)).catch(() => {});
+    await this.run('abandon', () => this.client.rgAbandoned(this.key('v', orgId), version)).catch(() => {});
   }
 
   /**
@@ -172,27 +203,54 @@ export class SharedCache implements SharedVersions {
    */
   async learn(orgId: string, version: string, pending: string | null): Promise<void> {
     await this.run('learn', () =>
-      this.client.rgLearn(versionKey(orgId), BOOT_KEY, SETTLING_KEY, version, pending ?? '', SETTLE_MS),
+      this.client.rgLearn(
+        this.key('v', orgId),
+        this.key('boot'),
+        this.key('settling'),
+        version,
+        pending ?? '',
+        SETTLE_MS,
+      ),
     ).catch(() => {});
   }
 
   // --- entries --------------------------------------------------------------------------------------
 
-  /** Entries by key, in one round trip; null for a miss. Throws when Redis does not answer. */
+  /**
+   * Entries by key, in one round trip; null for a miss, or for an entry whose signature does not match
+   * its key and value. Throws when Redis does not answer.
+   */
   async getMany(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    if (!keys.length) return [];
-    return this.run('get', () => this.client.mgetBuffer(...keys));
+    if (!keys.length || !this.macKey) return keys.map(() => null);
+    const found = await this.run('get', () => this.client.mgetBuffer(...keys));
+    return found.map((signed, i) => {
+      if (!signed || signed.length < MAC_BYTES) return null;
+      const value = signed.subarray(0, signed.length - MAC_BYTES);
+      if (timingSafeEqual(signed.subarray(signed.length - MAC_BYTES), this.mac(keys[i]!, value)))
+        return value;
+      this.metrics?.redisErrors.inc({ op: 'bad signature' });
+      return null;
+    });
   }
 
   /** Stores entries in one pipeline, each with its own lifetime (at most the default). Never throws. */
   setMany(entries: readonly { key: string; value: Buffer; ttlMs?: number }[]): void {
-    if (!entries.length || !this.up) return;
+    if (!entries.length || !this.up || !this.macKey) return;
     const pipeline = this.client.pipeline();
     for (const e of entries) {
       const ttl = Math.max(1, Math.min(e.ttlMs ?? this.ttlMs, this.ttlMs));
-      pipeline.set(e.key, e.value, 'PX', Math.floor(ttl));
+      pipeline.set(e.key, Buffer.concat([e.value, this.mac(e.key, e.value)]), 'PX', Math.floor(ttl));
     }
     this.run('set', () => pipeline.exec()).catch(() => {});
+  }
+
+  private mac(key: string, value: Buffer): Buffer {
+    return createHmac('sha256', this.macKey!)
+      .update(key)
+      .update('\0')
+      .update(value)
+      .digest()
+      .subarray(0, MAC_BYTES);
   }
 
   static entryKey(orgId: string, version: string, kind: string, id: string): string {
@@ -215,6 +273,12 @@ export class SharedCache implements SharedVersions {
     this.client.disconnect();
     this.subscriber?.disconnect();
     this.subscriber = null;
+  }
+
+  /** A version-protocol key of this Redis server's run: `v` (an organization's version), `boot`, `settling`. */
+  private key(kind: 'v' | 'boot' | 'settling', orgId = ''): string {
+    if (!this.runId) throw new Error('Redis is not ready');
+    return `rg1:${kind}:${this.runId}${orgId ? `:${orgId}` : ''}`;
   }
 
   private async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
@@ -240,10 +304,6 @@ export class SharedCache implements SharedVersions {
       this.log({ level: 'warn', msg: 'Redis is unreachable: decisions read the store until it is back' });
     }
   }
-}
-
-function versionKey(orgId: string): string {
-  return `rg1:v:${orgId}`;
 }
 
 // KEYS[1] version key; ARGV[1] the committed version. Sets it unless a later write already marked or

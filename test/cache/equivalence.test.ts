@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { Authz, type CheckInput, type DecisionResult } from '../../src/authz/authz';
@@ -58,7 +58,7 @@ beforeAll(async () => {
   ({ store, close: closeStore } = await openTestStore('postgres'));
   const url = process.env.ROLEGATE_TEST_REDIS_URL;
   if (!url) throw new Error('ROLEGATE_TEST_REDIS_URL is not set: run the tests through jest (globalSetup)');
-  shared = new SharedCache(url);
+  shared = new SharedCache(url, { macKey: randomBytes(32) });
   await shared.connect();
   // Without Redis every "cached" pass would quietly read the store: the comparison would prove nothing.
   expect(shared.up).toBe(true);

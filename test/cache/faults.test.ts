@@ -11,6 +11,7 @@ import { migrate, openDb } from '../../src/store';
  */
 const CHECK = `query($i: CheckInput!) { check(input: $i) { outcome version } }`;
 const ASSIGN = `mutation($i: AssignRoleInput!) { assignRole(input: $i) { assignment { id } version } }`;
+const REVOKE = `mutation($i: RevokeAssignmentInput!) { revokeAssignment(input: $i) { version } }`;
 const CREATE_USER = `mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }`;
 
 const metric = async (t: TestGateway, line: RegExp): Promise<number> => {
@@ -205,3 +206,40 @@ describe('PostgreSQL stopped under a running gateway', () => {
 });
 
 it('the test run has a Redis', () => expect(testRedisUrl()).toMatch(/^redis:\/\//));
+
+describe('Redis restarted from an old snapshot', () => {
+  let redis: RedisServer;
+  let t: TestGateway;
+  beforeAll(async () => {
+    redis = await startRedis();
+    t = await startTestGateway('postgres', { redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await redis?.stop();
+  });
+
+  it('versions it reloads from disk are never trusted: a revoke made after the snapshot still holds', async () => {
+    const w = await world(t);
+    const check = async () =>
+      (await gql(t.url, w.ownerToken, CHECK, { i: { userId: w.admin, permission: 'resource:manage' } })).data!
+        .check as { outcome: string; version: string };
+    expect((await check()).outcome).toBe('ALLOW');
+    const raw = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      await raw.save(); // the snapshot holds the version at which the admin is allowed, and its entries
+    } finally {
+      raw.disconnect();
+    }
+    const assignment = (await t.store.assignments.forUsers(w.orgId, [w.admin]))[0]![0]!;
+    const revoked = await gql(t.url, w.ownerToken, REVOKE, { i: { id: assignment.id } });
+    expect(revoked.errors).toBeUndefined();
+    expect((await check()).outcome).toBe('DENY');
+
+    await redis.kill();
+    await redis.start(); // reloads the snapshot from its folder
+    await until(async () => (await metric(t, /^rolegate_redis_up (\d+)/m)) === 1);
+    for (let i = 0; i < 20; i++)
+      expect(await check()).toEqual({ outcome: 'DENY', version: revoked.data!.revokeAssignment.version });
+  }, 60_000);
+});

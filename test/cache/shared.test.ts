@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { SharedCache } from '../../src/cache/redis';
 import { gql, newTenant, startTestGateway, testRedisUrl, type TestGateway } from '../support/gateway';
 
 /**
@@ -115,5 +118,34 @@ describe('shared cache (Redis) between two gateways', () => {
     const res = await fetch(a.url.replace('/graphql', '/readyz'));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ready', store: 'ok', redis: 'ok' });
+  });
+});
+
+describe('shared cache entries are signed', () => {
+  it('an entry tampered with, moved to another key, or signed with another key is a miss', async () => {
+    const key = randomBytes(32);
+    const shared = new SharedCache(testRedisUrl(), { macKey: key });
+    const stranger = new SharedCache(testRedisUrl(), { macKey: randomBytes(32) });
+    const raw = new Redis(testRedisUrl());
+    try {
+      await Promise.all([shared.connect(), stranger.connect()]);
+      const id = `${Date.now()}-${Math.random()}`;
+      const [k1, k2, k3] = ['a', 'b', 'c'].map((u) => SharedCache.entryKey(`org-${id}`, '1', 'grants', u));
+      shared.setMany([{ key: k1!, value: Buffer.from('grants of a') }]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await shared.getMany([k1!]))[0]?.toString()).toBe('grants of a');
+
+      const signed = (await raw.getBuffer(k1!))!;
+      await raw.set(k2!, signed); // a's entry under b's key
+      const flipped = Buffer.from(signed);
+      flipped[0]! ^= 1;
+      await raw.set(k3!, flipped);
+      expect(await shared.getMany([k2!, k3!])).toEqual([null, null]);
+      expect(await stranger.getMany([k1!])).toEqual([null]);
+    } finally {
+      raw.disconnect();
+      await shared.close();
+      await stranger.close();
+    }
   });
 });
