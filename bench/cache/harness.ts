@@ -4,6 +4,7 @@
  * the cache counters read from two such readings.
  */
 import { spawn } from 'node:child_process';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import * as path from 'node:path';
 import type { StreamResult, StreamSpec } from './cannon';
 
@@ -172,3 +173,35 @@ export function ratios(c: Counts, viewerLookups: number, redis: boolean): Ratios
 
 export const pct = (x: number | null, digits = 1) =>
   x === null || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(digits)}%`;
+
+// --- garbage collection ------------------------------------------------------------------------------
+
+export interface GcStats {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/** Starts recording this process's GC pauses; the returned function stops and reports. */
+export function gcMeter(): () => GcStats {
+  const s: GcStats = { count: 0, totalMs: 0, maxMs: 0 };
+  const add = (entries: PerformanceEntry[]) => {
+    for (const e of entries) {
+      s.count++;
+      s.totalMs += e.duration;
+      s.maxMs = Math.max(s.maxMs, e.duration);
+    }
+  };
+  const observer = new PerformanceObserver((list) => add(list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return () => {
+    add(observer.takeRecords());
+    observer.disconnect();
+    return s;
+  };
+}
+
+/** A full collection when node runs with --expose-gc (the npm script's flag); else nothing. */
+export function collect(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}

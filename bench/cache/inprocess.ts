@@ -17,7 +17,7 @@ import { decide, UserGrants } from '../../src/engine';
 import { Metrics } from '../../src/metrics/metrics';
 import type { Store } from '../../src/store';
 import { dist, type Dist } from '../http/stats';
-import type { Counts } from './harness';
+import { collect, gcMeter, type Counts, type GcStats } from './harness';
 import type { Workload } from './world';
 
 function sources(store: Store, state: OrgState, now: () => number): Sources {
@@ -73,6 +73,8 @@ export interface TierLatencies {
   /** What the levels counted, to show each sample came from the level it is filed under. */
   counted: Awaited<ReturnType<typeof cacheCounts>>;
   outcomes: Record<string, number>;
+  /** This process's GC pauses during the measured samples (a full collection ran just before). */
+  gc: GcStats;
 }
 
 /**
@@ -100,9 +102,15 @@ export async function tierLatencies(
   const out = { store: [] as number[], l2: [] as number[], l1: [] as number[], mget: [] as number[] };
   const outcomes: Record<string, number> = {};
   let before = await cacheCounts(metrics);
+  let gc = gcMeter();
   try {
     for (let i = 0; i < probes.length; i++) {
-      if (i === warmup) before = await cacheCounts(metrics);
+      if (i === warmup) {
+        before = await cacheCounts(metrics);
+        gc();
+        collect();
+        gc = gcMeter();
+      }
       const p = probes[i]!;
       const key = SharedCache.entryKey(state.org.id, state.org.version, 'grants', p.userId);
       await raw.del(key);
@@ -132,8 +140,10 @@ export async function tierLatencies(
       out.l1.push(fromL1);
       out.mget.push(mget);
     }
+    const gcStats = gc();
     const after = await cacheCounts(metrics);
     return {
+      gc: gcStats,
       n: out.l1.length,
       store: dist(out.store),
       l2: dist(out.l2),
@@ -161,6 +171,11 @@ export interface SimResult {
   lookupMs: Dist;
   prefixSeconds: number;
   measureSeconds: number;
+  /** Compiled grants held in each replica's L1 at the end, and the heap they take (after a full GC). */
+  entries: number[];
+  heapBytes: number;
+  /** ms for each replica's L1 to drop them all (`L1Cache.dropOlder`, what a write's invalidation does). */
+  dropMs: number[];
 }
 
 /**
@@ -188,11 +203,13 @@ export async function simulate(opts: {
   await raw.connect();
   await raw.flushall();
   raw.disconnect();
+  collect();
+  const heap0 = process.memoryUsage().heapUsed;
   const replicas = [0, 1].map(() => {
     const metrics = new Metrics();
     const shared = new SharedCache(redisUrl, { metrics });
     const l1 = new L1Cache(opts.l1Size ? { subjects: opts.l1Size } : {});
-    return { metrics, shared, tiers: new Tiers(l1, shared, metrics) };
+    return { metrics, shared, l1, tiers: new Tiers(l1, shared, metrics) };
   });
   try {
     await Promise.all(replicas.map((r) => r.shared.connect()));
@@ -243,7 +260,22 @@ export async function simulate(opts: {
     );
     const measureSeconds = (performance.now() - t1) / 1000;
     const after = await Promise.all(replicas.map((r) => cacheCounts(r.metrics)));
+    const lookupMs = dist(ms);
+    ids.length = 0;
+    ms.length = 0;
+    collect();
+    const heapBytes = process.memoryUsage().heapUsed - heap0;
+    const entries = replicas.map((r) => r.l1.grants.size);
+    const newer = String(BigInt(state.org.version) + 1n);
+    const dropMs = replicas.map((r) => {
+      const t = performance.now();
+      r.l1.dropOlder(state.org.id, newer);
+      return performance.now() - t;
+    });
     return {
+      entries,
+      heapBytes,
+      dropMs,
       l1Size: opts.l1Size,
       replicas: after.map((a, i) => {
         const b = before[i]!;
@@ -255,7 +287,7 @@ export async function simulate(opts: {
           redisErrors: a.redisErrors - b.redisErrors,
         };
       }),
-      lookupMs: dist(ms),
+      lookupMs,
       prefixSeconds,
       measureSeconds,
     };
