@@ -53,22 +53,28 @@ export class L1Cache {
   }
 }
 
+/** Entries dropped per turn of the event loop when a newer version is heard of. */
+const DROP_CHUNK = 1_000;
+
 /**
  * A bounded LRU whose entries are keyed by (organization, version, id), with an index by organization
- * so that the entries of older versions can be dropped when a newer one is heard of.
+ * and version so that the entries of older versions can be dropped when a newer one is heard of.
+ * Dropping is spread over turns of the event loop (DROP_CHUNK entries at a time): those entries are
+ * never read again (their version is past), so there is no hurry, and a large cache must not stall
+ * the requests in flight.
  */
 export class VersionedLru<T extends object> {
   private readonly lru: LRUCache<string, T>;
-  /** Keys held per organization, with their version. */
-  private readonly byOrg = new Map<string, Map<string, bigint>>();
+  /** Keys held per organization and version. */
+  private readonly byOrg = new Map<string, Map<string, Set<string>>>();
 
   constructor(max: number, ttl: number) {
     this.lru = new LRUCache<string, T>({
       max,
       ttl,
       updateAgeOnGet: false,
-      dispose: (_value, key, reason) => {
-        if (reason !== 'set') this.unindex(key);
+      dispose: (_value, k, reason) => {
+        if (reason !== 'set') this.unindex(k);
       },
     });
   }
@@ -81,15 +87,37 @@ export class VersionedLru<T extends object> {
   set(orgId: string, version: string, id: string, value: T, ttlMs?: number): void {
     const k = key(orgId, version, id);
     this.lru.set(k, value, ttlMs !== undefined ? { ttl: Math.max(1, Math.min(ttlMs, this.lru.ttl)) } : {});
-    let keys = this.byOrg.get(orgId);
-    if (!keys) this.byOrg.set(orgId, (keys = new Map()));
-    keys.set(k, BigInt(version));
+    let versions = this.byOrg.get(orgId);
+    if (!versions) this.byOrg.set(orgId, (versions = new Map()));
+    let keys = versions.get(version);
+    if (!keys) versions.set(version, (keys = new Set()));
+    keys.add(k);
   }
 
+  /** Drops the organization's entries of versions before `version`, a chunk per turn of the event loop. */
   dropOlder(orgId: string, version: bigint): void {
-    const keys = this.byOrg.get(orgId);
-    if (!keys) return;
-    for (const [k, v] of keys) if (v < version) this.lru.delete(k);
+    const versions = this.byOrg.get(orgId);
+    if (!versions) return;
+    const doomed: Set<string>[] = [];
+    for (const [v, keys] of versions) {
+      if (BigInt(v) >= version) continue;
+      versions.delete(v); // unindexed now: the deletes below do not touch these sets
+      doomed.push(keys);
+    }
+    if (!versions.size) this.byOrg.delete(orgId);
+    if (!doomed.length) return;
+    const keys = (function* () {
+      for (const set of doomed) yield* set;
+    })();
+    const step = () => {
+      for (let i = 0; i < DROP_CHUNK; i++) {
+        const next = keys.next();
+        if (next.done) return;
+        this.lru.delete(next.value);
+      }
+      setImmediate(step);
+    };
+    step();
   }
 
   clear(): void {
@@ -102,11 +130,13 @@ export class VersionedLru<T extends object> {
   }
 
   private unindex(k: string): void {
-    const orgId = k.slice(0, k.indexOf('\0'));
-    const keys = this.byOrg.get(orgId);
+    const [orgId, version] = k.split('\0', 2) as [string, string];
+    const versions = this.byOrg.get(orgId);
+    const keys = versions?.get(version);
     if (!keys) return;
     keys.delete(k);
-    if (!keys.size) this.byOrg.delete(orgId);
+    if (!keys.size) versions!.delete(version);
+    if (!versions!.size) this.byOrg.delete(orgId);
   }
 }
 
