@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { GraphQLError, type ValidationRule } from 'graphql';
 import { authConfigFromEnv, Authenticator, type AuthConfig } from '../auth/tokens';
 import { OrgStates } from '../authz/org-state';
-import { L1Cache } from '../cache/l1';
+import { L1Cache, type L1Options } from '../cache/l1';
 import { SharedCache } from '../cache/redis';
 import { Tiers } from '../cache/tiers';
 import type { Config } from '../config';
@@ -45,8 +45,8 @@ export interface GatewayOptions {
   /** Where masked errors and start-up notes go. Default: stderr, one JSON line each. */
   log?: (entry: Record<string, unknown>) => void;
   host?: string;
-  /** The cache levels (default on); false reads the store for every request, Redis or not. */
-  cache?: false;
+  /** The cache levels (default on, with L1Cache's default sizes); false reads the store for every request, Redis or not. */
+  cache?: false | L1Options;
   /**
    * Benchmarks only (default strict): false trusts the last version this process heard of instead of
    * reading one per request, which breaks the consistency promise. It measures what strictness costs.
@@ -65,7 +65,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const metrics = new Metrics();
   store.db.onStatement = () => metrics.storeQueries.inc();
-  const cache = options.cache === false ? undefined : new L1Cache();
+  const cache = options.cache === false ? undefined : new L1Cache(options.cache);
   let shared: SharedCache | undefined;
   if (config.redisUrl && cache) {
     if (store.db.kind === 'pglite') {
@@ -89,6 +89,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         log({ level: 'warn', msg: 'Redis is unreachable: decisions read the store until it is up' });
     }
   }
+  // One gateway per Store: the version protocol and the statement counter are set on it.
   store.versions.use({
     shared,
     strict: options.strictVersions !== false,
@@ -199,6 +200,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async close() {
       await app.close();
       await apollo.stop();
+      // One gateway per Store: the version protocol and the statement counter are set on it.
       store.versions.use({});
       if (store.db.onStatement) store.db.onStatement = undefined;
       await shared?.close();
