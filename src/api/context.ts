@@ -72,7 +72,7 @@ async function build(
   if (!state) throw unauthenticated('the credentials name an organization that does not exist');
   const requestId =
     headers.requestId && /^[\w.:-]{1,100}$/.test(headers.requestId) ? headers.requestId : randomUUID();
-  const context = await contextAt(deps, viewer, state, requestId);
+  const context = contextAt(deps, viewer, state, requestId);
   if (viewer.kind === 'user') {
     const user = await context.loaders.grants.load(viewer.userId);
     if (!user || user.deleted) throw unauthenticated('the credentials name a user that does not exist');
@@ -82,12 +82,7 @@ async function build(
 }
 
 /** The context for `viewer` at the organization state `state` (a version): loaders and services. */
-async function contextAt(
-  deps: ContextDeps,
-  viewer: Viewer,
-  state: OrgState,
-  requestId: string,
-): Promise<Context> {
+function contextAt(deps: ContextDeps, viewer: Viewer, state: OrgState, requestId: string): Context {
   const now = Date.now();
   const loaders = createLoaders(deps.store, {
     orgId: viewer.orgId,
@@ -97,7 +92,7 @@ async function contextAt(
     tiers: deps.tiers,
   });
   const authz = new Authz(state, viewer, loaders, now, deps.metrics);
-  const context: Context = {
+  return {
     requestId,
     viewer,
     loaders,
@@ -109,8 +104,7 @@ async function contextAt(
       const reached = await deps.store.versions.waitFor(viewer.orgId, wanted, VERSION_WAIT_MS);
       if (reached === null) return null;
       const later = await deps.orgStates.at(viewer.orgId, reached);
-      return later ? (await contextAt(deps, viewer, later, requestId)).authz : null;
+      return later ? contextAt(deps, viewer, later, requestId).authz : null;
     },
   };
-  return context;
 }
