@@ -1,5 +1,6 @@
 import { decodeGrants, encodeGrants, UserGrants, type CompiledCatalog } from '../engine';
 import type { Metrics } from '../metrics/metrics';
+import { asError } from '../store/errors';
 import type { L1Cache } from './l1';
 import { SharedCache } from './redis';
 
@@ -83,14 +84,14 @@ export class Tiers {
         });
         await this.fromStore(scope, toStore, sources, (flight, value) => finish(mine.get(flight)!, value));
       } catch (err) {
-        for (const e of mine.values()) finish(e, err instanceof Error ? err : new Error(String(err)));
+        for (const e of mine.values()) finish(e, asError(err));
       } finally {
         for (const flight of mine.keys()) this.inflight.delete(flight);
       }
     }
     await Promise.all(
       joined.map(async ({ i, promise }) => {
-        out[i] = await promise.catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+        out[i] = await promise.catch(asError);
       }),
     );
     // Grants compiled for another request count assignments at its instant: one that expired since,
@@ -104,7 +105,7 @@ export class Tiers {
         const fresh = await sources.grants(stale.map(({ i }) => keys[i]!.id));
         stale.forEach(({ i }, j) => (out[i] = fresh[j] ?? null));
       } catch (err) {
-        for (const { i } of stale) out[i] = err instanceof Error ? err : new Error(String(err));
+        for (const { i } of stale) out[i] = asError(err);
       }
     }
     return out as (Value | null | Error)[];
@@ -173,7 +174,7 @@ export class Tiers {
               ? await sources.grants(wanted.map((k) => k.id))
               : await sources.paths(wanted.map((k) => k.id));
         } catch (err) {
-          for (const k of wanted) done(k.flight, err instanceof Error ? err : new Error(String(err)));
+          for (const k of wanted) done(k.flight, asError(err));
           return;
         }
         wanted.forEach((k, i) => {

@@ -75,3 +75,8 @@ function conflictMessage(constraint?: string): string {
       return 'this already exists';
   }
 }
+
+/** A thrown value as an Error (DataLoader batches and joined loads carry Errors per key). */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

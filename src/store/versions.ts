@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { StoreError } from './errors';
+import { asError, StoreError } from './errors';
 import { isUuid } from './ids';
 
 /**
@@ -161,7 +161,7 @@ export class Versions {
         read = await this.read(missing);
       } catch (err) {
         // The store is down: those Redis answered for are still answered, the others fail.
-        const error = err instanceof Error ? err : new Error(String(err));
+        const error = asError(err);
         return out.map((v) => (v === undefined ? error : v));
       }
       this.observer?.read('store', missing.length);
