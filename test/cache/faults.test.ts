@@ -39,19 +39,25 @@ async function world(t: TestGateway) {
   return { orgId, ownerToken, admin, plain: await user('plain@example.com') };
 }
 
-describe('Redis killed in the middle of a check load', () => {
-  let redis: RedisServer;
-  let t: TestGateway;
+/** A gateway over the test run's PostgreSQL and a Redis of its own (which the test may kill), for one describe. */
+function gatewayOnOwnRedis(): { redis: RedisServer; t: TestGateway } {
+  const env = {} as { redis: RedisServer; t: TestGateway };
   beforeAll(async () => {
-    redis = await startRedis();
-    t = await startTestGateway('postgres', { redisUrl: redis.url });
+    env.redis = await startRedis();
+    env.t = await startTestGateway('postgres', { redisUrl: env.redis.url });
   });
   afterAll(async () => {
-    await t?.close();
-    await redis?.stop();
+    await env.t?.close();
+    await env.redis?.stop();
   });
+  return env;
+}
+
+describe('Redis killed in the middle of a check load', () => {
+  const env = gatewayOnOwnRedis();
 
   it('zero wrong ALLOWs, zero 5xx, decisions continue from PostgreSQL; Redis back, it is used again', async () => {
+    const { redis, t } = env;
     const w = await world(t);
     const counts = { allow: 0, deny: 0, wrongAllow: 0, wrongDeny: 0, errors: [] as string[], afterKill: 0 };
     let killed = false;
@@ -208,18 +214,10 @@ describe('PostgreSQL stopped under a running gateway', () => {
 it('the test run has a Redis', () => expect(testRedisUrl()).toMatch(/^redis:\/\//));
 
 describe('Redis restarted from an old snapshot', () => {
-  let redis: RedisServer;
-  let t: TestGateway;
-  beforeAll(async () => {
-    redis = await startRedis();
-    t = await startTestGateway('postgres', { redisUrl: redis.url });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await redis?.stop();
-  });
+  const env = gatewayOnOwnRedis();
 
   it('versions it reloads from disk are never trusted: a revoke made after the snapshot still holds', async () => {
+    const { redis, t } = env;
     const w = await world(t);
     const check = async () =>
       (await gql(t.url, w.ownerToken, CHECK, { i: { userId: w.admin, permission: 'resource:manage' } })).data!
