@@ -61,6 +61,9 @@ describe('three replicas sharing PostgreSQL and Redis', () => {
   }, 120_000);
 
   afterAll(async () => {
+    for (const r of replicas ?? [])
+      if (r.exitCode() !== null)
+        console.error(`replica ${r.name} exited (${r.exitCode()}):\n${r.stderr().slice(-4000)}`);
     await Promise.all(replicas?.map((r) => r.stop()) ?? []);
     await redis?.stop();
     await closeStore?.();
@@ -83,7 +86,12 @@ describe('three replicas sharing PostgreSQL and Redis', () => {
     const check = async (replica: Replica, tenant: { token: string; userId: string }) => {
       const r = await gql(replica.url, tenant.token, CHECK, {
         i: { userId: tenant.userId, permission: 'resource:manage' },
-      });
+      }).catch((err: Error) => ({
+        status: 0,
+        errors: [{ message: err.message }],
+        data: undefined,
+        raw: String(err.cause ?? err),
+      }));
       if (r.status >= 500) tally.status5xx++;
       if (r.errors || !r.data) {
         tally.checkErrors.push(`${replica.name}: ${r.status} ${r.raw.slice(0, 200)}`);
@@ -122,6 +130,13 @@ describe('three replicas sharing PostgreSQL and Redis', () => {
   }
 
   const expectSound = (tally: Tally, trials: number) => {
+    // A replica that died says why (its last log lines) rather than as a failed fetch.
+    for (const r of replicas)
+      expect({
+        replica: r.name,
+        exit: r.exitCode(),
+        log: r.exitCode() === null ? '' : r.stderr().slice(-4000),
+      }).toEqual({ replica: r.name, exit: null, log: '' });
     expect(tally.trials).toBe(trials);
     expect(tally.allowedAfterRevoke).toBe(0);
     expect(tally.checkErrors).toEqual([]);

@@ -9,6 +9,8 @@ export interface Replica {
   url: string;
   /** What it wrote to stderr (its log lines). */
   stderr(): string;
+  /** Its exit code, or null while it runs. */
+  exitCode(): number | null;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export async function startReplica(
     name,
     url: `http://127.0.0.1:${port}/graphql`,
     stderr: () => err,
+    exitCode: () => child.exitCode ?? (child.signalCode ? -1 : null),
     async stop() {
       if (child.exitCode !== null) return;
       await new Promise<void>((resolve) => {
