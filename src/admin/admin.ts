@@ -1,19 +1,30 @@
 import { CatalogError, type RoleKind, type RoleSpec, type ToolMode } from '../catalog';
-import { bitIndexes, compileCatalog, hasBit, type Bits } from '../engine';
+import { bitIndexes, compileCatalog, type Assignment, type Bits, type Subject } from '../engine';
+import { emptyBits, orInto } from '../engine/bitset';
 import { fitsScope } from '../engine/grants';
-import { ForbiddenError, InvalidInputError } from '../authz/errors';
+import { Access, ROOT, scopeOf, type Scope } from '../authz/access';
+import { InvalidInputError } from '../authz/errors';
 import type { Authz } from '../authz/authz';
 import type { Loaders } from '../authz/loaders';
 import type { Viewer } from '../auth/tokens';
-import { transferOwnership } from '../store/assignments';
-import { StoreError, type Store, type WriteContext } from '../store';
-import { keepsAnOrgRole, keepsAnOwner } from './invariants';
+import {
+  isOwnerAssignment,
+  notFound,
+  toEngineAssignment,
+  transferOwnership,
+  type AssignInput,
+  type Store,
+  type WriteContext,
+} from '../store';
+import { holdersKeepAnOrgRole, keepsAnOrgRole, keepsAnOwner } from './invariants';
 
 /**
- * The administration API's rules, on top of the guards (which already checked the viewer may run the
- * operation at all): nobody gives what they do not hold, the organization keeps an active owner,
- * ownership moves by adding before removing, and catalogs that require an org role get one.
+ * The administration API's rules, on top of the guards (which already checked, through `Access`, that
+ * the viewer may run the operation at the scopes it names and covers the user it acts on): nobody
+ * gives what they do not hold, the organization keeps an active owner, ownership moves by adding
+ * before removing, catalogs that require an org role get one, and owners get the owner's flags.
  */
+
 /** What each role kind's assignments must name, for refusals. */
 const SCOPE_RULE: Record<RoleKind, string> = {
   org: 'is an organization-wide role: give neither a location nor a team',
@@ -21,10 +32,21 @@ const SCOPE_RULE: Record<RoleKind, string> = {
   team: 'is a team role: give the team, and no location',
 };
 
+/** An assignment as the API takes it (`assignRole`, `createUser.assignments`). */
+export interface AssignmentRequest {
+  role: string;
+  locationId?: string | null;
+  teamId?: string | null;
+  personId?: string | null;
+  groupIds?: readonly string[] | null;
+  expiresAt?: Date | null;
+}
+
 export class Admin {
   constructor(
     private readonly store: Store,
     private readonly authz: Authz,
+    private readonly access: Access,
     private readonly loaders: Loaders,
     private readonly viewer: Viewer,
     private readonly requestId: string,
@@ -38,6 +60,10 @@ export class Admin {
     return this.authz.catalog;
   }
 
+  private get doc() {
+    return this.catalog.catalog.document;
+  }
+
   /** Every write carries who and why, and the organization-wide rules. */
   private ctx(extra: WriteContext['invariants'] = []): WriteContext {
     const actor = this.viewer.kind === 'user' ? this.viewer.userId : `apikey:${this.viewer.keyId}`;
@@ -49,11 +75,38 @@ export class Admin {
     };
   }
 
+  /** Warnings about the organization after a write: flags the catalog wants held that nobody holds. */
+  async warnings(): Promise<string[]> {
+    const wanted = Object.entries(this.doc.flags ?? {})
+      .filter(([, f]) => f.atLeastOne)
+      .map(([key]) => key);
+    const missing = await this.store.users.flagsWithoutHolder(this.orgId, wanted);
+    return missing.map(
+      (flag) =>
+        `no active user has the flag ${flag} (${this.doc.flags?.[flag]?.name ?? flag}); the catalog asks for at least one`,
+    );
+  }
+
   // Locations.
   createLocation(input: { name: string; parentId?: string | null }) {
     return this.store.locations.create(this.ctx(), input);
   }
-  moveLocation(input: { id: string; parentId?: string | null }) {
+  /**
+   * Moving a location under a new parent makes the roles given at the new parent's ancestors cascade to
+   * it: the viewer must hold, at the location, everything those roles grant (no escalation by moving).
+   */
+  async moveLocation(input: { id: string; parentId?: string | null }) {
+    const location = await this.loaders.locations.load(input.id);
+    if (!location) throw notFound('location', input.id);
+    const parent = input.parentId != null ? await this.loaders.locations.load(input.parentId) : null;
+    if (input.parentId != null && !parent) throw notFound('location', input.parentId);
+    const above = new Set(location.path);
+    const added = parent ? parent.path.filter((id) => !above.has(id)) : [];
+    const arriving = await this.store.assignments.atLocations(this.orgId, added);
+    await this.access.requireHoldsAll(this.closures(arriving.map(toEngineAssignment)), {
+      type: 'location',
+      id: location.id,
+    });
     return this.store.locations.move(this.ctx(), { id: input.id, parentId: input.parentId ?? null });
   }
   deleteLocation(id: string) {
@@ -61,23 +114,49 @@ export class Admin {
   }
 
   // Users.
-  async createUser(input: { email: string; name?: string | null; roles?: readonly string[] | null }) {
-    const roles = [...new Set(input.roles ?? [])];
-    for (const key of roles) {
-      const role = this.catalog.roles.get(key);
-      if (!role) throw new InvalidInputError(`unknown role "${key}"`);
-      if (role.kind !== 'org')
-        throw new InvalidInputError(
-          `roles given at creation are organization-wide: "${key}" is a ${role.kind} role`,
-        );
-      await this.mustHold(role.closure, {});
-    }
-    if (this.catalog.catalog.document.requireOrgRole && !roles.length) {
+  /**
+   * A new user with their roles in the same write: org-wide `roles`, `assignments` at any scope, or the
+   * catalog's default roles when neither is given. Each is checked like `assignRole`, at its scope.
+   */
+  async createUser(input: {
+    email: string;
+    name?: string | null;
+    roles?: readonly string[] | null;
+    assignments?: readonly AssignmentRequest[] | null;
+  }) {
+    const given: { request: AssignmentRequest; where: string }[] = [
+      ...[...new Set(input.roles ?? [])].map((role, i) => ({ request: { role }, where: `roles[${i}]` })),
+      ...(input.assignments ?? []).map((request, i) => ({ request, where: `assignments[${i}]` })),
+    ];
+    const wanted = given.length
+      ? given
+      : (this.doc.defaultRoles ?? []).map((role) => ({ request: { role }, where: 'defaultRoles' }));
+    const assignments = wanted.map(({ request, where }) => this.checkedAssignment(request, where));
+    const scopes = assignments.length ? assignments.map(scopeOf) : [ROOT];
+    await this.access.require({ operation: 'createUser' }, unique(scopes));
+    for (const a of assignments)
+      await this.access.requireHoldsAll(this.catalog.roles.get(a.roleKey)!.closure, scopeOf(a));
+    if (
+      this.doc.requireOrgRole &&
+      !assignments.some((a) => this.catalog.roles.get(a.roleKey)!.kind === 'org' && !a.expiresAt)
+    ) {
       throw new InvalidInputError(
-        'this catalog requires every user to hold an organization-wide role: give one in roles',
+        'this catalog requires every user to hold an organization-wide role that does not expire: give one in roles',
       );
     }
-    return this.store.users.create(this.ctx(), { email: input.email, name: input.name ?? null, roles });
+    const subject: Subject = {
+      userId: 'new',
+      assignments: assignments.map((a, i) => engineAssignment(a, `new-${i}`)),
+    };
+    await this.access.requireNoGain(null, subject);
+    return this.store.users.create(this.ctx(), {
+      email: input.email,
+      name: input.name ?? null,
+      flags: subject.assignments.some((a) => isOwnerAssignment(a, this.catalog.ownerRole))
+        ? [...(this.doc.owner.flags ?? [])]
+        : [],
+      assignments,
+    });
   }
   updateUser(input: { id: string; email?: string | null; name?: string | null }) {
     return this.store.users.update(this.ctx(), {
@@ -87,25 +166,31 @@ export class Admin {
     });
   }
   deleteUser(id: string) {
+    this.notYourself(id, 'you cannot delete yourself');
     return this.store.users.delete(this.ctx(), id);
   }
   undeleteUser(id: string) {
     return this.store.users.undelete(this.ctx(), id);
   }
   lockUser(id: string) {
-    if (this.viewer.kind === 'user' && id === this.viewer.userId)
-      throw new InvalidInputError('you cannot lock yourself out');
+    this.notYourself(id, 'you cannot lock yourself out');
     return this.store.users.lock(this.ctx(), id);
   }
   unlockUser(id: string) {
     return this.store.users.unlock(this.ctx(), id);
   }
   setUserFlags(userId: string, flags: readonly string[]) {
-    const known = new Set(Object.keys(this.catalog.catalog.document.flags ?? {}));
+    if (this.viewer.kind === 'user' && userId === this.viewer.userId)
+      throw Access.forbidden(
+        this.access.permissionOf('setUserFlags') ?? 'setUserFlags',
+        ROOT,
+        'forbidden: nobody changes their own flags; ask another administrator',
+      );
+    const known = new Set(Object.keys(this.doc.flags ?? {}));
     const unknown = flags.filter((f) => !known.has(f));
     if (unknown.length)
       throw new InvalidInputError(
-        `unknown flag${unknown.length > 1 ? 's' : ''} ${unknown.map((f) => `"${f}"`).join(', ')}; the catalog has: ${[...known].join(', ') || 'none'}`,
+        `unknown flag${unknown.length > 1 ? 's' : ''} ${unknown.map((f) => `"${f.slice(0, 100)}"`).join(', ')}; the catalog has: ${[...known].join(', ') || 'none'}`,
       );
     return this.store.users.setFlags(this.ctx(), userId, flags);
   }
@@ -120,7 +205,10 @@ export class Admin {
   deleteTeam(id: string) {
     return this.store.teams.delete(this.ctx(), id);
   }
-  undeleteTeam(id: string) {
+  /** Restoring a team restores its team roles: the viewer must hold what they grant (no escalation). */
+  async undeleteTeam(id: string) {
+    const restored = await this.store.assignments.inTeam(this.orgId, id);
+    await this.access.requireHoldsAll(this.closures(restored.map(toEngineAssignment)), ROOT);
     return this.store.teams.undelete(this.ctx(), id);
   }
   addTeamMember(teamId: string, userId: string) {
@@ -130,7 +218,7 @@ export class Admin {
     return this.store.teams.removeMember(this.ctx(), teamId, userId);
   }
 
-  // Roles.
+  // Roles: created, changed, deleted and restored only by someone holding all they grant.
   async createRole(
     input: {
       key: string;
@@ -142,15 +230,8 @@ export class Admin {
     },
     action: 'createRole' | 'cloneRole' = 'createRole',
   ) {
-    const spec: RoleSpec = {
-      name: input.name,
-      kind: input.kind,
-      grants: input.grants,
-      inherits: input.inherits ?? [],
-      ...(input.description ? { description: input.description } : {}),
-    };
-    const closure = this.compileRole(input.key, spec);
-    await this.mustHold(closure, {});
+    const closure = this.compileRole(input.key, this.specOf({ ...input, inherits: input.inherits ?? [] }));
+    await this.access.requireHoldsAll(closure, ROOT);
     return this.store.roles.create(this.ctx(), { ...input, inherits: input.inherits ?? [] }, action);
   }
   async updateRole(input: {
@@ -163,17 +244,14 @@ export class Admin {
     const current = this.catalog.roles.get(input.key);
     if (!current || !current.custom)
       throw new InvalidInputError(
-        `"${input.key}" is not a custom role: built-in roles come from the catalog`,
+        `"${input.key}" is not a live custom role: built-in roles come from the catalog`,
       );
-    const spec: RoleSpec = {
-      name: input.name,
-      kind: current.kind,
-      grants: input.grants,
-      inherits: input.inherits ?? [],
-    };
-    const closure = this.compileRole(input.key, spec);
-    await this.mustHold(closure, {});
-    await this.mustHold(current.closure, {});
+    const closure = this.compileRole(
+      input.key,
+      this.specOf({ ...input, kind: current.kind, inherits: input.inherits ?? [] }),
+    );
+    await this.access.requireHoldsAll(closure, ROOT);
+    await this.access.requireHoldsAll(current.closure, ROOT);
     return this.store.roles.update(this.ctx(), input.key, { ...input, inherits: input.inherits ?? [] });
   }
   async cloneRole(input: { key: string; newKey: string; name?: string | null }) {
@@ -196,112 +274,124 @@ export class Admin {
     const role = this.catalog.roles.get(key);
     if (role && !role.custom)
       throw new InvalidInputError(`"${key}" is a built-in role of the catalog and cannot be deleted`);
-    if (role) await this.mustHold(role.closure, {});
-    return this.store.roles.delete(this.ctx(), key);
+    if (role) await this.access.requireHoldsAll(role.closure, ROOT);
+    const extra =
+      this.doc.requireOrgRole && role?.kind === 'org'
+        ? [holdersKeepAnOrgRole(this.orgId, key, this.orgRoles().filter((r) => r !== key))]
+        : [];
+    return this.store.roles.delete(this.ctx(extra), key);
   }
-  undeleteRole(key: string) {
+  /** Restoring a role gives back what its assignments grant: the same rule as creating it. */
+  async undeleteRole(key: string) {
+    const deleted = (await this.store.roles.list(this.orgId, { includeDeleted: true })).find(
+      (r) => r.key === key && r.deletedAt,
+    );
+    if (!deleted) {
+      if (this.catalog.roles.has(key)) throw new InvalidInputError(`role "${key}" is not deleted`);
+      throw notFound('deleted custom role', key);
+    }
+    await this.access.requireHoldsAll(this.compileRole(key, this.specOf(deleted)), ROOT);
     return this.store.roles.undelete(this.ctx(), key);
   }
 
   // Assignments.
-  async assignRole(input: {
-    userId: string;
-    role: string;
-    locationId?: string | null;
-    teamId?: string | null;
-    personId?: string | null;
-    groupIds?: readonly string[] | null;
-    expiresAt?: Date | null;
-  }) {
-    const role = this.catalog.roles.get(input.role);
-    if (!role) throw new InvalidInputError(`unknown role "${input.role}"`);
-    // The engine's rule: an assignment that does not fit its role counts for nothing, so refuse it here.
-    if (!fitsScope(role, input)) throw new InvalidInputError(`"${role.key}" ${SCOPE_RULE[role.kind]}`);
-    if (input.expiresAt && input.expiresAt.getTime() <= Date.now())
-      throw new InvalidInputError('expiresAt is in the past');
-    await this.mustHold(role.closure, { locationId: input.locationId, teamId: input.teamId });
-    return this.store.assignments.assign(this.ctx(), { ...input, roleKey: role.key });
+  async assignRole(input: AssignmentRequest & { userId: string }) {
+    const assignment = this.checkedAssignment(input);
+    const role = this.catalog.roles.get(assignment.roleKey)!;
+    await this.access.requireHoldsAll(role.closure, scopeOf(assignment));
+    const before = await this.loaders.subjects.load(input.userId);
+    if (!before) throw notFound('user', input.userId);
+    const added = engineAssignment(assignment, 'new');
+    await this.access.requireNoGain(before, { ...before, assignments: [...before.assignments, added] });
+    return this.store.assignments.assign(this.ctx(), {
+      ...assignment,
+      userId: input.userId,
+      // Whoever becomes an owner gets the owner's flags (Junto: Escalation Approver).
+      flags: isOwnerAssignment(added, this.catalog.ownerRole) ? (this.doc.owner.flags ?? []) : [],
+    });
   }
   async revokeAssignment(id: string) {
-    const assignment = await this.store.assignments.get(this.orgId, id);
-    if (!assignment) throw new StoreError('NOT_FOUND', `assignment ${id} does not exist`);
+    const assignment = await this.loaders.assignments.load(id);
+    if (!assignment) throw notFound('assignment', id);
     const role = this.catalog.roles.get(assignment.roleKey);
-    if (role)
-      await this.mustHold(role.closure, { locationId: assignment.locationId, teamId: assignment.teamId });
+    if (role) await this.access.requireHoldsAll(role.closure, scopeOf(assignment));
     const extra =
-      this.catalog.catalog.document.requireOrgRole && role?.kind === 'org'
+      this.doc.requireOrgRole && role?.kind === 'org'
         ? [keepsAnOrgRole(this.orgId, assignment.userId, this.orgRoles())]
         : [];
     return this.store.assignments.revoke(this.ctx(extra), id);
   }
 
   // The organization.
+  /** Only an active owner hands over ownership; they keep the catalog's `formerRole`. */
   async transferOwnership(toUserId: string) {
-    if (this.viewer.kind !== 'user')
-      throw new ForbiddenError(
-        this.catalog.ownerRole,
-        'the organization',
-        'forbidden: only an owner can transfer ownership',
-      );
-    const owner = this.catalog.ownerRole;
-    const mine = (await this.loaders.assignmentsOf.load(this.viewer.userId)).some(
-      (a) => a.roleKey === owner && !a.locationId && !a.teamId,
-    );
-    if (!mine)
-      throw new ForbiddenError(
-        `role ${owner}`,
-        'the organization',
-        `forbidden: only an owner (role ${owner}) can transfer ownership`,
-      );
+    await this.access.requireOwner('transfer ownership');
+    if (this.viewer.kind !== 'user') throw new Error('unreachable: only users own');
     if (toUserId === this.viewer.userId) throw new InvalidInputError('you are already the owner');
     return transferOwnership(this.store.write, this.ctx(), {
       fromUserId: this.viewer.userId,
       toUserId,
-      ownerRole: owner,
-      ownerFlags: this.catalog.catalog.document.owner.flags ?? [],
+      ownerRole: this.catalog.ownerRole,
+      ownerFlags: this.doc.owner.flags ?? [],
+      formerRole: this.doc.owner.formerRole,
     });
   }
   setToolPolicy(tool: string, mode: ToolMode) {
     if (!this.catalog.tools.has(tool))
       throw new InvalidInputError(
-        `unknown tool "${tool}"; the catalog has: ${[...this.catalog.tools.keys()].join(', ') || 'none'}`,
+        `unknown tool "${tool.slice(0, 100)}"; the catalog has: ${[...this.catalog.tools.keys()].join(', ') || 'none'}`,
       );
     return this.store.toolPolicies.set(this.ctx(), tool, mode);
   }
 
-  /**
-   * No escalation: the viewer must hold every permission of `closure` at the scope (a location with
-   * what cascades to it, a team with what is org-wide), or wider.
-   */
-  private async mustHold(
-    closure: Bits,
-    scope: { locationId?: string | null; teamId?: string | null },
-  ): Promise<void> {
-    const where = scope.teamId
-      ? `team ${scope.teamId}`
-      : scope.locationId
-        ? `location ${scope.locationId}`
-        : 'the organization';
-    if (this.viewer.kind !== 'user')
-      throw new ForbiddenError('administration', where, 'forbidden: API keys cannot administer roles');
-    const [grants, locationPath] = await Promise.all([
-      this.loaders.grants.load(this.viewer.userId),
-      this.authz.pathOf(scope.locationId),
-    ]);
-    if (!locationPath) throw new StoreError('NOT_FOUND', `location ${scope.locationId} does not exist`);
-    const set = grants
-      ? grants.effective({ locationPath, teamIds: scope.teamId ? [scope.teamId] : [] })
-      : undefined;
-    const missing = bitIndexes(closure)
-      .filter((b) => !set || !hasBit(set, b))
-      .map((b) => this.catalog.keys[b]!);
-    if (missing.length) {
-      throw new ForbiddenError(
-        missing[0]!,
-        where,
-        `forbidden: you cannot give permissions you do not hold at ${where}: ${missing.join(', ')}`,
-      );
+  /** An assignment request checked against the catalog: the role exists, suits its scope, and lasts. */
+  private checkedAssignment(input: AssignmentRequest, where?: string): Omit<AssignInput, 'userId'> {
+    const at = where ? `${where}: ` : '';
+    const role = this.catalog.roles.get(input.role);
+    if (!role) throw new InvalidInputError(`${at}unknown role "${input.role.slice(0, 100)}"`);
+    // The engine's rule: an assignment that does not fit its role counts for nothing, so refuse it here.
+    if (!fitsScope(role, input)) throw new InvalidInputError(`${at}"${role.key}" ${SCOPE_RULE[role.kind]}`);
+    if (input.expiresAt && input.expiresAt.getTime() <= Date.now())
+      throw new InvalidInputError(`${at}expiresAt is in the past`);
+    return {
+      roleKey: role.key,
+      locationId: input.locationId ?? null,
+      teamId: input.teamId ?? null,
+      personId: input.personId ?? null,
+      groupIds: input.groupIds ?? [],
+      expiresAt: input.expiresAt ?? null,
+    };
+  }
+
+  private notYourself(userId: string, message: string) {
+    if (this.viewer.kind === 'user' && userId === this.viewer.userId) throw new InvalidInputError(message);
+  }
+
+  /** Everything the (live, defined) roles of these assignments grant. */
+  private closures(assignments: readonly { role: string; expiresAt?: number | null }[]): Bits {
+    const bits = emptyBits(this.catalog.words);
+    for (const a of assignments) {
+      if (a.expiresAt != null && a.expiresAt <= this.authz.now) continue;
+      const role = this.catalog.roles.get(a.role);
+      if (role) orInto(bits, role.closure);
     }
+    return bits;
+  }
+
+  private specOf(role: {
+    name: string;
+    description?: string | null;
+    kind: RoleKind;
+    grants: readonly string[];
+    inherits: readonly string[];
+  }): RoleSpec {
+    return {
+      name: role.name,
+      kind: role.kind,
+      grants: [...role.grants],
+      inherits: [...role.inherits],
+      ...(role.description ? { description: role.description } : {}),
+    };
   }
 
   /** The closure a custom role would have; CatalogError (BAD_USER_INPUT) when it does not fit the catalog. */
@@ -328,16 +418,29 @@ export class Admin {
     grants: string[];
     inherits: string[];
   }): string[] {
-    const closure = this.compileRole(role.key, {
-      name: role.name,
-      kind: role.kind,
-      grants: role.grants,
-      inherits: role.inherits,
-    });
+    const closure = this.compileRole(role.key, this.specOf(role));
     return bitIndexes(closure).map((b) => this.catalog.keys[b]!);
   }
 
+  /** The live org roles: built-in and custom (deleted custom roles are not compiled). */
   private orgRoles(): string[] {
     return [...this.catalog.roles.values()].filter((r) => r.kind === 'org').map((r) => r.key);
   }
+}
+
+/** The engine's view of an assignment not written yet. */
+function engineAssignment(a: Omit<AssignInput, 'userId'>, id: string): Assignment {
+  return {
+    id,
+    role: a.roleKey,
+    locationId: a.locationId ?? null,
+    teamId: a.teamId ?? null,
+    personId: a.personId ?? null,
+    groupIds: a.groupIds ?? [],
+    expiresAt: a.expiresAt ? a.expiresAt.getTime() : null,
+  };
+}
+
+function unique(scopes: Scope[]): Scope[] {
+  return [...new Map(scopes.map((s) => [s.type === 'org' ? '' : `${s.type}:${s.id}`, s])).values()];
 }

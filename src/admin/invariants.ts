@@ -1,33 +1,63 @@
-import { StoreError, type Invariant } from '../store';
+import { EFFECTIVE_OWNER_SQL, StoreError, type Invariant } from '../store';
 
-/** The organization keeps at least one active owner: an unrestricted, org-wide owner assignment of a live user. */
+/**
+ * Rules checked inside a write's transaction, after the change and before it commits: writes to one
+ * organization run one at a time, so a rule that holds here holds.
+ */
+
+/** The organization keeps at least one active owner (see EFFECTIVE_OWNER_SQL: expiring ones do not count). */
 export function keepsAnOwner(orgId: string, ownerRole: string): Invariant {
   return async (tx) => {
     const rows = await tx.query(
       `SELECT 1 FROM assignments a JOIN users u ON u.org_id = a.org_id AND u.id = a.user_id
-        WHERE a.org_id = $1 AND a.role_key = $2 AND a.location_id IS NULL AND a.team_id IS NULL
-          AND a.person_id IS NULL AND cardinality(a.group_ids) = 0
-          AND (a.expires_at IS NULL OR a.expires_at > now()) AND NOT u.locked AND u.deleted_at IS NULL
-        LIMIT 1`,
+        WHERE a.org_id = $1 AND ${EFFECTIVE_OWNER_SQL} LIMIT 1`,
       [orgId, ownerRole],
-    );
-    if (!rows.length)
-      throw new StoreError('CONFLICT', 'the organization must keep at least one active owner');
-  };
-}
-
-/** A user keeps at least one org role (catalogs with `requireOrgRole`, e.g. Juno's specific roles). */
-export function keepsAnOrgRole(orgId: string, userId: string, orgRoles: readonly string[]): Invariant {
-  return async (tx) => {
-    const rows = await tx.query(
-      `SELECT 1 FROM assignments WHERE org_id = $1 AND user_id = $2 AND role_key = ANY($3::text[])
-          AND location_id IS NULL AND team_id IS NULL LIMIT 1`,
-      [orgId, userId, orgRoles],
     );
     if (!rows.length)
       throw new StoreError(
         'CONFLICT',
-        'every user must keep at least one organization-wide role in this catalog',
+        'the organization must keep at least one active owner (organization-wide, unrestricted, not expiring)',
+      );
+  };
+}
+
+/** What counts as holding an org role: a non-expiring assignment of one of `$2` (live org roles). */
+const HOLDS_ORG_ROLE = `SELECT 1 FROM assignments a WHERE a.org_id = u.org_id AND a.user_id = u.id
+  AND a.role_key = ANY($2::text[]) AND a.location_id IS NULL AND a.team_id IS NULL AND a.expires_at IS NULL`;
+
+/**
+ * A user keeps at least one organization-wide role (catalogs with `requireOrgRole`, e.g. Juno's
+ * specific roles): a non-expiring assignment of a live org role.
+ */
+export function keepsAnOrgRole(orgId: string, userId: string, orgRoles: readonly string[]): Invariant {
+  return async (tx) => {
+    const rows = await tx.query(
+      `SELECT 1 FROM users u WHERE u.org_id = $1 AND u.id = $3 AND EXISTS (${HOLDS_ORG_ROLE})`,
+      [orgId, orgRoles, userId],
+    );
+    if (!rows.length)
+      throw new StoreError(
+        'CONFLICT',
+        'every user must keep at least one organization-wide role that does not expire, in this catalog',
+      );
+  };
+}
+
+/** Deleting an org role leaves none of its holders without another (`orgRoles`: the live ones left). */
+export function holdersKeepAnOrgRole(orgId: string, roleKey: string, orgRoles: readonly string[]): Invariant {
+  return async (tx) => {
+    const [row] = await tx.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM users u
+        WHERE u.org_id = $1 AND u.deleted_at IS NULL
+          AND EXISTS (SELECT 1 FROM assignments r WHERE r.org_id = u.org_id AND r.user_id = u.id AND r.role_key = $3)
+          AND NOT EXISTS (${HOLDS_ORG_ROLE})`,
+      [orgId, orgRoles, roleKey],
+    );
+    const n = Number(row?.n ?? 0);
+    if (n > 0)
+      throw new StoreError(
+        'CONFLICT',
+        `deleting role ${roleKey} would leave ${n} user${n === 1 ? '' : 's'} without an organization-wide role: give ${n === 1 ? 'them' : 'each'} another first`,
       );
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Authenticator, Viewer } from '../auth/tokens';
 import { AuthenticationError } from '../auth/tokens';
 import { Admin } from '../admin/admin';
+import { Access } from '../authz/access';
 import { Authz } from '../authz/authz';
 import { createLoaders, type Loaders } from '../authz/loaders';
 import type { Tiers } from '../cache/tiers';
@@ -20,6 +21,8 @@ export interface Context {
   viewer: Viewer;
   loaders: Loaders;
   authz: Authz;
+  /** What the viewer themself may do: the guards' and the administration's one source of refusals. */
+  access: Access;
   /** Reads that are not batched by key (pages, children). */
   store: Store;
   /** The administration API's writes, on behalf of the viewer. */
@@ -92,13 +95,15 @@ function contextAt(deps: ContextDeps, viewer: Viewer, state: OrgState, requestId
     tiers: deps.tiers,
   });
   const authz = new Authz(state, viewer, loaders, now, deps.metrics);
+  const access = new Access(authz, loaders, viewer);
   return {
     requestId,
     viewer,
     loaders,
     authz,
+    access,
     store: deps.store,
-    admin: new Admin(deps.store, authz, loaders, viewer, requestId),
+    admin: new Admin(deps.store, authz, access, loaders, viewer, requestId),
     metrics: deps.metrics,
     atVersion: async (wanted) => {
       const reached = await deps.store.versions.waitFor(viewer.orgId, wanted, VERSION_WAIT_MS);

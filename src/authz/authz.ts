@@ -1,4 +1,3 @@
-import type { Operation } from '../catalog';
 import {
   bitIndexes,
   decide,
@@ -16,7 +15,6 @@ import { UserGrants } from '../engine';
 const SCAN_BATCH = 500;
 import type { Viewer } from '../auth/tokens';
 import type { Metrics } from '../metrics/metrics';
-import { ForbiddenError } from './errors';
 import type { Loaders } from './loaders';
 import type { OrgState } from './org-state';
 
@@ -44,11 +42,12 @@ export interface DecisionResult {
 }
 
 /**
- * The viewer's organization, ready to decide: the engine fed by the request's loaders. One per request;
- * decisions about the viewer's own rights (guards) are memoized for the request.
+ * The viewer's organization, ready to decide: the engine fed by the request's loaders. One per request.
+ * What the viewer themself may do (guards, administration) is `Access`'s.
  */
 export class Authz {
-  private readonly memo = new Map<string, Promise<boolean>>();
+  /** Called between the batches of a long scan: throws to stop it (the request's deadline). */
+  checkpoint?: () => void;
 
   constructor(
     readonly state: OrgState,
@@ -148,47 +147,6 @@ export class Authz {
   }
 
   /**
-   * Guards: may the viewer run `operation` (at a location, default the root)? Throws ForbiddenError
-   * naming the permission and the scope; a service key passes only with `serviceScope`.
-   */
-  async requireOperation(
-    operation: Operation,
-    options: { locationId?: string | null; serviceScope?: string | null } = {},
-  ): Promise<void> {
-    const permission = this.catalog.operationPermission(operation);
-    const scope = options.locationId ? `location ${options.locationId}` : 'the organization';
-    if (this.viewer.kind === 'service') {
-      if (options.serviceScope && this.viewer.scopes.includes(options.serviceScope)) return;
-      throw new ForbiddenError(
-        permission ?? operation,
-        scope,
-        `forbidden: this API key lacks the scope ${options.serviceScope ?? operation}`,
-      );
-    }
-    if (!permission)
-      throw new ForbiddenError(
-        operation,
-        scope,
-        `forbidden: ${operation} is not available in this organization's catalog`,
-      );
-    if (!(await this.viewerHolds(permission, options.locationId)))
-      throw new ForbiddenError(permission, scope);
-  }
-
-  /** Whether the viewer (a user) holds `permission` at a location (default: the root). Memoized. */
-  viewerHolds(permission: string, locationId?: string | null): Promise<boolean> {
-    if (this.viewer.kind !== 'user') return Promise.resolve(false);
-    const userId = this.viewer.userId;
-    const key = `${permission}\0${locationId ?? ''}`;
-    let answer = this.memo.get(key);
-    if (!answer) {
-      answer = this.decide({ userId, permission, locationId }).then((d) => d.allowed);
-      this.memo.set(key, answer);
-    }
-    return answer;
-  }
-
-  /**
    * Every user holding `permission` at a location (default: the root), in id order after `after`:
    * `limit` of them at most. Scans users in id order and asks the engine about each, so a page is
    * exact and complete; the cost grows with the organization (see the notes: candidates by role next).
@@ -217,6 +175,7 @@ export class Authz {
         });
       },
       page,
+      this.checkpoint,
     );
   }
 
@@ -243,6 +202,7 @@ export class Authz {
             ) === 'ALLOW',
         ),
       page,
+      this.checkpoint,
     );
   }
 
@@ -315,6 +275,7 @@ async function scanMatches<T extends { id: string }>(
   read: (after: string | null) => Promise<T[]>,
   matches: (items: T[]) => Promise<boolean[]>,
   page: { limit: number; after?: string | null },
+  checkpoint?: () => void,
 ): Promise<T[]> {
   const found: T[] = [];
   let cursor = page.after ?? null;
@@ -325,5 +286,8 @@ async function scanMatches<T extends { id: string }>(
       if (accepted[i]) found.push(items[i]!);
     if (found.length >= page.limit || items.length < SCAN_BATCH) return found;
     cursor = items[items.length - 1]!.id;
+    // A long scan lets other requests (and /healthz) run between batches, and stops at the deadline.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    checkpoint?.();
   }
 }

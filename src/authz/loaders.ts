@@ -67,6 +67,7 @@ export function createLoaders(store: Store, scope: LoaderScope) {
   return {
     users: new DataLoader<string, User | null>((ids) => store.users.getMany(orgId, ids)),
     assignmentsOf: new DataLoader<string, Assignment[]>((ids) => store.assignments.forUsers(orgId, ids)),
+    assignments: new DataLoader<string, Assignment | null>((ids) => store.assignments.getMany(orgId, ids)),
     locations: new DataLoader<string, Location | null>((ids) => store.locations.getMany(orgId, ids)),
     teams: new DataLoader<string, Team | null>((ids) => store.teams.getMany(orgId, ids)),
     /** Child locations of many parents in one query (a list of locations asking for theirs). */

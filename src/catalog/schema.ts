@@ -64,6 +64,8 @@ const flagSpec = z.strictObject({
   name: text,
   description: text,
   default: z.boolean().optional(),
+  /** At least one active user should hold it (Junto's Escalation Approver): a warning when none does. */
+  atLeastOne: z.boolean().optional(),
 });
 
 export const catalogSchema = z.strictObject({
@@ -75,7 +77,11 @@ export const catalogSchema = z.strictObject({
     role: key,
     /** Flags an owner has on by default (Junto: Escalation Approver). */
     flags: z.array(key).optional(),
+    /** What the previous owner keeps after `transferOwnership` (Junto: admin). Default: nothing. */
+    formerRole: key.optional(),
   }),
+  /** Roles given at the root to a user created without any (Junto: technician). Default none. */
+  defaultRoles: z.array(key).optional(),
   /** Every user must hold at least one org role (Juno's "specific role"). Default false. */
   requireOrgRole: z.boolean().optional(),
   flags: z.record(key, flagSpec).optional(),

@@ -20,6 +20,8 @@ export interface CatalogNames {
   aliases: ReadonlyMap<string, string>;
   modules: ReadonlyMap<string, readonly string[]>;
   flags: ReadonlySet<string>;
+  /** Permissions a flag grants on its own (`grantedByFlag`): no role may grant them. */
+  flagOnly: ReadonlySet<string>;
 }
 
 export function catalogNames(doc: CatalogDocument): CatalogNames {
@@ -46,7 +48,11 @@ export function catalogNames(doc: CatalogDocument): CatalogNames {
     }
     if (keys.length) modules.set(prefix, keys);
   }
-  return { permissions, aliases, modules, flags: new Set(Object.keys(doc.flags ?? {})) };
+  const flagOnly = new Set<string>();
+  for (const [module, actions] of Object.entries(doc.permissions))
+    for (const [action, spec] of Object.entries(actions))
+      if (spec.grantedByFlag) flagOnly.add(`${module}:${action}`);
+  return { permissions, aliases, modules, flags: new Set(Object.keys(doc.flags ?? {})), flagOnly };
 }
 
 /** Checks every reference inside a form-checked catalog. Returns all problems, in document order. */
@@ -137,6 +143,18 @@ export function validateCatalog(doc: CatalogDocument): Problem[] {
   (doc.owner.flags ?? []).forEach((flag, i) => {
     if (!names.flags.has(flag)) report(['owner', 'flags', i], unknown('flag', flag, names.flags));
   });
+  const rootRole = (path: Path, key: string) => {
+    const role = own(doc.roles, key);
+    if (!role) report(path, unknown('role', key, Object.keys(doc.roles)));
+    else if (role.kind === 'team')
+      report(path, `"${key}" is a team role: roles given at the organization root are of kind org or location`);
+  };
+  if (doc.owner.formerRole !== undefined) {
+    if (doc.owner.formerRole === doc.owner.role)
+      report(['owner', 'formerRole'], 'the former owner cannot keep the owner role');
+    else rootRole(['owner', 'formerRole'], doc.owner.formerRole);
+  }
+  (doc.defaultRoles ?? []).forEach((key, i) => rootRole(['defaultRoles', i], key));
 
   return problems;
 }
@@ -180,6 +198,11 @@ export function validateRoles(
         report(path, `${grant} follows ${names.aliases.get(grant)}: grant that permission instead`);
       } else if (!names.permissions.has(grant)) {
         report(path, unknownPermission(grant, names));
+      } else if (names.flagOnly.has(grant)) {
+        report(
+          path,
+          `${grant} is granted by a flag alone (grantedByFlag): no role may grant it; set the flag on the user instead`,
+        );
       }
     });
     findDuplicates(grants).forEach((i) => report([...at, 'grants', i], `"${grants[i]}" is listed twice`));

@@ -178,7 +178,9 @@ export function compileCatalog(
     const spec = allRoles[key]!;
     const own = [...(pageGrants.get(key) ?? [])];
     for (const grant of spec.grants ?? []) {
-      if (grant.endsWith(':*')) own.push(...names.modules.get(grant.slice(0, -2))!);
+      // `module:*` is every action a role may grant: flag-only permissions are left out.
+      if (grant.endsWith(':*'))
+        own.push(...names.modules.get(grant.slice(0, -2))!.filter((p) => !names.flagOnly.has(p)));
       else own.push(grant);
     }
     const closure = maskOf(own);

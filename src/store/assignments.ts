@@ -1,6 +1,7 @@
 import type { Assignment as EngineAssignment } from '../engine';
-import type { Db } from './db';
-import { notFound } from './errors';
+import type { Db, Queryable } from './db';
+import { notFound, StoreError } from './errors';
+import { EFFECTIVE_OWNER_SQL } from './owners';
 import { isUuid, newId } from './ids';
 import { check, type Write, type WriteContext, type Written } from './write';
 
@@ -65,40 +66,67 @@ export interface AssignInput {
   expiresAt?: Date | null;
 }
 
+/** Inserts one assignment inside a write (the caller checks the role exists and suits the scope). */
+export async function insertAssignment(tx: Queryable, orgId: string, input: AssignInput): Promise<Assignment> {
+  check(!(input.locationId && input.teamId), 'give a location or a team, not both');
+  for (const [what, id] of [
+    ['user', input.userId],
+    ['location', input.locationId],
+    ['team', input.teamId],
+  ] as const) {
+    if (id != null && !isUuid(id)) throw notFound(what, id);
+  }
+  const [row] = await tx.query<Row>(
+    `INSERT INTO assignments AS a (org_id, id, user_id, role_key, location_id, team_id, person_id, group_ids, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9) RETURNING ${COLUMNS}`,
+    [
+      orgId,
+      newId(),
+      input.userId,
+      input.roleKey,
+      input.locationId ?? null,
+      input.teamId ?? null,
+      input.personId ?? null,
+      [...new Set(input.groupIds ?? [])],
+      input.expiresAt ?? null,
+    ],
+  );
+  return fromRow(row!);
+}
+
+/** Adds flags to a user inside a write (the owner's flags, when someone becomes an owner). */
+async function addFlags(tx: Queryable, orgId: string, userId: string, flags: readonly string[]) {
+  if (!flags.length) return;
+  await tx.query(
+    `UPDATE users SET flags = ARRAY(SELECT DISTINCT f FROM unnest(flags || $3::text[]) AS f ORDER BY f)
+      WHERE org_id = $1 AND id = $2`,
+    [orgId, userId, flags],
+  );
+}
+
 export class Assignments {
   constructor(
     private readonly db: Db,
     private readonly write: Write,
   ) {}
 
-  /** Gives a role (the caller checks it exists and suits the scope). */
-  async assign(ctx: WriteContext, input: AssignInput): Promise<Written<Assignment>> {
+  /**
+   * Gives a role (the caller checks it exists and suits the scope), with `flags` added to the user in
+   * the same write (the owner's flags, for a new owner).
+   */
+  async assign(
+    ctx: WriteContext,
+    input: AssignInput & { flags?: readonly string[] },
+  ): Promise<Written<Assignment>> {
     check(!(input.locationId && input.teamId), 'give a location or a team, not both');
     return this.write(ctx, 'assignRole', async (tx) => {
-      for (const [what, id] of [
-        ['user', input.userId],
-        ['location', input.locationId],
-        ['team', input.teamId],
-      ] as const) {
-        if (id != null && !isUuid(id)) throw notFound(what, id);
-      }
-      const [row] = await tx.query<Row>(
-        `INSERT INTO assignments AS a (org_id, id, user_id, role_key, location_id, team_id, person_id, group_ids, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9) RETURNING ${COLUMNS}`,
-        [
-          ctx.orgId,
-          newId(),
-          input.userId,
-          input.roleKey,
-          input.locationId ?? null,
-          input.teamId ?? null,
-          input.personId ?? null,
-          [...new Set(input.groupIds ?? [])],
-          input.expiresAt ?? null,
-        ],
-      );
-      const assignment = fromRow(row!);
-      return { target: `user:${assignment.userId}`, after: assignment, result: assignment };
+      const assignment = await insertAssignment(tx, ctx.orgId, input);
+      await addFlags(tx, ctx.orgId, assignment.userId, input.flags ?? []);
+      return {
+        target: `user:${assignment.userId}`,
+        after: input.flags?.length ? { ...assignment, flagsAdded: input.flags } : assignment,
+        result: assignment,
+      };
     });
   }
 
@@ -117,12 +145,41 @@ export class Assignments {
   }
 
   async get(orgId: string, id: string): Promise<Assignment | null> {
-    if (!isUuid(id)) return null;
-    const [row] = await this.db.query<Row>(
-      `SELECT ${COLUMNS} FROM assignments a WHERE a.org_id = $1 AND a.id = $2`,
-      [orgId, id],
+    return (await this.getMany(orgId, [id]))[0]!;
+  }
+
+  /** Assignments by id, one entry per id in key order; null where there is none in this organization. */
+  async getMany(orgId: string, ids: readonly string[]): Promise<(Assignment | null)[]> {
+    const valid = ids.filter(isUuid);
+    const rows = valid.length
+      ? await this.db.query<Row>(
+          `SELECT ${COLUMNS} FROM assignments a WHERE a.org_id = $1 AND a.id = ANY($2::uuid[])`,
+          [orgId, valid],
+        )
+      : [];
+    const byId = new Map(rows.map((r) => [r.id, fromRow(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** Every assignment given in a team. */
+  async inTeam(orgId: string, teamId: string): Promise<Assignment[]> {
+    if (!isUuid(teamId)) return [];
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM assignments a WHERE a.org_id = $1 AND a.team_id = $2`,
+      [orgId, teamId],
     );
-    return row ? fromRow(row) : null;
+    return rows.map(fromRow);
+  }
+
+  /** Every assignment given at one of these locations (not below them). */
+  async atLocations(orgId: string, locationIds: readonly string[]): Promise<Assignment[]> {
+    const valid = locationIds.filter(isUuid);
+    if (!valid.length) return [];
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM assignments a WHERE a.org_id = $1 AND a.location_id = ANY($2::uuid[])`,
+      [orgId, valid],
+    );
+    return rows.map(fromRow);
   }
 
   /**
@@ -151,49 +208,57 @@ export class Assignments {
 }
 
 /**
- * Makes `toUserId` an owner (org-wide `ownerRole`, with `ownerFlags` added) and then removes
- * `fromUserId`'s org-wide owner assignments, in one write: the organization is never without an owner.
+ * Makes `toUserId` an owner (org-wide `ownerRole`, with `ownerFlags` added), then takes the owner role
+ * from `fromUserId` and gives them `formerRole` (if any), in one write: the organization is never
+ * without an owner. `fromUserId` must still be an active owner when the write runs (CONFLICT otherwise).
  */
 export async function transferOwnership(
   write: Write,
   ctx: WriteContext,
-  input: { fromUserId: string; toUserId: string; ownerRole: string; ownerFlags: readonly string[] },
+  input: {
+    fromUserId: string;
+    toUserId: string;
+    ownerRole: string;
+    ownerFlags: readonly string[];
+    formerRole?: string;
+  },
 ): Promise<Written<{ fromUserId: string; toUserId: string }>> {
   return write(ctx, 'transferOwnership', async (tx) => {
     if (!isUuid(input.toUserId)) throw notFound('user', input.toUserId);
+    const owning = (userId: string) =>
+      tx.query(
+        `SELECT 1 FROM assignments a JOIN users u ON u.org_id = a.org_id AND u.id = a.user_id
+          WHERE a.org_id = $1 AND a.user_id = $3 AND ${EFFECTIVE_OWNER_SQL}`,
+        [ctx.orgId, input.ownerRole, userId],
+      );
+    if (!(await owning(input.fromUserId)).length)
+      throw new StoreError('CONFLICT', 'you are no longer an owner of the organization');
     const [to] = await tx.query<{ id: string; flags: string[] }>(
       'SELECT id, flags FROM users WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL AND NOT locked FOR UPDATE',
       [ctx.orgId, input.toUserId],
     );
     if (!to) throw notFound('active user', input.toUserId);
-    const owns = await tx.query(
-      `SELECT 1 FROM assignments WHERE org_id = $1 AND user_id = $2 AND role_key = $3 AND location_id IS NULL AND team_id IS NULL
-         AND person_id IS NULL AND cardinality(group_ids) = 0 AND expires_at IS NULL`,
-      [ctx.orgId, input.toUserId, input.ownerRole],
-    );
-    if (!owns.length) {
-      await tx.query('INSERT INTO assignments (org_id, id, user_id, role_key) VALUES ($1, $2, $3, $4)', [
-        ctx.orgId,
-        newId(),
-        input.toUserId,
-        input.ownerRole,
-      ]);
-    }
-    const flags = [...new Set([...to.flags, ...input.ownerFlags])].sort();
-    await tx.query('UPDATE users SET flags = $3::text[] WHERE org_id = $1 AND id = $2', [
-      ctx.orgId,
-      input.toUserId,
-      flags,
-    ]);
+    if (!(await owning(input.toUserId)).length)
+      await insertAssignment(tx, ctx.orgId, { userId: input.toUserId, roleKey: input.ownerRole });
+    await addFlags(tx, ctx.orgId, input.toUserId, input.ownerFlags);
     await tx.query(
       'DELETE FROM assignments WHERE org_id = $1 AND user_id = $2 AND role_key = $3 AND location_id IS NULL AND team_id IS NULL',
       [ctx.orgId, input.fromUserId, input.ownerRole],
     );
+    if (input.formerRole) {
+      const kept = await tx.query(
+        `SELECT 1 FROM assignments WHERE org_id = $1 AND user_id = $2 AND role_key = $3 AND location_id IS NULL
+            AND team_id IS NULL AND person_id IS NULL AND cardinality(group_ids) = 0 AND expires_at IS NULL`,
+        [ctx.orgId, input.fromUserId, input.formerRole],
+      );
+      if (!kept.length)
+        await insertAssignment(tx, ctx.orgId, { userId: input.fromUserId, roleKey: input.formerRole });
+    }
     const result = { fromUserId: input.fromUserId, toUserId: input.toUserId };
     return {
       target: `user:${input.toUserId}`,
       before: { owner: input.fromUserId },
-      after: { owner: input.toUserId, flags },
+      after: { owner: input.toUserId, ownerFlags: input.ownerFlags, formerRole: input.formerRole ?? null },
       result,
     };
   });

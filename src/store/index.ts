@@ -2,13 +2,14 @@
 export { Store, openStore, pendingMigrations } from './store';
 export { openDb, type Db, type DbConfig, type Queryable } from './db';
 export { migrate, listMigrations } from './migrate';
-export { StoreError, type StoreErrorCode } from './errors';
+export { notFound, StoreError, type StoreErrorCode } from './errors';
 export type { WriteContext, Written, Invariant } from './write';
 export type { Organization } from './organizations';
 export type { Location } from './locations';
 export type { User } from './users';
 export type { Team } from './teams';
 export { roleSpec, type CustomRole, type RoleInput } from './roles';
-export { toEngineAssignment, type Assignment, type AssignInput } from './assignments';
+export { toEngineAssignment, transferOwnership, type Assignment, type AssignInput } from './assignments';
+export { EFFECTIVE_OWNER_SQL, isActiveOwner, isOwnerAssignment } from './owners';
 export type { AuditEntry, AuditVerdict } from './audit';
 export { ApiKeys, gatewaySecret, type ApiKey } from './api-keys';

@@ -1,6 +1,7 @@
 import type { Db, Queryable } from './db';
 import { notFound, StoreError } from './errors';
 import { isUuid, newId } from './ids';
+import { insertAssignment, type AssignInput } from './assignments';
 import { check, type Write, type WriteContext, type Written } from './write';
 
 export interface User {
@@ -42,22 +43,29 @@ export class Users {
     private readonly write: Write,
   ) {}
 
-  /** Creates a user, with org-wide roles given in the same write (`roles`, default none). */
+  /**
+   * Creates a user with the roles given in the same write: org-wide `roles` and `assignments` at any
+   * scope (default none; the caller checks they exist and suit their scope).
+   */
   create(
     ctx: WriteContext,
-    input: { email: string; name?: string | null; flags?: string[]; roles?: readonly string[] },
+    input: {
+      email: string;
+      name?: string | null;
+      flags?: string[];
+      roles?: readonly string[];
+      assignments?: readonly Omit<AssignInput, 'userId'>[];
+    },
   ): Promise<Written<User>> {
     return this.write(ctx, 'createUser', async (tx) => {
       const user = await insertUser(tx, ctx.orgId, input);
-      for (const role of input.roles ?? []) {
-        await tx.query('INSERT INTO assignments (org_id, id, user_id, role_key) VALUES ($1, $2, $3, $4)', [
-          ctx.orgId,
-          newId(),
-          user.id,
-          role,
-        ]);
-      }
-      return { target: `user:${user.id}`, after: { ...user, roles: input.roles ?? [] }, result: user };
+      const given = [
+        ...(input.roles ?? []).map((roleKey) => ({ roleKey })),
+        ...(input.assignments ?? []),
+      ].map((a) => ({ ...a, userId: user.id }));
+      const assignments = [];
+      for (const a of given) assignments.push(await insertAssignment(tx, ctx.orgId, a));
+      return { target: `user:${user.id}`, after: { ...user, assignments }, result: user };
     });
   }
 
@@ -124,13 +132,37 @@ export class Users {
     return row ? fromRow(row) : null;
   }
 
-  /** A page of users in id order, after the cursor `after` (an id). */
-  async list(orgId: string, page: { first: number; after?: string | null }): Promise<User[]> {
+  /**
+   * A page of users in id order, after the cursor `after` (an id); with `locationId`, only those holding
+   * an assignment at that location or below it.
+   */
+  async list(
+    orgId: string,
+    page: { first: number; after?: string | null; locationId?: string | null },
+  ): Promise<User[]> {
+    if (page.locationId != null && !isUuid(page.locationId)) return [];
     const rows = await this.db.query<Row>(
-      `SELECT ${COLUMNS} FROM users WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3`,
-      [orgId, page.after && isUuid(page.after) ? page.after : null, page.first],
+      `SELECT ${COLUMNS} FROM users u WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid)
+         AND ($4::uuid IS NULL OR EXISTS (
+           SELECT 1 FROM assignments a JOIN locations l ON l.org_id = a.org_id AND l.id = a.location_id
+            WHERE a.org_id = u.org_id AND a.user_id = u.id AND l.path @> ARRAY[$4::uuid]))
+       ORDER BY id LIMIT $3`,
+      [orgId, page.after && isUuid(page.after) ? page.after : null, page.first, page.locationId ?? null],
     );
     return rows.map(fromRow);
+  }
+
+  /** Which of `flags` no active (unlocked, undeleted) user of the organization holds. */
+  async flagsWithoutHolder(orgId: string, flags: readonly string[]): Promise<string[]> {
+    if (!flags.length) return [];
+    const rows = await this.db.query<{ flag: string }>(
+      `SELECT f.flag FROM unnest($2::text[]) AS f(flag)
+        WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = $1 AND f.flag = ANY(u.flags)
+                            AND NOT u.locked AND u.deleted_at IS NULL)
+        ORDER BY f.flag`,
+      [orgId, flags],
+    );
+    return rows.map((r) => r.flag);
   }
 
   private setState(

@@ -123,16 +123,21 @@ describe.each(BACKENDS)('administration API on %s', (backend) => {
       owner: { id: next, flags: ['escalation_approver'] },
       previousOwner: { id: ownerId },
     });
-    // The old owner lost the role; the new one can lock them, but not themselves, and cannot be locked while the only owner.
+    // The old owner lost the role and stays on as an Admin (the catalog's formerRole); the new one can
+    // lock them, but not themselves, and cannot be locked while the only owner.
     const nextToken = await t.token(orgId, next);
     expect(
       (
         await code(
           ownerToken,
-          `mutation { setToolPolicy(input: { tool: "invoices", mode: DENY }) { version } }`,
+          `mutation($i: TransferOwnershipInput!) { transferOwnership(input: $i) { version } }`,
+          { i: { toUserId: ownerId } },
         )
       ).code,
     ).toBe('FORBIDDEN');
+    expect(
+      (await must(ownerToken, `{ viewer { assignments { role location { id } } } }`)).viewer.assignments,
+    ).toEqual([{ role: 'admin', location: null }]);
     expect(
       (
         await code(nextToken, `mutation($i: UserIdInput!) { lockUser(input: $i) { version } }`, {

@@ -64,10 +64,23 @@ export type Assignment = {
   user: User;
 };
 
+/** A role to give a new user (`CreateUserInput.assignments`): the same fields as `AssignRoleInput`. */
+export type AssignmentInput = {
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  groupIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  locationId?: InputMaybe<Scalars['ID']['input']>;
+  personId?: InputMaybe<Scalars['ID']['input']>;
+  /** The role's key. */
+  role: Scalars['String']['input'];
+  teamId?: InputMaybe<Scalars['ID']['input']>;
+};
+
 export type AssignmentPayload = {
   __typename?: 'AssignmentPayload';
   assignment: Assignment;
   version: Scalars['String']['output'];
+  /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 export type AuditConnection = {
@@ -155,6 +168,12 @@ export type CreateTeamInput = {
 };
 
 export type CreateUserInput = {
+  /**
+   * Roles to give in the same write, at any scope, each checked like `assignRole`. You need the create
+   * permission at each of their scopes: an Owner at a parent location creates users for that subtree.
+   * With neither `roles` nor `assignments`, the catalog's default roles are given (Junto: Technician).
+   */
+  assignments?: InputMaybe<Array<AssignmentInput>>;
   email: Scalars['String']['input'];
   name?: InputMaybe<Scalars['String']['input']>;
   /** Organization-wide roles to give in the same write; required by catalogs where every user needs one (Juno). */
@@ -266,6 +285,8 @@ export type LocationPayload = {
   __typename?: 'LocationPayload';
   location: Location;
   version: Scalars['String']['output'];
+  /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 export type MoveLocationInput = {
@@ -282,39 +303,57 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Adds a user to a team. */
   addTeamMember: TeamMemberPayload;
-  /** Gives a role; you can only give roles whose permissions you hold at that scope or wider. */
+  /**
+   * Gives a role at a scope. You need the permission at that scope, must cover the user, and can give
+   * only roles whose permissions you hold there (or wider). A new owner gets the owner's flags.
+   */
   assignRole: AssignmentPayload;
   /** Copies a built-in or custom role under a new key. */
   cloneRole: RolePayload;
+  /** Creates a location under a parent; you need the permission at the parent (none: the organization). */
   createLocation: LocationPayload;
   /** Creates a custom role; you can only grant what you hold yourself. */
   createRole: RolePayload;
   createTeam: TeamPayload;
+  /** Creates a user, with their roles in the same write. */
   createUser: UserPayload;
-  /** Deletes a location with no child locations and no assignments left. */
+  /** Deletes a location with no child locations and no assignments left; you need the permission there. */
   deleteLocation: LocationPayload;
   /** Soft delete: its assignments count for nothing until it is restored. */
   deleteRole: RolePayload;
   /** Soft delete: team roles given in the team count for nothing until it is restored. */
   deleteTeam: TeamPayload;
-  /** Soft delete: the user holds nothing until restored. */
+  /** Soft delete: the user holds nothing until restored. You must cover the user. */
   deleteUser: UserPayload;
+  /** Locks a user out; you must cover the user, and cannot lock yourself. */
   lockUser: UserPayload;
-  /** Moves a location with everything below it. */
+  /**
+   * Moves a location with everything below it. You need the permission at the location and at the new
+   * parent, and must hold at the location what the roles given above the new parent would bring to it.
+   */
   moveLocation: LocationPayload;
   /** Removes a user from a team. */
   removeTeamMember: TeamMemberPayload;
+  /** Takes a role back: you need the permission at the assignment's scope and must cover its user. */
   revokeAssignment: RevokePayload;
   setToolPolicy: ToolPolicyPayload;
+  /** Sets a user's flags; you must cover the user. Nobody changes their own flags. */
   setUserFlags: UserPayload;
-  /** Makes another user the owner: they get the owner role before you give it up. */
+  /**
+   * Makes another user the owner: they get the owner role and the owner's flags before you give it up,
+   * and you keep the catalog's former-owner role (Junto: Admin). Only an active owner (organization-wide,
+   * unrestricted, not expiring) can.
+   */
   transferOwnership: TransferOwnershipPayload;
   undeleteRole: RolePayload;
   undeleteTeam: TeamPayload;
+  /** Restores a deleted user; you must cover what they would hold again. */
   undeleteUser: UserPayload;
+  /** Unlocks a user; you must cover what they would hold again. */
   unlockUser: UserPayload;
   updateRole: RolePayload;
   updateTeam: TeamPayload;
+  /** Changes a user's email or name; you must cover the user (hold what they hold wherever they hold a role). */
   updateUser: UserPayload;
 };
 
@@ -561,6 +600,8 @@ export type Organization = {
   /** The organization's tool policies: its own where set, the catalog's defaults otherwise. */
   toolPolicies: Array<ToolPolicy>;
   version: Scalars['String']['output'];
+  /** What needs looking at, e.g. a flag the catalog wants held (Junto: Escalation Approver) that no active user holds. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 export type Outcome = 'ALLOW' | 'DENY' | 'REQUIRES_APPROVAL';
@@ -614,15 +655,22 @@ export type Query = {
   /** The catalog's roles and the organization's custom roles. */
   roles: Array<Role>;
   team?: Maybe<Team>;
-  /** One user of the organization (null when there is none). */
+  /** One user of the organization (null when there is none): yourself, or a user you may see. */
   user?: Maybe<User>;
-  /** The organization's users, page by page. */
+  /**
+   * The organization's users, page by page; with `locationId`, those holding a role at that location or
+   * below it (you need the permission to view users there).
+   */
   users: UserConnection;
   /** The signed-in user; null for a service key. */
   viewer?: Maybe<User>;
   /** Every location where a user holds `permission`, page by page. */
   whereCan: LocationConnection;
-  /** Every user who holds `permission` at the location (default: the root), page by page. */
+  /**
+   * Every user who holds `permission` at the location (default: the root), page by page. You need the
+   * permission to view users at that location; an API key needs `decisions:check` (and `directory:read`
+   * to see more of each user than the id).
+   */
   whoCan: UserConnection;
 };
 
@@ -716,6 +764,7 @@ export type QueryUserArgs = {
 export type QueryUsersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  locationId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 /**
@@ -755,6 +804,8 @@ export type RevokePayload = {
   /** The assignment as it was. */
   assignment: Assignment;
   version: Scalars['String']['output'];
+  /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 export type Role = {
@@ -789,6 +840,8 @@ export type RolePayload = {
   __typename?: 'RolePayload';
   role: Role;
   version: Scalars['String']['output'];
+  /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 export type ScopeType = 'location' | 'org' | 'team';
@@ -829,12 +882,16 @@ export type TeamMemberPayload = {
   team: Team;
   user: User;
   version: Scalars['String']['output'];
+  /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 export type TeamPayload = {
   __typename?: 'TeamPayload';
   team: Team;
   version: Scalars['String']['output'];
+  /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 export type ToolCapability = {
@@ -874,6 +931,8 @@ export type ToolPolicyPayload = {
   __typename?: 'ToolPolicyPayload';
   toolPolicy: ToolPolicy;
   version: Scalars['String']['output'];
+  /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 export type TransferOwnershipInput = {
@@ -887,6 +946,8 @@ export type TransferOwnershipPayload = {
   /** The previous owner. */
   previousOwner: User;
   version: Scalars['String']['output'];
+  /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 export type UiEntry = {
@@ -914,16 +975,21 @@ export type UpdateUserInput = {
   name?: InputMaybe<Scalars['String']['input']>;
 };
 
+/**
+ * A member of the organization. `email`, `name`, `flags` and `assignments` are shown only to the user
+ * themself, to viewers allowed to see users where this user holds a role, and to API keys with the scope
+ * `directory:read`; for anyone else they are null, with a `FORBIDDEN` error at their path.
+ */
 export type User = {
   __typename?: 'User';
   /** The user's role assignments. */
-  assignments: Array<Assignment>;
+  assignments?: Maybe<Array<Assignment>>;
   createdAt: Scalars['DateTime']['output'];
   /** A deleted user holds no permission until restored. */
   deleted: Scalars['Boolean']['output'];
-  email: Scalars['String']['output'];
+  email?: Maybe<Scalars['String']['output']>;
   /** Permission flags, e.g. `billing_admin`. */
-  flags: Array<Scalars['String']['output']>;
+  flags?: Maybe<Array<Scalars['String']['output']>>;
   id: Scalars['ID']['output'];
   /** A locked user holds no permission. */
   locked: Scalars['Boolean']['output'];
@@ -950,6 +1016,8 @@ export type UserPayload = {
   __typename?: 'UserPayload';
   user: User;
   version: Scalars['String']['output'];
+  /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
+  warnings: Array<Scalars['String']['output']>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -1043,6 +1111,7 @@ export type DirectiveResolverFn<
 export type ResolversTypes = ResolversObject<{
   AssignRoleInput: AssignRoleInput;
   Assignment: ResolverTypeWrapper<AssignmentModel>;
+  AssignmentInput: AssignmentInput;
   AssignmentPayload: ResolverTypeWrapper<
     Omit<AssignmentPayload, 'assignment'> & { assignment: ResolversTypes['Assignment'] }
   >;
@@ -1135,6 +1204,7 @@ export type ResolversTypes = ResolversObject<{
 export type ResolversParentTypes = ResolversObject<{
   AssignRoleInput: AssignRoleInput;
   Assignment: AssignmentModel;
+  AssignmentInput: AssignmentInput;
   AssignmentPayload: Omit<AssignmentPayload, 'assignment'> & {
     assignment: ResolversParentTypes['Assignment'];
   };
@@ -1218,11 +1288,14 @@ export type AuthenticatedDirectiveResolver<
 > = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type RequiresDirectiveArgs = {
-  location?: Maybe<Scalars['String']['input']>;
+  assignment?: Maybe<Scalars['String']['input']>;
+  location?: Maybe<Array<Scalars['String']['input']>>;
   operation?: Maybe<Operation>;
   permission?: Maybe<Scalars['String']['input']>;
   self?: Maybe<Scalars['String']['input']>;
   serviceScope?: Maybe<Scalars['String']['input']>;
+  target?: Maybe<Scalars['String']['input']>;
+  team?: Maybe<Scalars['String']['input']>;
 };
 
 export type RequiresDirectiveResolver<
@@ -1253,6 +1326,7 @@ export type AssignmentPayloadResolvers<
 > = ResolversObject<{
   assignment?: Resolver<ResolversTypes['Assignment'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type AuditConnectionResolvers<
@@ -1404,6 +1478,7 @@ export type LocationPayloadResolvers<
 > = ResolversObject<{
   location?: Resolver<ResolversTypes['Location'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type MutationResolvers<
@@ -1571,6 +1646,7 @@ export type OrganizationResolvers<
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   toolPolicies?: Resolver<Array<ResolversTypes['ToolPolicy']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type PageInfoResolvers<
@@ -1675,6 +1751,7 @@ export type RevokePayloadResolvers<
 > = ResolversObject<{
   assignment?: Resolver<ResolversTypes['Assignment'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type RoleResolvers<
@@ -1700,6 +1777,7 @@ export type RolePayloadResolvers<
 > = ResolversObject<{
   role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type ScopeTypeResolvers = { LOCATION: 'location'; ORG: 'org'; TEAM: 'team' };
@@ -1720,6 +1798,7 @@ export type TeamMemberPayloadResolvers<
   team?: Resolver<ResolversTypes['Team'], ParentType, ContextType>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type TeamPayloadResolvers<
@@ -1728,6 +1807,7 @@ export type TeamPayloadResolvers<
 > = ResolversObject<{
   team?: Resolver<ResolversTypes['Team'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type ToolCapabilityResolvers<
@@ -1767,6 +1847,7 @@ export type ToolPolicyPayloadResolvers<
 > = ResolversObject<{
   toolPolicy?: Resolver<ResolversTypes['ToolPolicy'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type TransferOwnershipPayloadResolvers<
@@ -1777,6 +1858,7 @@ export type TransferOwnershipPayloadResolvers<
   owner?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   previousOwner?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type UiEntryResolvers<
@@ -1791,11 +1873,11 @@ export type UserResolvers<
   ContextType = Context,
   ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'],
 > = ResolversObject<{
-  assignments?: Resolver<Array<ResolversTypes['Assignment']>, ParentType, ContextType>;
+  assignments?: Resolver<Maybe<Array<ResolversTypes['Assignment']>>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   deleted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  flags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  flags?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   locked?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1823,6 +1905,7 @@ export type UserPayloadResolvers<
 > = ResolversObject<{
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{

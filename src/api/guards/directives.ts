@@ -10,8 +10,14 @@ export interface Guard {
   permission?: string;
   /** Argument path naming a user: asking about oneself needs nothing more. */
   self?: string;
-  /** Argument path naming the location the permission is checked at. */
-  location?: string;
+  /** Argument paths naming the locations the permission is needed at (default: the root). */
+  location?: string[];
+  /** Argument path naming the team the permission is needed at, item by item with the first `location`. */
+  team?: string;
+  /** Argument path (or `parent.<field>`) naming a user acted on: covered, or for viewUsers, visible. */
+  target?: string;
+  /** Argument path naming an assignment: needed at its scope, its user covered. */
+  assignment?: string;
   serviceScope?: string;
 }
 
@@ -32,18 +38,20 @@ export function readGuards(schema: GraphQLSchema): Guard[] {
         if (name !== 'requires' && name !== 'authenticated') continue;
         const args = Object.fromEntries(
           (directive.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value)]),
-        ) as Record<string, string | undefined>;
+        ) as Record<string, string | string[] | undefined>;
         const guard: Guard = { type: type.name, field: field.name, kind: name };
         if (args.operation !== undefined) {
-          const op = operationOf(args.operation);
+          const op = operationOf(String(args.operation));
           if (!op)
             throw new Error(
               `${type.name}.${field.name}: @requires names an unknown operation ${args.operation}`,
             );
           guard.operation = op;
         }
-        for (const key of ['permission', 'self', 'location', 'serviceScope'] as const)
-          if (args[key] !== undefined) guard[key] = args[key];
+        for (const key of ['permission', 'self', 'team', 'target', 'assignment', 'serviceScope'] as const)
+          if (args[key] !== undefined) guard[key] = String(args[key]);
+        // A list argument written as one string in the SDL is a list of one.
+        if (args.location !== undefined) guard.location = [args.location].flat();
         guards.push(guard);
       }
     }

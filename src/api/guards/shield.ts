@@ -1,8 +1,9 @@
-import { GraphQLError, isObjectType, type GraphQLSchema } from 'graphql';
+import { isObjectType, type GraphQLSchema } from 'graphql';
 import { middleware, type IMiddleware, type IMiddlewareGenerator } from 'graphql-middleware';
 import { deny, rule, shield } from 'graphql-shield';
 import type { IRules } from 'graphql-shield/typings/types';
 import { loadPreset, PRESETS } from '../../catalog';
+import { Access, describeScope, ROOT, scopeOf, type Scope } from '../../authz/access';
 import { ForbiddenError } from '../../authz/errors';
 import type { Context } from '../context';
 import { forbidden } from '../errors';
@@ -29,7 +30,7 @@ export function guardSchema(schema: GraphQLSchema): {
   const generated = shield(tree as IRules, {
     fallbackRule: deny,
     allowExternalErrors: true,
-    fallbackError: () => new GraphQLError('forbidden', { extensions: { code: 'FORBIDDEN' } }),
+    fallbackError: () => forbidden(Access.forbidden('a guard', ROOT, 'forbidden: this field has no guard')),
   });
 
   const roots = new Set([
@@ -92,18 +93,9 @@ function ruleFor(g: Guard) {
       ) {
         return true;
       }
-      const locationId = g.location
-        ? (valuesAt(args, g.location)[0] as string | null | undefined)
-        : undefined;
       try {
-        if (g.operation) {
-          await ctx.authz.requireOperation(g.operation, { locationId, serviceScope: g.serviceScope });
-          return true;
-        }
-        if (viewer.kind === 'service' && g.serviceScope && viewer.scopes.includes(g.serviceScope))
-          return true;
-        if (await ctx.authz.viewerHolds(g.permission!, locationId)) return true;
-        throw new ForbiddenError(g.permission!, locationId ? `location ${locationId}` : 'the organization');
+        await checkGuard(g, parent, args, ctx.access);
+        return true;
       } catch (err) {
         if (err instanceof ForbiddenError) return forbidden(err);
         throw err;
@@ -111,3 +103,46 @@ function ruleFor(g: Guard) {
     },
   );
 }
+
+/**
+ * What a guard asks of the access module: the operation (or permission) at the scopes its arguments
+ * name; covering (or, for VIEW_USERS, seeing) the user it names; an assignment's scope and user.
+ */
+async function checkGuard(g: Guard, parent: unknown, args: unknown, access: Access): Promise<void> {
+  const what = g.operation ? { operation: g.operation } : { permission: g.permission! };
+  const targets = g.target
+    ? valuesAt(g.target.startsWith('parent.') ? { parent } : args, g.target).filter(isId)
+    : [];
+  for (const id of targets) {
+    if (g.operation === 'viewUsers') await access.requireView(id);
+    else if (g.operation) await access.requireCovers(id, g.operation);
+  }
+  if (g.assignment && g.operation) {
+    for (const id of valuesAt(args, g.assignment).filter(isId))
+      await access.requireAssignment(id, g.operation);
+  }
+  // A guard naming only whom it acts on is decided there; otherwise at the scopes named (the root by default).
+  if ((g.target || g.assignment) && !g.location && !g.team) return;
+  await access.require(what, scopesOf(g, args), g.serviceScope);
+}
+
+/** The scopes a guard's `location` and `team` paths name; none given or all empty: the root. */
+function scopesOf(g: Guard, args: unknown): Scope[] {
+  const teams = g.team ? valuesAt(args, g.team) : [];
+  const scopes: Scope[] = [];
+  (g.location ?? []).forEach((path, i) =>
+    valuesAt(args, path).forEach((location, j) =>
+      scopes.push(
+        scopeOf({
+          locationId: isId(location) ? location : null,
+          teamId: i === 0 && isId(teams[j]) ? teams[j] : null,
+        }),
+      ),
+    ),
+  );
+  if (!g.location) for (const team of teams) scopes.push(scopeOf({ teamId: isId(team) ? team : null }));
+  const unique = new Map(scopes.map((s) => [describeScope(s), s]));
+  return unique.size ? [...unique.values()] : [ROOT];
+}
+
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0;

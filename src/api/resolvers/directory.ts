@@ -10,9 +10,9 @@ export const directoryResolvers: Resolvers = {
   Query: {
     viewer: (_, __, ctx) => (ctx.viewer.kind === 'user' ? ctx.loaders.users.load(ctx.viewer.userId) : null),
     user: (_, { id }, ctx) => ctx.loaders.users.load(id),
-    users: async (_, { first, after }, ctx) => {
+    users: async (_, { locationId, first, after }, ctx) => {
       const n = pageSize(first);
-      const users = await ctx.store.users.list(ctx.viewer.orgId, { first: n + 1, after });
+      const users = await ctx.store.users.list(ctx.viewer.orgId, { first: n + 1, after, locationId });
       return connection(users, n, (u) => u.id);
     },
     location: (_, { id }, ctx) => ctx.loaders.locations.load(id),
@@ -58,6 +58,7 @@ export const directoryResolvers: Resolvers = {
   },
   Organization: {
     catalog: (o) => o.catalogName,
+    warnings: (_, __, ctx) => ctx.admin.warnings(),
     toolPolicies: (_, __, ctx) =>
       [...ctx.authz.catalog.tools.values()].map((t) => {
         const overridden = Object.hasOwn(ctx.authz.state.policies, t.name);

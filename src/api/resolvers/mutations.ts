@@ -6,25 +6,25 @@ import { customRoleModel } from '../models';
 /** Writes: each maps its input to the administration service and returns the object and the new version. */
 export const mutationResolvers: Resolvers = {
   Mutation: {
-    createLocation: async (_, { input }, { admin }) => payload('location', await admin.createLocation(input)),
-    moveLocation: async (_, { input }, { admin }) => payload('location', await admin.moveLocation(input)),
+    createLocation: async (_, { input }, { admin }) => payload(admin, 'location', await admin.createLocation(input)),
+    moveLocation: async (_, { input }, { admin }) => payload(admin, 'location', await admin.moveLocation(input)),
     deleteLocation: async (_, { input }, { admin }) =>
-      payload('location', await admin.deleteLocation(input.id)),
+      payload(admin, 'location', await admin.deleteLocation(input.id)),
 
-    createUser: async (_, { input }, { admin }) => payload('user', await admin.createUser(input)),
-    updateUser: async (_, { input }, { admin }) => payload('user', await admin.updateUser(input)),
-    deleteUser: async (_, { input }, { admin }) => payload('user', await admin.deleteUser(input.id)),
-    undeleteUser: async (_, { input }, { admin }) => payload('user', await admin.undeleteUser(input.id)),
-    lockUser: async (_, { input }, { admin }) => payload('user', await admin.lockUser(input.id)),
-    unlockUser: async (_, { input }, { admin }) => payload('user', await admin.unlockUser(input.id)),
+    createUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.createUser(input)),
+    updateUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.updateUser(input)),
+    deleteUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.deleteUser(input.id)),
+    undeleteUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.undeleteUser(input.id)),
+    lockUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.lockUser(input.id)),
+    unlockUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.unlockUser(input.id)),
     setUserFlags: async (_, { input }, { admin }) =>
-      payload('user', await admin.setUserFlags(input.userId, input.flags)),
+      payload(admin, 'user', await admin.setUserFlags(input.userId, input.flags)),
 
-    createTeam: async (_, { input }, { admin }) => payload('team', await admin.createTeam(input.name)),
+    createTeam: async (_, { input }, { admin }) => payload(admin, 'team', await admin.createTeam(input.name)),
     updateTeam: async (_, { input }, { admin }) =>
-      payload('team', await admin.updateTeam(input.id, input.name)),
-    deleteTeam: async (_, { input }, { admin }) => payload('team', await admin.deleteTeam(input.id)),
-    undeleteTeam: async (_, { input }, { admin }) => payload('team', await admin.undeleteTeam(input.id)),
+      payload(admin, 'team', await admin.updateTeam(input.id, input.name)),
+    deleteTeam: async (_, { input }, { admin }) => payload(admin, 'team', await admin.deleteTeam(input.id)),
+    undeleteTeam: async (_, { input }, { admin }) => payload(admin, 'team', await admin.undeleteTeam(input.id)),
     addTeamMember: async (_, { input }, ctx) =>
       membership(ctx, await ctx.admin.addTeamMember(input.teamId, input.userId)),
     removeTeamMember: async (_, { input }, ctx) =>
@@ -36,9 +36,9 @@ export const mutationResolvers: Resolvers = {
     deleteRole: async (_, { input }, ctx) => rolePayload(ctx, await ctx.admin.deleteRole(input.key)),
     undeleteRole: async (_, { input }, ctx) => rolePayload(ctx, await ctx.admin.undeleteRole(input.key)),
 
-    assignRole: async (_, { input }, { admin }) => payload('assignment', await admin.assignRole(input)),
+    assignRole: async (_, { input }, { admin }) => payload(admin, 'assignment', await admin.assignRole(input)),
     revokeAssignment: async (_, { input }, { admin }) =>
-      payload('assignment', await admin.revokeAssignment(input.id)),
+      payload(admin, 'assignment', await admin.revokeAssignment(input.id)),
 
     transferOwnership: async (_, { input }, ctx) => {
       const { result, version } = await ctx.admin.transferOwnership(input.toUserId);
@@ -46,34 +46,39 @@ export const mutationResolvers: Resolvers = {
         result.toUserId,
         result.fromUserId,
       ]);
-      return { owner: owner!, previousOwner: previousOwner!, version };
+      return { owner: owner!, previousOwner: previousOwner!, version, warnings: await ctx.admin.warnings() };
     },
     setToolPolicy: async (_, { input }, { admin }) => {
       const { result, version } = await admin.setToolPolicy(input.tool, input.mode);
-      return { toolPolicy: { ...result, overridden: true }, version };
+      return { toolPolicy: { ...result, overridden: true }, version, warnings: await admin.warnings() };
     },
   },
 };
 
-function payload<K extends string, T>(
+/** A mutation's answer: the changed object, the new version, and what to look at now (`warnings`). */
+async function payload<K extends string, T>(
+  admin: Context['admin'],
   key: K,
   written: { result: T; version: string },
-): { [P in K]: T } & { version: string } {
-  return { [key]: written.result, version: written.version } as { [P in K]: T } & { version: string };
+): Promise<{ [P in K]: T } & { version: string; warnings: string[] }> {
+  return { [key]: written.result, version: written.version, warnings: await admin.warnings() } as {
+    [P in K]: T;
+  } & { version: string; warnings: string[] };
 }
 
 async function membership(
-  ctx: import('../context').Context,
+  ctx: Context,
   written: { result: { teamId: string; userId: string }; version: string },
 ) {
   const [team] = await ctx.store.teams.getMany(ctx.viewer.orgId, [written.result.teamId]);
   const [user] = await ctx.store.users.getMany(ctx.viewer.orgId, [written.result.userId]);
-  return { team: team!, user: user!, version: written.version };
+  return { team: team!, user: user!, version: written.version, warnings: await ctx.admin.warnings() };
 }
 
-function rolePayload(ctx: Context, written: { result: CustomRole; version: string }) {
+async function rolePayload(ctx: Context, written: { result: CustomRole; version: string }) {
   return {
     role: customRoleModel(written.result, ctx.admin.permissionsOf(written.result)),
     version: written.version,
+    warnings: await ctx.admin.warnings(),
   };
 }

@@ -1,0 +1,339 @@
+import type { Operation } from '../catalog';
+import { UserGrants, type Bits, type CheckRequest, type CompiledCatalog, type Subject } from '../engine';
+import { bitIndexes, emptyBits, hasBit, orInto } from '../engine/bitset';
+import { fitsScope } from '../engine/grants';
+import type { Viewer } from '../auth/tokens';
+import { isActiveOwner, notFound } from '../store';
+import type { Authz } from './authz';
+import { ForbiddenError } from './errors';
+import type { Loaders } from './loaders';
+
+/**
+ * Where an administrative operation acts: the organization root, a location (a grant at one of its
+ * ancestors counts: cascade), or a team (with what is organization-wide).
+ */
+export type Scope = { type: 'org' } | { type: 'location'; id: string } | { type: 'team'; id: string };
+
+export const ROOT: Scope = { type: 'org' };
+
+/** The scope of an assignment, or of an input naming a location or a team (neither: the root). */
+export function scopeOf(a: { locationId?: string | null; teamId?: string | null }): Scope {
+  if (a.teamId) return { type: 'team', id: a.teamId };
+  if (a.locationId) return { type: 'location', id: a.locationId };
+  return ROOT;
+}
+
+/** How every refusal names a scope. */
+export function describeScope(scope: Scope): string {
+  return scope.type === 'org' ? 'the organization' : `${scope.type} ${scope.id}`;
+}
+
+const scopeKey = (s: Scope) => (s.type === 'org' ? '' : `${s.type[0]}:${s.id}`);
+
+/**
+ * Who may do what, for the guards and the administration alike: "does the viewer hold X at scope S",
+ * "does the viewer cover user U", "would this change give anyone more than the viewer holds". The one
+ * place that builds a FORBIDDEN refusal. One per request; answers are memoized for the request.
+ *
+ * The viewer's grants at a scope never include their restricted (person or group) assignments: those
+ * count only for a resource, and administration names none.
+ */
+export class Access {
+  private readonly sets = new Map<string, Promise<Bits>>();
+  private readonly views = new Map<string, Promise<boolean>>();
+  private owner?: Promise<boolean>;
+
+  constructor(
+    private readonly authz: Authz,
+    private readonly loaders: Loaders,
+    readonly viewer: Viewer,
+  ) {}
+
+  private get catalog(): CompiledCatalog {
+    return this.authz.catalog;
+  }
+
+  /** A refusal naming the permission and the scope. */
+  static forbidden(permission: string, scope: Scope, message?: string): ForbiddenError {
+    const where = describeScope(scope);
+    return new ForbiddenError(permission, where, message ?? `forbidden: requires ${permission} at ${where}`);
+  }
+
+  /** The permission that guards an operation in this catalog (undefined: refused for everyone). */
+  permissionOf(operation: Operation): string | undefined {
+    return this.catalog.operationPermission(operation);
+  }
+
+  /** The viewer's effective permissions at a scope; NOT_FOUND when the scope does not exist here. */
+  viewerSet(scope: Scope): Promise<Bits> {
+    const key = scopeKey(scope);
+    let set = this.sets.get(key);
+    if (!set) {
+      set = this.viewerSetUncached(scope);
+      this.sets.set(key, set);
+    }
+    return set;
+  }
+
+  private async viewerSetUncached(scope: Scope): Promise<Bits> {
+    const [grants, request] = await Promise.all([
+      this.viewer.kind === 'user' ? this.loaders.grants.load(this.viewer.userId) : null,
+      this.requestAt(scope),
+    ]);
+    return grants ? grants.effective(request) : emptyBits(this.catalog.words);
+  }
+
+  /** Whether the viewer (a user) holds `permission` at a scope. */
+  async holds(permission: string, scope: Scope = ROOT): Promise<boolean> {
+    const bit = this.catalog.bitOf(permission);
+    return bit !== undefined && hasBit(await this.viewerSet(scope), bit);
+  }
+
+  /**
+   * Guards: the viewer may run `operation` (or hold `permission`) at every scope given. A service key
+   * passes only with `serviceScope`.
+   */
+  async require(
+    what: { operation: Operation } | { permission: string },
+    scopes: readonly Scope[] = [ROOT],
+    serviceScope?: string | null,
+  ): Promise<void> {
+    const permission = 'operation' in what ? this.permissionOf(what.operation) : what.permission;
+    const name = 'operation' in what ? what.operation : what.permission;
+    const first = scopes[0] ?? ROOT;
+    if (this.viewer.kind === 'service') {
+      if (serviceScope && this.viewer.scopes.includes(serviceScope)) return;
+      throw Access.forbidden(
+        permission ?? name,
+        first,
+        `forbidden: this API key lacks the scope ${serviceScope ?? name}`,
+      );
+    }
+    if (!permission)
+      throw Access.forbidden(name, first, `forbidden: ${name} is not available in this organization's catalog`);
+    for (const scope of scopes) {
+      if (!(await this.holds(permission, scope))) throw Access.forbidden(permission, scope);
+    }
+  }
+
+  /** No escalation: the viewer holds every permission of `bits` at the scope (or wider). */
+  async requireHoldsAll(bits: Bits, scope: Scope): Promise<void> {
+    if (this.viewer.kind !== 'user')
+      throw Access.forbidden('administration', scope, 'forbidden: API keys cannot administer roles');
+    const missing = this.missing(bits, await this.viewerSet(scope));
+    if (missing.length) {
+      throw Access.forbidden(
+        missing[0]!,
+        scope,
+        `forbidden: you cannot give permissions you do not hold at ${describeScope(scope)}: ${list(missing)}`,
+      );
+    }
+  }
+
+  /** Whether the viewer is an active owner (organization-wide, unrestricted, not expiring). */
+  viewerIsOwner(): Promise<boolean> {
+    if (this.viewer.kind !== 'user') return Promise.resolve(false);
+    const userId = this.viewer.userId;
+    this.owner ??= this.loaders.subjects
+      .load(userId)
+      .then((s) => !!s && isActiveOwner(s, this.catalog.ownerRole));
+    return this.owner;
+  }
+
+  async requireOwner(action: string): Promise<void> {
+    if (!(await this.viewerIsOwner())) {
+      const role = this.catalog.ownerRole;
+      throw Access.forbidden(
+        `role ${role}`,
+        ROOT,
+        `forbidden: only an owner (role ${role} organization-wide, unrestricted and not expiring) can ${action}`,
+      );
+    }
+  }
+
+  /**
+   * Covering: to act on an existing user with `operation`, the viewer must hold, at every scope where
+   * that user holds a live assignment, the operation's permission and every permission the user holds
+   * there (as if the user were active and their restrictions matched; what only flags grant does not
+   * count: flags are managed per user, never through roles). A user with no live assignment needs the
+   * operation at the root. An active owner covers everyone.
+   */
+  async requireCovers(userId: string, operation: Operation): Promise<void> {
+    const permission = this.permissionOf(operation);
+    if (this.viewer.kind !== 'user' || !permission) {
+      await this.require({ operation }); // refuses, with the reason
+      return;
+    }
+    const subject = await this.loaders.subjects.load(userId);
+    if (!subject) throw notFound('user', userId);
+    if (await this.viewerIsOwner()) return;
+    const live = this.liveAssignments(subject);
+    if (!live.length) {
+      await this.require({ operation }, [ROOT]);
+      return;
+    }
+    const potential = new UserGrants(
+      this.catalog,
+      {
+        ...subject,
+        locked: false,
+        deleted: false,
+        assignments: live.map((a) => ({ ...a, personId: null, groupIds: [] })),
+      },
+      this.authz.now,
+    );
+    const flagOnly = flagOnlyBits(this.catalog);
+    const seen = new Set<string>();
+    for (const a of live) {
+      const scope = scopeOf(a);
+      if (seen.has(scopeKey(scope))) continue;
+      seen.add(scopeKey(scope));
+      const [mine, request] = await Promise.all([this.viewerSet(scope), this.requestAt(scope)]);
+      const where = describeScope(scope);
+      if (!hasBit(mine, this.catalog.bitOf(permission)!)) {
+        throw Access.forbidden(
+          permission,
+          scope,
+          `forbidden: requires ${permission} at ${where}, where this user holds a role`,
+        );
+      }
+      const theirs = Uint32Array.from(potential.effective(request));
+      for (let i = 0; i < theirs.length; i++) theirs[i]! &= ~flagOnly[i]!;
+      const missing = this.missing(theirs, mine);
+      if (missing.length) {
+        throw Access.forbidden(
+          missing[0]!,
+          scope,
+          `forbidden: this user holds ${list(missing)} at ${where}, which you do not: you can act only on users whose permissions you hold`,
+        );
+      }
+    }
+  }
+
+  /** Acting on an assignment (revoking it): the operation at its scope, and its user covered. */
+  async requireAssignment(assignmentId: string, operation: Operation): Promise<void> {
+    const assignment = await this.loaders.assignments.load(assignmentId);
+    if (!assignment) throw notFound('assignment', assignmentId);
+    await this.require({ operation }, [scopeOf(assignment)]);
+    await this.requireCovers(assignment.userId, operation);
+  }
+
+  /**
+   * Whether the viewer may see a user's details: themselves; a user holding the catalog's viewUsers
+   * permission at the root or at a scope where that user holds a live assignment; an API key with the
+   * scope `directory:read`.
+   */
+  mayView(userId: string): Promise<boolean> {
+    let answer = this.views.get(userId);
+    if (!answer) {
+      answer = this.mayViewUncached(userId);
+      this.views.set(userId, answer);
+    }
+    return answer;
+  }
+
+  private async mayViewUncached(userId: string): Promise<boolean> {
+    if (this.viewer.kind === 'service') return this.viewer.scopes.includes('directory:read');
+    if (userId === this.viewer.userId) return true;
+    const permission = this.permissionOf('viewUsers');
+    if (!permission) return false;
+    if (await this.holds(permission, ROOT)) return true;
+    const subject = await this.loaders.subjects.load(userId);
+    if (!subject) return false;
+    for (const a of this.liveAssignments(subject)) {
+      const scope = scopeOf(a);
+      if (scope.type !== 'org' && (await this.holds(permission, scope))) return true;
+    }
+    return false;
+  }
+
+  async requireView(userId: string): Promise<void> {
+    if (await this.mayView(userId)) return;
+    const permission = this.permissionOf('viewUsers') ?? 'viewUsers';
+    if (this.viewer.kind === 'service')
+      throw Access.forbidden(permission, ROOT, 'forbidden: this API key lacks the scope directory:read');
+    throw Access.forbidden(
+      permission,
+      ROOT,
+      `forbidden: requires ${permission} at the organization or where this user holds a role`,
+    );
+  }
+
+  /**
+   * No escalation, checked on the outcome: after a change of one user's assignments (`before` null: a
+   * new user), the user holds nowhere a permission they lacked before unless the viewer holds it there.
+   * Compared at the root and at every scope of the user's assignments, before and after (a location
+   * without assignments of the user holds what its nearest such ancestor holds). Flags are not part
+   * of the change: they are compared with the flags the user had.
+   */
+  async requireNoGain(before: Subject | null, after: Subject): Promise<void> {
+    const flags = before?.flags ?? [];
+    const was = before ? new UserGrants(this.catalog, before, this.authz.now) : null;
+    const will = new UserGrants(this.catalog, { ...after, flags }, this.authz.now);
+    const scopes = new Map<string, Scope>([['', ROOT]]);
+    for (const a of [...(before?.assignments ?? []), ...after.assignments])
+      scopes.set(scopeKey(scopeOf(a)), scopeOf(a));
+    for (const scope of scopes.values()) {
+      const [mine, request] = await Promise.all([this.viewerSet(scope), this.requestAt(scope)]);
+      const gained = Uint32Array.from(will.effective(request));
+      if (was) {
+        const had = was.effective(request);
+        for (let i = 0; i < gained.length; i++) gained[i]! &= ~had[i]!;
+      }
+      const missing = this.missing(gained, mine);
+      if (missing.length) {
+        throw Access.forbidden(
+          missing[0]!,
+          scope,
+          `forbidden: this would give ${list(missing)} at ${describeScope(scope)}, which you do not hold there`,
+        );
+      }
+    }
+  }
+
+  /** The engine's request for a scope; NOT_FOUND when the location or team does not exist here. */
+  async requestAt(scope: Scope): Promise<Omit<CheckRequest, 'permission'>> {
+    if (scope.type === 'org') return { locationPath: [], teamIds: [] };
+    if (scope.type === 'location') {
+      const path = await this.authz.pathOf(scope.id);
+      if (!path) throw notFound('location', scope.id);
+      return { locationPath: path, teamIds: [] };
+    }
+    const team = await this.loaders.teams.load(scope.id);
+    if (!team || team.deletedAt) throw notFound('team', scope.id);
+    return { locationPath: [], teamIds: [scope.id] };
+  }
+
+  /** Assignments that count now: not expired, of a role the catalog has, fitting the role's kind. */
+  private liveAssignments(subject: Subject): Subject['assignments'][number][] {
+    return subject.assignments.filter((a) => {
+      if (a.expiresAt != null && a.expiresAt <= this.authz.now) return false;
+      const role = this.catalog.roles.get(a.role);
+      return !!role && fitsScope(role, a);
+    });
+  }
+
+  private missing(wanted: Bits, held: Bits): string[] {
+    return bitIndexes(wanted)
+      .filter((b) => !hasBit(held, b))
+      .map((b) => this.catalog.keys[b]!);
+  }
+}
+
+/** Every permission a flag alone grants (what covering leaves to the flags). */
+const flagOnlyCache = new WeakMap<CompiledCatalog, Bits>();
+function flagOnlyBits(catalog: CompiledCatalog): Bits {
+  let bits = flagOnlyCache.get(catalog);
+  if (!bits) {
+    bits = emptyBits(catalog.words);
+    for (const granted of catalog.grantedByFlag.values()) orInto(bits, granted);
+    flagOnlyCache.set(catalog, bits);
+  }
+  return bits;
+}
+
+function list(permissions: string[]): string {
+  return permissions.length > 8
+    ? `${permissions.slice(0, 8).join(', ')} and ${permissions.length - 8} more`
+    : permissions.join(', ');
+}
