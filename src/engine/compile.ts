@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/load';
 import type { Operation } from '../catalog/operations';
 import type { RoleKind, RoleSpec, ToolMode } from '../catalog/schema';
 import { catalogNames, findCycles, own, validateRoles } from '../catalog/validate';
-import { emptyBits, orInto, setBit, type Bits } from './bitset';
+import { emptyBits, hasBit, orInto, setBit, type Bits } from './bitset';
 import { UnknownPermissionError } from './errors';
 
 /** A role with its grants resolved through inheritance (rule 1). */
@@ -92,6 +92,14 @@ export class CompiledCatalog {
   /** The bit of a grantable permission, or of the permission a `page:`/`nav:` entry follows. */
   bitOf(permission: string): number | undefined {
     return this.bits.get(permission);
+  }
+
+  /** Whether a flag alone grants `permission` (`grantedByFlag`): no role ever does. */
+  grantedByFlagOnly(permission: string): boolean {
+    const bit = this.bits.get(permission);
+    if (bit === undefined) return false;
+    for (const bits of this.grantedByFlag.values()) if (hasBit(bits, bit)) return true;
+    return false;
   }
 
   /** The permission a `page:`/`nav:` entry follows, if it follows one. */

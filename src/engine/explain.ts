@@ -182,7 +182,9 @@ function findGrant(
     if (!r) continue;
     const grants = r.spec.grants ?? [];
     if (grants.includes(permission)) return { via, as: permission };
-    if (grants.includes(`${module}:*`)) return { via, as: `${module}:*` };
+    // `module:*` never covers what a flag alone grants (catalog validation keeps roles off those).
+    if (grants.includes(`${module}:*`) && !catalog.grantedByFlagOnly(permission))
+      return { via, as: `${module}:*` };
     if (minRole === key) return { via, as: `minRole of ${permission}` };
     for (const parent of r.spec.inherits ?? []) queue.push({ key: parent, via: [...via, parent] });
   }

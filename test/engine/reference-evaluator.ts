@@ -97,7 +97,8 @@ export function referenceDecide(
     const module = splitName(name)![0];
     const grants = role.grants ?? [];
     if (grants.includes(name)) return true;
-    if (grants.includes(`${module}:*`)) return true;
+    // `module:*` is every action a role may grant: never one a flag alone grants.
+    if (grants.includes(`${module}:*`) && !permissionSpec(name)?.grantedByFlag) return true;
     // A page/nav entry with minRole R is granted to R.
     const entryKey = splitName(name)![1];
     const entries = module === 'page' ? doc.pages : module === 'nav' ? doc.navigation : undefined;

@@ -265,6 +265,17 @@ function buildCatalog(raw: Raw<typeof rawCatalog>): {
     (permissions[p.module] ??= {})[p.action] = spec;
   });
 
+  // No role grants what a flag alone grants (catalog validation refuses it): drop such grants.
+  const flagOnly = new Set(
+    perms.filter((p) => permissions[p.module]![p.action]!.grantedByFlag).map((p) => p.key),
+  );
+  const roleGrantable = grantable.filter((g) => !flagOnly.has(g));
+  for (const spec of Object.values(roleSpecs)) {
+    const kept = (spec.grants ?? []).filter((g) => !flagOnly.has(g));
+    if (kept.length) spec.grants = kept;
+    else delete spec.grants;
+  }
+
   const tools: Record<string, ToolSpec> = {};
   const usedTools = new Set<string>();
   raw.tools.forEach((t, i) => {
@@ -294,7 +305,7 @@ function buildCatalog(raw: Raw<typeof rawCatalog>): {
     const parents = [...roles, ...customs].filter((o) => o.kind === c.kind);
     const spec: RoleSpec = { name: `Custom ${key}`, kind: c.kind };
     const inherits = parents.length ? uniq(c.inherits.map((n) => at(parents, n).key)) : [];
-    const grants = uniq(c.grants.map((n) => at(grantable, n)));
+    const grants = roleGrantable.length ? uniq(c.grants.map((n) => at(roleGrantable, n))) : [];
     if (inherits.length) spec.inherits = inherits;
     if (grants.length) spec.grants = grants;
     customRoles[key] = spec;

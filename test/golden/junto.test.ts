@@ -162,7 +162,11 @@ describe('Escalation Approver', () => {
   });
 
   it('is on by default for the organization owner', () => {
-    expect(catalog.catalog.document.owner).toEqual({ role: 'owner', flags: ['escalation_approver'] });
+    expect(catalog.catalog.document.owner).toEqual({
+      role: 'owner',
+      flags: ['escalation_approver'],
+      formerRole: 'admin',
+    });
   });
 });
 

@@ -5,6 +5,7 @@ import type { IRules } from 'graphql-shield/typings/types';
 import { loadPreset, PRESETS } from '../../catalog';
 import { Access, describeScope, ROOT, scopeOf, type Scope } from '../../authz/access';
 import { ForbiddenError } from '../../authz/errors';
+import { asError } from '../../store/errors';
 import type { Context } from '../context';
 import { forbidden } from '../errors';
 import { readGuards, valuesAt, type Guard } from './directives';
@@ -97,8 +98,9 @@ function ruleFor(g: Guard) {
         await checkGuard(g, parent, args, ctx.access);
         return true;
       } catch (err) {
-        if (err instanceof ForbiddenError) return forbidden(err);
-        throw err;
+        // A rule that throws is a plain refusal in graphql-shield: return the error instead, so that a
+        // missing location or user reads as NOT_FOUND and anything unexpected is masked and logged.
+        return err instanceof ForbiddenError ? forbidden(err) : asError(err);
       }
     },
   );
