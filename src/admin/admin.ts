@@ -277,7 +277,13 @@ export class Admin {
     if (role) await this.access.requireHoldsAll(role.closure, ROOT);
     const extra =
       this.doc.requireOrgRole && role?.kind === 'org'
-        ? [holdersKeepAnOrgRole(this.orgId, key, this.orgRoles().filter((r) => r !== key))]
+        ? [
+            holdersKeepAnOrgRole(
+              this.orgId,
+              key,
+              this.orgRoles().filter((r) => r !== key),
+            ),
+          ]
         : [];
     return this.store.roles.delete(this.ctx(extra), key);
   }

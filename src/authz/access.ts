@@ -110,7 +110,11 @@ export class Access {
       );
     }
     if (!permission)
-      throw Access.forbidden(name, first, `forbidden: ${name} is not available in this organization's catalog`);
+      throw Access.forbidden(
+        name,
+        first,
+        `forbidden: ${name} is not available in this organization's catalog`,
+      );
     for (const scope of scopes) {
       if (!(await this.holds(permission, scope))) throw Access.forbidden(permission, scope);
     }

@@ -147,7 +147,10 @@ export function validateCatalog(doc: CatalogDocument): Problem[] {
     const role = own(doc.roles, key);
     if (!role) report(path, unknown('role', key, Object.keys(doc.roles)));
     else if (role.kind === 'team')
-      report(path, `"${key}" is a team role: roles given at the organization root are of kind org or location`);
+      report(
+        path,
+        `"${key}" is a team role: roles given at the organization root are of kind org or location`,
+      );
   };
   if (doc.owner.formerRole !== undefined) {
     if (doc.owner.formerRole === doc.owner.role)

@@ -67,7 +67,11 @@ export interface AssignInput {
 }
 
 /** Inserts one assignment inside a write (the caller checks the role exists and suits the scope). */
-export async function insertAssignment(tx: Queryable, orgId: string, input: AssignInput): Promise<Assignment> {
+export async function insertAssignment(
+  tx: Queryable,
+  orgId: string,
+  input: AssignInput,
+): Promise<Assignment> {
   check(!(input.locationId && input.teamId), 'give a location or a team, not both');
   for (const [what, id] of [
     ['user', input.userId],

@@ -6,15 +6,18 @@ import { customRoleModel } from '../models';
 /** Writes: each maps its input to the administration service and returns the object and the new version. */
 export const mutationResolvers: Resolvers = {
   Mutation: {
-    createLocation: async (_, { input }, { admin }) => payload(admin, 'location', await admin.createLocation(input)),
-    moveLocation: async (_, { input }, { admin }) => payload(admin, 'location', await admin.moveLocation(input)),
+    createLocation: async (_, { input }, { admin }) =>
+      payload(admin, 'location', await admin.createLocation(input)),
+    moveLocation: async (_, { input }, { admin }) =>
+      payload(admin, 'location', await admin.moveLocation(input)),
     deleteLocation: async (_, { input }, { admin }) =>
       payload(admin, 'location', await admin.deleteLocation(input.id)),
 
     createUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.createUser(input)),
     updateUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.updateUser(input)),
     deleteUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.deleteUser(input.id)),
-    undeleteUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.undeleteUser(input.id)),
+    undeleteUser: async (_, { input }, { admin }) =>
+      payload(admin, 'user', await admin.undeleteUser(input.id)),
     lockUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.lockUser(input.id)),
     unlockUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.unlockUser(input.id)),
     setUserFlags: async (_, { input }, { admin }) =>
@@ -24,7 +27,8 @@ export const mutationResolvers: Resolvers = {
     updateTeam: async (_, { input }, { admin }) =>
       payload(admin, 'team', await admin.updateTeam(input.id, input.name)),
     deleteTeam: async (_, { input }, { admin }) => payload(admin, 'team', await admin.deleteTeam(input.id)),
-    undeleteTeam: async (_, { input }, { admin }) => payload(admin, 'team', await admin.undeleteTeam(input.id)),
+    undeleteTeam: async (_, { input }, { admin }) =>
+      payload(admin, 'team', await admin.undeleteTeam(input.id)),
     addTeamMember: async (_, { input }, ctx) =>
       membership(ctx, await ctx.admin.addTeamMember(input.teamId, input.userId)),
     removeTeamMember: async (_, { input }, ctx) =>
@@ -36,7 +40,8 @@ export const mutationResolvers: Resolvers = {
     deleteRole: async (_, { input }, ctx) => rolePayload(ctx, await ctx.admin.deleteRole(input.key)),
     undeleteRole: async (_, { input }, ctx) => rolePayload(ctx, await ctx.admin.undeleteRole(input.key)),
 
-    assignRole: async (_, { input }, { admin }) => payload(admin, 'assignment', await admin.assignRole(input)),
+    assignRole: async (_, { input }, { admin }) =>
+      payload(admin, 'assignment', await admin.assignRole(input)),
     revokeAssignment: async (_, { input }, { admin }) =>
       payload(admin, 'assignment', await admin.revokeAssignment(input.id)),
 
