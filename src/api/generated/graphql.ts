@@ -124,7 +124,11 @@ export type Capabilities = {
   version: Scalars['String']['output'];
 };
 
-/** One question: may `userId` do `permission` here, to this resource? */
+/**
+ * One question: may `userId` do `permission` here, to this resource? Asking about yourself needs nothing
+ * more; asking about others needs the catalog's permission to check others at the location asked about
+ * (an Owner at a parent location asks about its subtree), or an API key with `decisions:check`.
+ */
 export type CheckInput = {
   /** A consistency token from a mutation's `version`: answer at this version or later. */
   atLeastVersion?: InputMaybe<Scalars['String']['input']>;
