@@ -3,7 +3,7 @@ import { UserGrants, type Bits, type CheckRequest, type CompiledCatalog, type Su
 import { bitIndexes, emptyBits, hasBit, orInto } from '../engine/bitset';
 import { fitsScope } from '../engine/grants';
 import type { Viewer } from '../auth/tokens';
-import { isActiveOwner, notFound } from '../store';
+import { isActiveOwner, notFound, StoreError } from '../store';
 import type { Authz } from './authz';
 import { ForbiddenError } from './errors';
 import type { Loaders } from './loaders';
@@ -97,6 +97,7 @@ export class Access {
     what: { operation: Operation } | { permission: string },
     scopes: readonly Scope[] = [ROOT],
     serviceScope?: string | null,
+    options: { unknownScopeAtRoot?: boolean } = {},
   ): Promise<void> {
     const permission = 'operation' in what ? this.permissionOf(what.operation) : what.permission;
     const name = 'operation' in what ? what.operation : what.permission;
@@ -116,7 +117,11 @@ export class Access {
         `forbidden: ${name} is not available in this organization's catalog`,
       );
     for (const scope of scopes) {
-      if (!(await this.holds(permission, scope))) throw Access.forbidden(permission, scope);
+      if (options.unknownScopeAtRoot && !(await this.exists(scope))) {
+        // A read naming a location that is not there: decided at the root, so that a check's input
+        // gets its own NOT_FOUND (and someone who may not ask at the root learns nothing).
+        if (!(await this.holds(permission, ROOT))) throw Access.forbidden(permission, ROOT);
+      } else if (!(await this.holds(permission, scope))) throw Access.forbidden(permission, scope);
     }
   }
 
@@ -292,6 +297,17 @@ export class Access {
           `forbidden: this would give ${list(missing)} at ${describeScope(scope)}, which you do not hold there`,
         );
       }
+    }
+  }
+
+  /** Whether a scope exists in the organization (a live team, a location). */
+  async exists(scope: Scope): Promise<boolean> {
+    try {
+      await this.requestAt(scope);
+      return true;
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'NOT_FOUND') return false;
+      throw err;
     }
   }
 

@@ -125,7 +125,8 @@ async function checkGuard(g: Guard, parent: unknown, args: unknown, access: Acce
   }
   // A guard naming only whom it acts on is decided there; otherwise at the scopes named (the root by default).
   if ((g.target || g.assignment) && !g.location && !g.team) return;
-  await access.require(what, scopesOf(g, args), g.serviceScope);
+  // Reads name scopes as filters: one that does not exist is the resolver's NOT_FOUND (a check's own).
+  await access.require(what, scopesOf(g, args), g.serviceScope, { unknownScopeAtRoot: g.type === 'Query' });
 }
 
 /** The scopes a guard's `location` and `team` paths name; none given or all empty: the root. */

@@ -1,9 +1,9 @@
 import { bitIndexes } from '../../engine';
 import type { Resolvers } from '../generated/graphql';
 import { customRoleModel, type RoleModel } from '../models';
-import { connection, pageSize } from './pagination';
+import { connection, pageSize, seqCursor } from './pagination';
 import type { Context } from '../context';
-import type { Location } from '../../store';
+import { notFound, type Location } from '../../store';
 
 /** Reads of the organization's directory: users, locations, teams, roles, the organization itself. */
 export const directoryResolvers: Resolvers = {
@@ -12,6 +12,8 @@ export const directoryResolvers: Resolvers = {
     user: (_, { id }, ctx) => ctx.loaders.users.load(id),
     users: async (_, { locationId, first, after }, ctx) => {
       const n = pageSize(first);
+      if (locationId != null && !(await ctx.loaders.locations.load(locationId)))
+        throw notFound('location', locationId);
       const users = await ctx.store.users.list(ctx.viewer.orgId, { first: n + 1, after, locationId });
       return connection(users, n, (u) => u.id);
     },
@@ -30,7 +32,7 @@ export const directoryResolvers: Resolvers = {
       const n = pageSize(first);
       const entries = await ctx.store.auditLog(ctx.viewer.orgId, {
         first: n + 1,
-        afterSeq: after && /^\d+$/.test(after) ? Number(after) : 0,
+        afterSeq: seqCursor(after),
       });
       return connection(entries, n, (e) => String(e.seq));
     },
