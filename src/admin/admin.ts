@@ -16,7 +16,13 @@ import {
   type Store,
   type WriteContext,
 } from '../store';
-import { holdersKeepAnOrgRole, keepsAnOrgRole, keepsAnOwner } from './invariants';
+import {
+  holdersKeepAnOrgRole,
+  inheritsLiveRoles,
+  keepsAnOrgRole,
+  keepsAnOwner,
+  noLiveHeirs,
+} from './invariants';
 
 /**
  * The administration API's rules, on top of the guards (which already checked, through `Access`, that
@@ -232,7 +238,11 @@ export class Admin {
   ) {
     const closure = this.compileRole(input.key, this.specOf({ ...input, inherits: input.inherits ?? [] }));
     await this.access.requireHoldsAll(closure, ROOT);
-    return this.store.roles.create(this.ctx(), { ...input, inherits: input.inherits ?? [] }, action);
+    return this.store.roles.create(
+      this.ctx([this.inheritsLive(input.key)]),
+      { ...input, inherits: input.inherits ?? [] },
+      action,
+    );
   }
   async updateRole(input: {
     key: string;
@@ -252,7 +262,10 @@ export class Admin {
     );
     await this.access.requireHoldsAll(closure, ROOT);
     await this.access.requireHoldsAll(current.closure, ROOT);
-    return this.store.roles.update(this.ctx(), input.key, { ...input, inherits: input.inherits ?? [] });
+    return this.store.roles.update(this.ctx([this.inheritsLive(input.key)]), input.key, {
+      ...input,
+      inherits: input.inherits ?? [],
+    });
   }
   async cloneRole(input: { key: string; newKey: string; name?: string | null }) {
     const source = this.catalog.roles.get(input.key);
@@ -275,16 +288,15 @@ export class Admin {
     if (role && !role.custom)
       throw new InvalidInputError(`"${key}" is a built-in role of the catalog and cannot be deleted`);
     if (role) await this.access.requireHoldsAll(role.closure, ROOT);
-    const extra =
-      this.doc.requireOrgRole && role?.kind === 'org'
-        ? [
-            holdersKeepAnOrgRole(
-              this.orgId,
-              key,
-              this.orgRoles().filter((r) => r !== key),
-            ),
-          ]
-        : [];
+    const extra = [noLiveHeirs(this.orgId, key)];
+    if (this.doc.requireOrgRole && role?.kind === 'org')
+      extra.push(
+        holdersKeepAnOrgRole(
+          this.orgId,
+          key,
+          this.orgRoles().filter((r) => r !== key),
+        ),
+      );
     return this.store.roles.delete(this.ctx(extra), key);
   }
   /** Restoring a role gives back what its assignments grant: the same rule as creating it. */
@@ -297,7 +309,7 @@ export class Admin {
       throw notFound('deleted custom role', key);
     }
     await this.access.requireHoldsAll(this.compileRole(key, this.specOf(deleted)), ROOT);
-    return this.store.roles.undelete(this.ctx(), key);
+    return this.store.roles.undelete(this.ctx([this.inheritsLive(key)]), key);
   }
 
   // Assignments.
@@ -426,6 +438,11 @@ export class Admin {
   }): string[] {
     const closure = this.compileRole(role.key, this.specOf(role));
     return bitIndexes(closure).map((b) => this.catalog.keys[b]!);
+  }
+
+  /** A custom role's parents must stay defined: checked in the write, against concurrent deletes. */
+  private inheritsLive(key: string) {
+    return inheritsLiveRoles(this.orgId, key, Object.keys(this.doc.roles));
   }
 
   /** The live org roles: built-in and custom (deleted custom roles are not compiled). */

@@ -61,3 +61,32 @@ export function holdersKeepAnOrgRole(orgId: string, roleKey: string, orgRoles: r
       );
   };
 }
+
+/** No live custom role inherits `roleKey` once it is deleted: it would leave that role undefined. */
+export function noLiveHeirs(orgId: string, roleKey: string): Invariant {
+  return async (tx) => {
+    const rows = await tx.query<{ key: string }>(
+      `SELECT key FROM roles WHERE org_id = $1 AND deleted_at IS NULL AND $2 = ANY(inherits) ORDER BY key LIMIT 5`,
+      [orgId, roleKey],
+    );
+    if (rows.length)
+      throw new StoreError(
+        'CONFLICT',
+        `role ${roleKey} is inherited by ${rows.map((r) => r.key).join(', ')}: change or delete ${rows.length === 1 ? 'it' : 'them'} first`,
+      );
+  };
+}
+
+/** Every custom role `roleKey` inherits is live (a concurrent delete cannot leave it undefined). */
+export function inheritsLiveRoles(orgId: string, roleKey: string, builtIn: readonly string[]): Invariant {
+  return async (tx) => {
+    const rows = await tx.query<{ parent: string }>(
+      `SELECT p.parent FROM roles r, unnest(r.inherits) AS p(parent)
+        WHERE r.org_id = $1 AND r.key = $2 AND p.parent <> ALL($3::text[])
+          AND NOT EXISTS (SELECT 1 FROM roles l WHERE l.org_id = r.org_id AND l.key = p.parent AND l.deleted_at IS NULL)`,
+      [orgId, roleKey, builtIn],
+    );
+    if (rows.length)
+      throw new StoreError('CONFLICT', `role ${roleKey} inherits ${rows[0]!.parent}, which is deleted`);
+  };
+}

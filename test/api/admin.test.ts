@@ -171,6 +171,29 @@ describe.each(BACKENDS)('administration API on %s', (backend) => {
     expect(users.filter((u) => u!.locked)).toHaveLength(1);
   });
 
+  it('a role another custom role inherits cannot be deleted (the organization would stop compiling)', async () => {
+    const { ownerToken, orgId } = await newTenant(t, 'junto');
+    await must(
+      ownerToken,
+      `mutation { createRole(input: { key: "base", name: "Base", kind: ORG, grants: ["ticket:view"] }) { version } }`,
+    );
+    await must(
+      ownerToken,
+      `mutation { createRole(input: { key: "heir", name: "Heir", kind: ORG, grants: [], inherits: ["base"] }) { version } }`,
+    );
+    const before = await version(orgId);
+    const refused = await code(ownerToken, `mutation { deleteRole(input: { key: "base" }) { version } }`);
+    expect(refused).toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('heir') });
+    expect(await version(orgId)).toBe(before);
+    // The organization still answers, and once the heir is gone the base role can go too.
+    await must(ownerToken, `mutation { deleteRole(input: { key: "heir" }) { version } }`);
+    await must(ownerToken, `mutation { deleteRole(input: { key: "base" }) { version } }`);
+    expect((await gql(t.url, ownerToken, '{ viewer { id } }')).errors).toBeUndefined();
+    // A deleted parent cannot be inherited by a restored role either.
+    const restored = await code(ownerToken, `mutation { undeleteRole(input: { key: "heir" }) { version } }`);
+    expect(restored.code).toBe('BAD_USER_INPUT');
+  });
+
   it('Juno: every user keeps an org role', async () => {
     const { ownerToken } = await newTenant(t, 'juno');
     expect(
