@@ -663,7 +663,7 @@ export type Query = {
   user?: Maybe<User>;
   /**
    * The organization's users, page by page; with `locationId`, those holding a role at that location or
-   * below it (you need the permission to view users there).
+   * below it (you need the permission to view users there; an API key needs `directory:read`).
    */
   users: UserConnection;
   /** The signed-in user; null for a service key. */
