@@ -1,3 +1,4 @@
+import { isUuid } from '../../store/ids';
 import { badInput } from '../errors';
 
 /** Page sizes: `first` defaults to 50; more than the maximum is refused, never silently cut. */
@@ -22,4 +23,25 @@ export function connection<T>(items: T[], first: number, cursorOf: (item: T) => 
       endCursor: page.length ? cursorOf(page[page.length - 1]!) : null,
     },
   };
+}
+
+/**
+ * The audit log's cursor (an entry's `seq`): 0, the start, when there is none. Anything that is not a
+ * sequence number this log can hold is the client's mistake, never a store error.
+ */
+export function seqCursor(after: string | null | undefined): number {
+  if (after == null) return 0;
+  const seq = /^\d{1,16}$/.test(after) ? Number(after) : NaN;
+  if (!Number.isSafeInteger(seq)) throw badInput('after is not a cursor of this list: use an endCursor');
+  return seq;
+}
+
+/**
+ * An id cursor (users, locations, whoCan, whereCan): null, the start, when there is none. A cursor that
+ * is not an id is refused, rather than read as "from the start" (which repeats pages silently).
+ */
+export function idCursor(after: string | null | undefined): string | null {
+  if (after == null) return null;
+  if (!isUuid(after)) throw badInput('after is not a cursor of this list: use an endCursor');
+  return after.toLowerCase();
 }
