@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   createRemoteJWKSet,
   importSPKI,
@@ -9,6 +9,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import type { LRUCache } from 'lru-cache';
+import { parseDuration } from '../config';
 import { ApiKeys, gatewaySecret, type Store } from '../store';
 import { isUuid } from '../store/ids';
 
@@ -34,6 +35,11 @@ export interface AuthConfig {
   issuer: string;
   /** ROLEGATE_JWT_AUDIENCE — default `rolegate`. */
   audience: string;
+  /**
+   * ROLEGATE_JWT_MAX_AGE — refuse tokens issued longer ago than this many seconds (their `iat`), even
+   * unexpired; a token then needs `iat`. Default unset: `exp` alone decides.
+   */
+  maxAgeSeconds?: number;
 }
 
 export function authConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AuthConfig {
@@ -44,6 +50,9 @@ export function authConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AuthCon
     secret: env.ROLEGATE_JWT_SECRET || undefined,
     issuer: env.ROLEGATE_JWT_ISSUER || 'rolegate',
     audience: env.ROLEGATE_JWT_AUDIENCE || 'rolegate',
+    maxAgeSeconds: env.ROLEGATE_JWT_MAX_AGE
+      ? parseDuration(env.ROLEGATE_JWT_MAX_AGE, 'ROLEGATE_JWT_MAX_AGE')
+      : undefined,
   };
 }
 
@@ -143,7 +152,9 @@ export class Authenticator {
       if (!key) throw new AuthenticationError('invalid API key');
       return { kind: 'service', orgId: key.orgId, keyId: key.id, scopes: key.scopes };
     }
-    const known = this.verified?.get(token);
+    // Keyed by the token's digest: the cache holds no bearer token, and no key longer than 43 characters.
+    const digest = createHash('sha256').update(token).digest('base64url');
+    const known = this.verified?.get(digest);
     if (known) return known;
     let payload: JWTPayload;
     try {
@@ -153,18 +164,26 @@ export class Authenticator {
         audience: this.config.audience,
         clockTolerance: CLOCK_TOLERANCE_S,
         requiredClaims: ['sub', 'exp'],
+        ...(this.config.maxAgeSeconds !== undefined ? { maxTokenAge: this.config.maxAgeSeconds } : {}),
       }));
     } catch {
       throw new AuthenticationError('invalid or expired token');
     }
+    // Issued in the future (beyond the clock tolerance): jose checks it only with a maximum age.
+    const nowS = Date.now() / 1000;
+    if (payload.iat !== undefined && payload.iat > nowS + CLOCK_TOLERANCE_S)
+      throw new AuthenticationError('invalid or expired token');
     const orgId = payload.org;
     if (!isUuid(orgId) || !isUuid(payload.sub)) {
       throw new AuthenticationError('the token names no organization and user (claims "org" and "sub")');
     }
     const viewer: Viewer = { kind: 'user', orgId, userId: payload.sub };
-    // A verified token stays valid until it expires: keep it no longer than that.
-    const ttl = payload.exp! * 1000 - Date.now();
-    if (ttl > 0) this.verified?.set(token, viewer, { ttl: Math.min(ttl, TOKEN_CACHE_MAX_MS) });
+    // A verified token stays valid until it expires or grows too old: keep it no longer than that.
+    let until = payload.exp! * 1000;
+    if (this.config.maxAgeSeconds !== undefined && payload.iat !== undefined)
+      until = Math.min(until, (payload.iat + this.config.maxAgeSeconds) * 1000);
+    const ttl = until - Date.now();
+    if (ttl > 0) this.verified?.set(digest, viewer, { ttl: Math.min(ttl, TOKEN_CACHE_MAX_MS) });
     return viewer;
   }
 }
