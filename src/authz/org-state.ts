@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { stringify } from 'safe-stable-stringify';
 import { parseCatalog, type Catalog } from '../catalog';
 import { compileCatalog, type CompiledCatalog, type ToolPolicies } from '../engine';
 import { roleSpec, type CustomRole, type Organization, type Store } from '../store';
@@ -98,7 +100,12 @@ export class OrgStates {
 
   private compile(org: Organization, customRoles: CustomRole[]): CompiledCatalog {
     const specs = Object.fromEntries(customRoles.map((r) => [r.key, roleSpec(r)]));
-    const key = `${org.id}\0${JSON.stringify(specs)}`;
+    // Keyed by a digest of the roles' specs (names and descriptions included, so a change to them is a
+    // new entry): no free text in a key, and every key the same small size whatever the roles hold.
+    const digest = createHash('sha256')
+      .update(stringify(specs) ?? '')
+      .digest('base64url');
+    const key = `${org.id}:${digest}`;
     let compiled = this.compiled.get(key);
     if (!compiled) {
       compiled = compileCatalog(this.catalogOf(org), specs);
