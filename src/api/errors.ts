@@ -4,6 +4,7 @@ import { CatalogError } from '../catalog';
 import { UnknownPermissionError } from '../engine';
 import { ForbiddenError, InvalidInputError } from '../authz/errors';
 import { StoreError } from '../store';
+import { DeadlineExceededError } from './limits/deadline';
 
 /**
  * Two kinds of error: expected refusals, typed, with a code from this list and what was refused; and
@@ -16,6 +17,10 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
   UNAVAILABLE: 'UNAVAILABLE',
+  /** The request ran past its deadline: it was stopped (see src/api/limits/deadline.ts). */
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  /** An automatic persisted query whose sha256Hash is not its query's (as Apollo Router names it). */
+  PERSISTED_QUERY_HASH_MISMATCH: 'PERSISTED_QUERY_HASH_MISMATCH',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 
@@ -28,6 +33,7 @@ const REQUEST_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
+  'PERSISTED_QUERY_HASH_MISMATCH',
   ...Object.values(ErrorCode),
 ]);
 
@@ -54,8 +60,28 @@ export function badInput(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
 }
 
+/** What the client may be told beyond the default. */
+export interface FormatOptions {
+  /** Production: no "Did you mean …" of any kind (fields, arguments, types, enum values). Default false. */
+  hideSuggestions?: boolean;
+}
+
+/** Apollo Server's own message for an APQ whose hash is not its query's (it gives it no code). */
+const APQ_MISMATCH = 'provided sha does not match query';
+
 /** The error a client sees for a thrown value; `log` gets the ones masked. */
 export function formatError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  log: (err: unknown) => void,
+  options: FormatOptions = {},
+): GraphQLFormattedError {
+  const out = classify(formatted, error, log);
+  const message = clipInputs(options.hideSuggestions ? withoutSuggestions(out.message) : out.message);
+  return message === out.message ? out : { ...out, message };
+}
+
+function classify(
   formatted: GraphQLFormattedError,
   error: unknown,
   log: (err: unknown) => void,
@@ -80,6 +106,9 @@ export function formatError(
   if (original instanceof UnknownPermissionError || original instanceof InvalidInputError) {
     return { ...base, message: original.message, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   }
+  if (original instanceof DeadlineExceededError) {
+    return { ...base, message: original.message, extensions: { code: ErrorCode.REQUEST_TIMEOUT } };
+  }
   if (original instanceof CatalogError) {
     return {
       ...base,
@@ -88,6 +117,19 @@ export function formatError(
     };
   }
   const code = formatted.extensions?.code;
+  // An APQ mismatch is the client's (Apollo Server sends it as HTTP 400 without a code): the code
+  // persisted-query clients and Apollo Router use, and nothing logged.
+  if (original instanceof GraphQLError && original.message === APQ_MISMATCH && !original.extensions.code) {
+    return { message: APQ_MISMATCH, extensions: { code: ErrorCode.PERSISTED_QUERY_HASH_MISMATCH } };
+  }
+  // Apollo Server's other refusals without a code carry a 4xx status (e.g. an unsupported APQ version).
+  if (
+    original instanceof GraphQLError &&
+    !original.extensions.code &&
+    isClientStatus(original.extensions.http)
+  ) {
+    return { ...base, extensions: { code: 'BAD_REQUEST' } };
+  }
   // graphql's parser names its token limit ("Document contains more that N tokens"): never tell it.
   if (code === 'GRAPHQL_PARSE_FAILED' && /contains more th(?:an|at) \d+ tokens/.test(formatted.message)) {
     return { message: 'Syntax Error: the document is too large.', extensions: { code } };
@@ -102,4 +144,34 @@ export function formatError(
     ...(formatted.path ? { path: formatted.path } : {}),
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
+}
+
+function isClientStatus(http: unknown): boolean {
+  const status = (http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/**
+ * graphql's suggestions, in every wording: ` Did you mean "viewer"?`, `Did you mean the enum value
+ * "AUTO"?`, `Did you mean to use an inline fragment on "User"?` They name the schema's fields, types and
+ * values, which production does not tell.
+ */
+export function withoutSuggestions(message: string): string {
+  return message.replace(/\s*Did you mean\b[^?]*\?/g, '');
+}
+
+/** The most characters of one input an error message repeats. */
+const ECHO_CHARS = 100;
+
+/**
+ * Messages quote inputs (graphql's "got invalid value", unknown permissions): each quoted string is
+ * cut to ECHO_CHARS characters, so a 2 MB input never comes back in an error.
+ */
+export function clipInputs(message: string): string {
+  if (message.length <= ECHO_CHARS) return message;
+  return message.replace(/"((?:[^"\\]|\\.)*)"/g, (quoted, inner: string) =>
+    inner.length > ECHO_CHARS
+      ? `"${[...inner.slice(0, 2 * ECHO_CHARS)].slice(0, ECHO_CHARS - 1).join('')}…"`
+      : quoted,
+  );
 }

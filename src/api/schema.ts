@@ -1,14 +1,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import type { GraphQLSchema } from 'graphql';
+import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { guardSchema } from './guards/shield';
+import { describeInputLimits } from './limits/input-limits';
+import { deadlineMiddleware } from './limits/use-deadline';
 import { decisionResolvers } from './resolvers/decisions';
 import { directoryResolvers } from './resolvers/directory';
 import { mutationResolvers } from './resolvers/mutations';
 import { DateTime } from './resolvers/scalars';
 import type { Guard } from './guards/directives';
+import type { Context } from './context';
 
 export const SCHEMA_DIR = path.resolve(__dirname, '..', '..', 'schema');
 
@@ -28,17 +31,25 @@ const enumValues = {
   ScopeType: { ORG: 'org', LOCATION: 'location', TEAM: 'team' },
 };
 
+/** The SDL as served: each limited input's description states its limit (src/api/limits/input-limits.ts). */
+export function servedTypeDefs(dir = SCHEMA_DIR): DocumentNode[] {
+  return loadTypeDefs(dir).map((sdl) => describeInputLimits(parse(sdl)));
+}
+
 /** The executable schema without guards (for tests and the guards-off benchmark). */
 export function buildUnguardedSchema(): GraphQLSchema {
   return makeExecutableSchema({
-    typeDefs: loadTypeDefs(),
+    typeDefs: servedTypeDefs(),
     resolvers: [{ DateTime }, enumValues, decisionResolvers, directoryResolvers, mutationResolvers] as never,
   });
 }
 
-/** The schema the gateway serves: every field guarded as its directives say (refuses to build otherwise). */
+/**
+ * The schema the gateway serves: every field guarded as its directives say (refuses to build
+ * otherwise), and root fields answered at the request's deadline (guards included in its time).
+ */
 export function buildSchema(): { schema: GraphQLSchema; guards: Guard[] } {
   const schema = buildUnguardedSchema();
   const { middleware, guards } = guardSchema(schema);
-  return { schema: applyMiddleware(schema, middleware), guards };
+  return { schema: applyMiddleware(schema, deadlineMiddleware<Context>(), middleware), guards };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
@@ -11,17 +12,22 @@ import { OrgStates } from '../authz/org-state';
 import { L1Cache, type L1Options } from '../cache/l1';
 import { SharedCache } from '../cache/redis';
 import { Tiers } from '../cache/tiers';
-import type { Config } from '../config';
+import { DEFAULT_REQUEST_TIMEOUT_MS, type Config } from '../config';
 import { Metrics } from '../metrics/metrics';
 import { gatewaySecret, type Store } from '../store';
 import { buildContext, type Context } from './context';
 import { formatError } from './errors';
+import { withDeadline } from './limits/use-deadline';
+import { useRequestLimits } from './limits/use-request-limits';
 import { buildSchema } from './schema';
 
 /** The store's name for the key that signs the shared cache's entries (every replica reads the same). */
 const CACHE_KEY_NAME = 'cache_signing_key';
 
-/** Request limits. They are never told to clients (errors say "too deep", not by how much). */
+/**
+ * Request limits. They are never told to clients (errors say "too deep", not by how much). The limits
+ * of the API itself (decisions, expensive fields, input lengths) are in src/api/limits/.
+ */
 const LIMITS = {
   bodyBytes: 2 * 1024 * 1024,
   depth: 12,
@@ -40,7 +46,12 @@ export interface Gateway {
 
 export interface GatewayOptions {
   store: Store;
-  config: Pick<Config, 'port' | 'env'> & Partial<Pick<Config, 'redisUrl'>>;
+  config: Pick<Config, 'port' | 'env'> & Partial<Pick<Config, 'redisUrl' | 'requestTimeoutMs'>>;
+  /**
+   * How long a request may run before it is answered REQUEST_TIMEOUT and its work stops. Default:
+   * `config.requestTimeoutMs`, else 10 s.
+   */
+  requestTimeoutMs?: number;
   auth?: AuthConfig;
   /** Where masked errors and start-up notes go. Default: stderr, one JSON line each. */
   log?: (entry: Record<string, unknown>) => void;
@@ -61,6 +72,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     options.log ??
     ((entry) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
   const development = config.env === 'development';
+  const requestTimeoutMs = options.requestTimeoutMs ?? config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (!Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0)
+    throw new RangeError(
+      `requestTimeoutMs must be a positive number of milliseconds, got ${requestTimeoutMs}`,
+    );
   const { schema } = buildSchema();
 
   const metrics = new Metrics();
@@ -102,7 +118,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     config.env,
     cache?.tokens,
   );
-  const deps = { store, tiers, orgStates: new OrgStates(store, tiers), authenticator, metrics };
+  // requestTimeoutMs is for a context builder that makes the request's Deadline itself (withDeadline
+  // below keeps a deadline the context already has).
+  const deps = {
+    store,
+    tiers,
+    orgStates: new OrgStates(store, tiers),
+    authenticator,
+    metrics,
+    requestTimeoutMs,
+  };
 
   const armor = new ApolloArmor({
     maxDepth: { n: LIMITS.depth, exposeLimits: false },
@@ -112,7 +137,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // in a plugin hook, and a syntax error thrown there became a 500.
     maxTokens: { enabled: false },
     costLimit: { maxCost: LIMITS.cost, exposeLimits: false },
-    blockFieldSuggestion: { enabled: !development },
+    // Suggestions are hidden by graphql itself (validationOptions) and by formatError, every kind of them.
+    blockFieldSuggestion: { enabled: false },
   }).protect();
 
   const apollo = new ApolloServer<Context>({
@@ -121,16 +147,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     validationRules: [...armor.validationRules, noSubscriptions],
+    validationOptions: { hideSuggestions: !development },
     parseOptions: { maxTokens: LIMITS.tokens },
     plugins: [
       ...armor.plugins,
+      useRequestLimits<Context>(),
       development
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true })
         : ApolloServerPluginLandingPageDisabled(),
     ],
     formatError: (formatted, error) =>
-      formatError(formatted, error, (err) =>
-        log({ level: 'error', msg: 'unexpected error', error: describe(err) }),
+      formatError(
+        formatted,
+        error,
+        (err) => log({ level: 'error', msg: 'unexpected error', error: describe(err) }),
+        { hideSuggestions: !development },
       ),
   });
   await apollo.start();
@@ -183,11 +214,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return metrics.registry.metrics();
   });
   await app.register(fastifyApollo(apollo), {
-    context: async (req) =>
-      buildContext(deps, {
+    context: async (req) => {
+      const startedAt = performance.now();
+      const context = await buildContext(deps, {
         authorization: req.headers.authorization,
         requestId: typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined,
-      }),
+      });
+      // The request's deadline, counted from here (authentication included); see limits/deadline.ts.
+      return withDeadline(context, requestTimeoutMs, startedAt);
+    },
   });
 
   await app.listen({ port: config.port, host: options.host ?? '127.0.0.1' });

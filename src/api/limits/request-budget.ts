@@ -1,0 +1,25 @@
+/**
+ * What one request may ask for, counted over its root fields (aliases each count) before any of them
+ * runs. Errors never say these numbers.
+ */
+
+/** At most this many decisions per request, over every decision field and alias. */
+export const MAX_DECISIONS = 1_000;
+
+/**
+ * Decisions a root field of Query makes: a number, or one per item of a list argument (however the
+ * list is written: a literal or a variable).
+ */
+export const DECISION_FIELDS: Readonly<Record<string, number | { itemsOf: string }>> = {
+  check: 1,
+  explain: 1,
+  capabilities: 1,
+  checks: { itemsOf: 'inputs' },
+};
+
+/**
+ * Root fields whose cost grows with the organization whatever `first` is (they scan users or
+ * locations until a page is full): at most MAX_EXPENSIVE of them per request.
+ */
+export const EXPENSIVE_FIELDS: ReadonlySet<string> = new Set(['whoCan', 'whereCan', 'users']);
+export const MAX_EXPENSIVE = 2;
