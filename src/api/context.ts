@@ -10,6 +10,7 @@ import type { OrgState, OrgStates } from '../authz/org-state';
 import type { Metrics } from '../metrics/metrics';
 import { StoreError, type Store } from '../store';
 import { unauthenticated, unavailable } from './errors';
+import { Deadline } from './limits/deadline';
 
 /**
  * What every resolver gets, built per request by one function: who asks, the request's loaders, and
@@ -28,6 +29,8 @@ export interface Context {
   /** The administration API's writes, on behalf of the viewer. */
   admin: Admin;
   metrics?: Metrics;
+  /** When the request must be answered; long work (scans) stops at the first step after it. */
+  deadline: Deadline;
   /**
    * The decision service at `wanted` or a later version (a check's `atLeastVersion`), waiting for it
    * up to VERSION_WAIT_MS; null when it is not reached in time.
@@ -45,14 +48,17 @@ export interface ContextDeps {
   orgStates: OrgStates;
   authenticator: Authenticator;
   metrics?: Metrics;
+  /** The request deadline (default DEFAULT_REQUEST_TIMEOUT_MS, 10 s). */
+  requestTimeoutMs?: number;
 }
 
 export async function buildContext(
   deps: ContextDeps,
   headers: { authorization?: string; requestId?: string },
+  deadline = new Deadline(deps.requestTimeoutMs),
 ): Promise<Context> {
   try {
-    return await build(deps, headers);
+    return await build(deps, headers, deadline);
   } catch (err) {
     // The store and the shared cache both out of reach: nothing can be decided, so nothing is.
     if (err instanceof StoreError && err.code === 'UNAVAILABLE') throw unavailable(err.message);
@@ -63,6 +69,7 @@ export async function buildContext(
 async function build(
   deps: ContextDeps,
   headers: { authorization?: string; requestId?: string },
+  deadline: Deadline,
 ): Promise<Context> {
   let viewer: Viewer;
   try {
@@ -75,7 +82,7 @@ async function build(
   if (!state) throw unauthenticated('the credentials name an organization that does not exist');
   const requestId =
     headers.requestId && /^[\w.:-]{1,100}$/.test(headers.requestId) ? headers.requestId : randomUUID();
-  const context = contextAt(deps, viewer, state, requestId);
+  const context = contextAt(deps, viewer, state, requestId, deadline);
   if (viewer.kind === 'user') {
     const user = await context.loaders.grants.load(viewer.userId);
     if (!user || user.deleted) throw unauthenticated('the credentials name a user that does not exist');
@@ -85,7 +92,13 @@ async function build(
 }
 
 /** The context for `viewer` at the organization state `state` (a version): loaders and services. */
-function contextAt(deps: ContextDeps, viewer: Viewer, state: OrgState, requestId: string): Context {
+function contextAt(
+  deps: ContextDeps,
+  viewer: Viewer,
+  state: OrgState,
+  requestId: string,
+  deadline: Deadline,
+): Context {
   const now = Date.now();
   const loaders = createLoaders(deps.store, {
     orgId: viewer.orgId,
@@ -95,6 +108,7 @@ function contextAt(deps: ContextDeps, viewer: Viewer, state: OrgState, requestId
     tiers: deps.tiers,
   });
   const authz = new Authz(state, viewer, loaders, now, deps.metrics);
+  authz.checkpoint = () => deadline.check();
   const access = new Access(authz, loaders, viewer);
   return {
     requestId,
@@ -105,11 +119,12 @@ function contextAt(deps: ContextDeps, viewer: Viewer, state: OrgState, requestId
     store: deps.store,
     admin: new Admin(deps.store, authz, access, loaders, viewer, requestId),
     metrics: deps.metrics,
+    deadline,
     atVersion: async (wanted) => {
       const reached = await deps.store.versions.waitFor(viewer.orgId, wanted, VERSION_WAIT_MS);
       if (reached === null) return null;
       const later = await deps.orgStates.at(viewer.orgId, reached);
-      return later ? contextAt(deps, viewer, later, requestId).authz : null;
+      return later ? contextAt(deps, viewer, later, requestId, deadline).authz : null;
     },
   };
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
@@ -17,7 +16,7 @@ import { Metrics } from '../metrics/metrics';
 import { gatewaySecret, type Store } from '../store';
 import { buildContext, type Context } from './context';
 import { formatError } from './errors';
-import { withDeadline } from './limits/use-deadline';
+import { Deadline } from './limits/deadline';
 import { useRequestLimits } from './limits/use-request-limits';
 import { buildSchema } from './schema';
 
@@ -118,8 +117,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     config.env,
     cache?.tokens,
   );
-  // requestTimeoutMs is for a context builder that makes the request's Deadline itself (withDeadline
-  // below keeps a deadline the context already has).
   const deps = {
     store,
     tiers,
@@ -215,13 +212,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   await app.register(fastifyApollo(apollo), {
     context: async (req) => {
-      const startedAt = performance.now();
-      const context = await buildContext(deps, {
-        authorization: req.headers.authorization,
-        requestId: typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined,
-      });
       // The request's deadline, counted from here (authentication included); see limits/deadline.ts.
-      return withDeadline(context, requestTimeoutMs, startedAt);
+      const deadline = new Deadline(requestTimeoutMs);
+      return buildContext(
+        deps,
+        {
+          authorization: req.headers.authorization,
+          requestId:
+            typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined,
+        },
+        deadline,
+      );
     },
   });
 

@@ -5,7 +5,9 @@
 export class UnknownPermissionError extends Error {
   readonly permission: string;
   constructor(permission: string, hint?: string) {
-    super(`unknown permission "${permission}"${hint ? `: ${hint}` : ''}`);
+    // Messages echo at most 100 characters of an input.
+    const shown = permission.length > 100 ? `${permission.slice(0, 99)}…` : permission;
+    super(`unknown permission "${shown}"${hint ? `: ${hint}` : ''}`);
     this.name = 'UnknownPermissionError';
     this.permission = permission;
   }

@@ -476,8 +476,17 @@ describe.each(BACKENDS)('hostile input on %s', (backend) => {
       expect(codes(r)).toEqual(['BAD_USER_INPUT']);
     });
 
-    test('checks with 5,000 inputs about someone else, from a user holding no role, is FORBIDDEN', async () => {
+    // The request budget is checked before any guard: too many decisions is BAD_USER_INPUT for anyone.
+    test('checks with 5,000 inputs about someone else, from a user holding no role, is BAD_USER_INPUT', async () => {
       const inputs = Array.from({ length: 5000 }, () => ({ userId: ownerId, permission: 'user:manage' }));
+      const r = await post({ query: checksQuery, variables: { i: inputs } }, { token: nobodyToken });
+      expectClean(r, { errors: 'required' });
+      expect(r.json?.data ?? null).toBeNull();
+      expect(codes(r)).toEqual(['BAD_USER_INPUT']);
+    });
+
+    test('checks with 999 inputs about someone else, from a user holding no role, is FORBIDDEN', async () => {
+      const inputs = Array.from({ length: 999 }, () => ({ userId: ownerId, permission: 'user:manage' }));
       const r = await post({ query: checksQuery, variables: { i: inputs } }, { token: nobodyToken });
       expectClean(r, { errors: 'required' });
       expect(r.json?.data ?? null).toBeNull();
@@ -570,8 +579,13 @@ describe.each(BACKENDS)('hostile input on %s', (backend) => {
           variables: { id: s },
         })),
       );
+      // Ids longer than an id may be are refused before any work (src/api/limits/input-limits.ts).
       expect(got).toEqual(
-        STRINGS.map((s) => ({ label: show(s), data: { user: null, location: null, team: null }, codes: [] })),
+        STRINGS.map((s) =>
+          s.length > 128
+            ? { label: show(s), data: null, codes: ['BAD_USER_INPUT', 'BAD_USER_INPUT', 'BAD_USER_INPUT'] }
+            : { label: show(s), data: { user: null, location: null, team: null }, codes: [] },
+        ),
       );
     });
 
@@ -607,12 +621,17 @@ describe.each(BACKENDS)('hostile input on %s', (backend) => {
         })),
       );
       const got = await run(cases);
+      // Inputs longer than their limit are refused whole before any work (src/api/limits/input-limits.ts).
       expect(got).toEqual(
-        cases.map((c) => ({
-          label: c.label,
-          data: { check: { allowed: false, outcome: 'DENY', error: { code: expect.any(String) } } },
-          codes: [],
-        })),
+        cases.map((c) =>
+          c.label.endsWith('(10240)"')
+            ? { label: c.label, data: null, codes: ['BAD_USER_INPUT'] }
+            : {
+                label: c.label,
+                data: { check: { allowed: false, outcome: 'DENY', error: { code: expect.any(String) } } },
+                codes: [],
+              },
+        ),
       );
       // Restrictions naming nothing: no error, and the owner's org-wide grant still decides.
       const restricted = await run(
@@ -625,11 +644,11 @@ describe.each(BACKENDS)('hostile input on %s', (backend) => {
         })),
       );
       expect(restricted).toEqual(
-        STRINGS.map((s) => ({
-          label: show(s),
-          data: { check: { allowed: false, outcome: 'DENY' } },
-          codes: [],
-        })),
+        STRINGS.map((s) =>
+          s.length > 128
+            ? { label: show(s), data: null, codes: ['BAD_USER_INPUT', 'BAD_USER_INPUT', 'BAD_USER_INPUT'] }
+            : { label: show(s), data: { check: { allowed: false, outcome: 'DENY' } }, codes: [] },
+        ),
       );
     });
 

@@ -1,25 +1,9 @@
 import type { IMiddleware } from 'graphql-middleware';
-import { Deadline } from './deadline';
+import type { Deadline } from './deadline';
 
-/** A request context that carries its deadline (the gateway's always does). */
+/** A request context that carries its deadline (the gateway's always does: see context.ts). */
 export interface WithDeadline {
   deadline?: Deadline;
-}
-
-/**
- * The context with a deadline: the one it already has (when the context builder made one), else a new
- * one of `timeoutMs` that started at `startedAt` (performance.now() when the request was taken up).
- */
-export function withDeadline<C extends object>(
-  context: C,
-  timeoutMs: number,
-  startedAt: number,
-): C & { deadline: Deadline } {
-  const own = (context as WithDeadline).deadline;
-  if (own instanceof Deadline) return context as C & { deadline: Deadline };
-  // Started when the request was taken up, not now: authentication counts against it.
-  const deadline = new Deadline(timeoutMs, { startedAt });
-  return Object.assign(context, { deadline });
 }
 
 /**

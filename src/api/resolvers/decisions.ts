@@ -2,7 +2,7 @@ import { isVersion, type Authz, type CheckInput } from '../../authz/authz';
 import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
 import { badInput } from '../errors';
-import { connection, pageSize } from './pagination';
+import { connection, idCursor, pageSize } from './pagination';
 
 /** At most this many inputs per `checks` call (not said to clients: errors never carry limits). */
 const MAX_CHECKS = 1000;
@@ -23,7 +23,7 @@ export const decisionResolvers: Resolvers = {
     whoCan: async (_, { permission, locationId, first, after }, ctx) => {
       const n = pageSize(first);
       return connection(
-        await ctx.authz.whoCan(ctx.store, permission, locationId, { limit: n + 1, after }),
+        await ctx.authz.whoCan(ctx.store, permission, locationId, { limit: n + 1, after: idCursor(after) }),
         n,
         (u) => u.id,
       );
@@ -31,7 +31,10 @@ export const decisionResolvers: Resolvers = {
     whereCan: async (_, { userId, permission, first, after }, ctx) => {
       const n = pageSize(first);
       return connection(
-        await ctx.authz.whereCan(ctx.store, userId, permission, { limit: n + 1, after }),
+        await ctx.authz.whereCan(ctx.store, userId, permission, {
+          limit: n + 1,
+          after: idCursor(after),
+        }),
         n,
         (l) => l.id,
       );

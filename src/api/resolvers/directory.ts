@@ -1,7 +1,7 @@
 import { bitIndexes } from '../../engine';
 import type { Resolvers } from '../generated/graphql';
 import { customRoleModel, type RoleModel } from '../models';
-import { connection, pageSize, seqCursor } from './pagination';
+import { connection, idCursor, pageSize, seqCursor } from './pagination';
 import type { Context } from '../context';
 import { notFound, type Location } from '../../store';
 
@@ -14,7 +14,11 @@ export const directoryResolvers: Resolvers = {
       const n = pageSize(first);
       if (locationId != null && !(await ctx.loaders.locations.load(locationId)))
         throw notFound('location', locationId);
-      const users = await ctx.store.users.list(ctx.viewer.orgId, { first: n + 1, after, locationId });
+      const users = await ctx.store.users.list(ctx.viewer.orgId, {
+        first: n + 1,
+        after: idCursor(after),
+        locationId,
+      });
       return connection(users, n, (u) => u.id);
     },
     location: (_, { id }, ctx) => ctx.loaders.locations.load(id),
