@@ -1023,6 +1023,43 @@ describe.each(BACKENDS)('the request deadline on %s', (backend) => {
     }
   });
 
+  test('a whoCan scan stops at the deadline: answered REQUEST_TIMEOUT, no batch read after it', async () => {
+    // 30,000 users holding nothing: asking for two holders of what only the owner holds scans them all.
+    await g.store.db.query(
+      `INSERT INTO users (org_id, id, email)
+       SELECT $1, gen_random_uuid(), 'scan-' || n || '@x.test' FROM generate_series(1, 30000) AS n`,
+      [g.orgId],
+    );
+    const list = g.store.users.list.bind(g.store.users);
+    let reads = 0;
+    g.store.users.list = (...args) => {
+      reads++;
+      return list(...args);
+    };
+    try {
+      const started = Date.now();
+      const r = await post(
+        g.url,
+        { query: '{ whoCan(permission: "payment:manage", first: 2) { edges { node { id } } } }' },
+        token,
+      );
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(r.json?.errors?.map((e: { extensions?: { code?: string } }) => e.extensions?.code)).toEqual([
+        'REQUEST_TIMEOUT',
+      ]);
+      // The scan stopped at its first batch after the deadline: no more reads from then on, and far
+      // fewer than the 60 batches of a whole scan.
+      await sleep(300);
+      const atStop = reads;
+      await sleep(1_000);
+      expect(reads).toBe(atStop);
+      expect(reads).toBeLessThan(60);
+      expect(g.logged).toEqual([]);
+    } finally {
+      g.store.users.list = list;
+    }
+  }, 60_000);
+
   test('a request within the deadline answers as usual', async () => {
     const r = await gql(g.url, token, '{ auditLog(first: 1) { edges { cursor } } }');
     expect(r.errors).toBeUndefined();
