@@ -116,13 +116,22 @@ export class Access {
         first,
         `forbidden: ${name} is not available in this organization's catalog`,
       );
-    for (const scope of scopes) {
-      if (options.unknownScopeAtRoot && !(await this.exists(scope))) {
-        // A read naming a location that is not there: decided at the root, so that a check's input
-        // gets its own NOT_FOUND (and someone who may not ask at the root learns nothing).
-        if (!(await this.holds(permission, ROOT))) throw Access.forbidden(permission, ROOT);
-      } else if (!(await this.holds(permission, scope))) throw Access.forbidden(permission, scope);
-    }
+    // Held at the root is held everywhere (cascade, and a wider set meets every dependency): no
+    // location needs loading. Whether a named scope exists is the operation's own question.
+    if (await this.holds(permission, ROOT)) return;
+    // Every scope at once (their locations load in one batch), refused at the first in order that fails.
+    const refusals = await Promise.all(
+      scopes.map(async (scope): Promise<Scope | null> => {
+        if (options.unknownScopeAtRoot && !(await this.exists(scope))) {
+          // A read naming a location that is not there: decided at the root, so that a check's input
+          // gets its own NOT_FOUND (and someone who may not ask at the root learns nothing).
+          return (await this.holds(permission, ROOT)) ? null : ROOT;
+        }
+        return (await this.holds(permission, scope)) ? null : scope;
+      }),
+    );
+    const refused = refusals.find((r) => r !== null);
+    if (refused) throw Access.forbidden(permission, refused);
   }
 
   /** No escalation: the viewer holds every permission of `bits` at the scope (or wider). */
