@@ -109,7 +109,7 @@ export class Admin {
     const above = new Set(location.path);
     const added = parent ? parent.path.filter((id) => !above.has(id)) : [];
     const arriving = await this.store.assignments.atLocations(this.orgId, added);
-    await this.access.requireHoldsAll(this.closures(arriving.map(toEngineAssignment)), {
+    await this.access.requireCanGive(this.closures(arriving.map(toEngineAssignment)), {
       type: 'location',
       id: location.id,
     });
@@ -140,6 +140,7 @@ export class Admin {
     const assignments = wanted.map(({ request, where }) => this.checkedAssignment(request, where));
     const scopes = assignments.length ? assignments.map(scopeOf) : [ROOT];
     await this.access.require({ operation: 'createUser' }, unique(scopes));
+    // One user: the role's closure where it is given, then the user's exact gain (requireNoGain below).
     for (const a of assignments)
       await this.access.requireHoldsAll(this.catalog.roles.get(a.roleKey)!.closure, scopeOf(a));
     if (
@@ -214,7 +215,7 @@ export class Admin {
   /** Restoring a team restores its team roles: the viewer must hold what they grant (no escalation). */
   async undeleteTeam(id: string) {
     const restored = await this.store.assignments.inTeam(this.orgId, id);
-    await this.access.requireHoldsAll(this.closures(restored.map(toEngineAssignment)), ROOT);
+    await this.access.requireCanGive(this.closures(restored.map(toEngineAssignment)), ROOT);
     return this.store.teams.undelete(this.ctx(), id);
   }
   addTeamMember(teamId: string, userId: string) {
@@ -237,7 +238,7 @@ export class Admin {
     action: 'createRole' | 'cloneRole' = 'createRole',
   ) {
     const closure = this.compileRole(input.key, this.specOf({ ...input, inherits: input.inherits ?? [] }));
-    await this.access.requireHoldsAll(closure, ROOT);
+    await this.access.requireCanGive(closure, ROOT);
     return this.store.roles.create(
       this.ctx([this.inheritsLive(input.key)]),
       { ...input, inherits: input.inherits ?? [] },
@@ -262,6 +263,10 @@ export class Admin {
     );
     await this.access.requireHoldsAll(closure, ROOT);
     await this.access.requireHoldsAll(current.closure, ROOT);
+    // What the role newly grants is given to everyone holding it (and roles inheriting it).
+    const added = Uint32Array.from(closure);
+    for (let i = 0; i < added.length; i++) added[i]! &= ~current.closure[i]!;
+    await this.access.requireCanGive(added, ROOT);
     return this.store.roles.update(this.ctx([this.inheritsLive(input.key)]), input.key, {
       ...input,
       inherits: input.inherits ?? [],
@@ -308,7 +313,7 @@ export class Admin {
       if (this.catalog.roles.has(key)) throw new InvalidInputError(`role "${key}" is not deleted`);
       throw notFound('deleted custom role', key);
     }
-    await this.access.requireHoldsAll(this.compileRole(key, this.specOf(deleted)), ROOT);
+    await this.access.requireCanGive(this.compileRole(key, this.specOf(deleted)), ROOT);
     return this.store.roles.undelete(this.ctx([this.inheritsLive(key)]), key);
   }
 
@@ -316,6 +321,7 @@ export class Admin {
   async assignRole(input: AssignmentRequest & { userId: string }) {
     const assignment = this.checkedAssignment(input);
     const role = this.catalog.roles.get(assignment.roleKey)!;
+    // One user: the role's closure where it is given, then the user's exact gain, dependencies included.
     await this.access.requireHoldsAll(role.closure, scopeOf(assignment));
     const before = await this.loaders.subjects.load(input.userId);
     if (!before) throw notFound('user', input.userId);

@@ -148,6 +148,17 @@ export class Access {
     }
   }
 
+  /**
+   * No escalation by giving to everyone who holds a role (changing or restoring a role, restoring a
+   * team, moving a location): the viewer holds at the scope every permission of `bits`, and every
+   * permission that requires one of them, since giving a requirement can make effective a permission
+   * someone already has (Juno's "Edit project permission is required"). Giving to one user is checked
+   * exactly instead, on that user's outcome (`requireNoGain`).
+   */
+  requireCanGive(bits: Bits, scope: Scope): Promise<void> {
+    return this.requireHoldsAll(this.catalog.withDependents(bits), scope);
+  }
+
   /** Whether the viewer is an active owner (organization-wide, unrestricted, not expiring). */
   viewerIsOwner(): Promise<boolean> {
     if (this.viewer.kind !== 'user') return Promise.resolve(false);

@@ -94,6 +94,25 @@ export class CompiledCatalog {
     return this.bits.get(permission);
   }
 
+  /**
+   * `bits` and every permission that requires one of them (rule 7), transitively: what giving `bits`
+   * can make effective for someone who already holds the rest.
+   */
+  withDependents(bits: Bits): Bits {
+    const out = Uint32Array.from(bits);
+    // Requirements come first in `dependencies`, so one pass reaches the fixpoint.
+    for (const dep of this.dependencies) {
+      if (hasBit(out, dep.bit)) continue;
+      for (let i = 0; i < out.length; i++) {
+        if ((out[i]! & dep.requires[i]!) !== 0) {
+          setBit(out, dep.bit);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
   /** Whether a flag alone grants `permission` (`grantedByFlag`): no role ever does. */
   grantedByFlagOnly(permission: string): boolean {
     const bit = this.bits.get(permission);
