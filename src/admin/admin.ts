@@ -142,7 +142,11 @@ export class Admin {
     await this.access.require({ operation: 'createUser' }, unique(scopes));
     // One user: the role's closure where it is given, then the user's exact gain (requireNoGain below).
     for (const a of assignments)
-      await this.access.requireHoldsAll(this.catalog.roles.get(a.roleKey)!.closure, scopeOf(a));
+      await this.access.requireHoldsAll(
+        this.catalog.roles.get(a.roleKey)!.closure,
+        scopeOf(a),
+        a.expiresAt?.getTime() ?? null,
+      );
     if (
       this.doc.requireOrgRole &&
       !assignments.some((a) => this.catalog.roles.get(a.roleKey)!.kind === 'org' && !a.expiresAt)
@@ -322,7 +326,11 @@ export class Admin {
     const assignment = this.checkedAssignment(input);
     const role = this.catalog.roles.get(assignment.roleKey)!;
     // One user: the role's closure where it is given, then the user's exact gain, dependencies included.
-    await this.access.requireHoldsAll(role.closure, scopeOf(assignment));
+    await this.access.requireHoldsAll(
+      role.closure,
+      scopeOf(assignment),
+      assignment.expiresAt?.getTime() ?? null,
+    );
     const before = await this.loaders.subjects.load(input.userId);
     if (!before) throw notFound('user', input.userId);
     const added = engineAssignment(assignment, 'new');

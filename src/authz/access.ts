@@ -83,6 +83,28 @@ export class Access {
     return grants ? grants.effective(request) : emptyBits(this.catalog.words);
   }
 
+  /**
+   * The viewer's effective permissions at a scope at a later instant: what of them has not expired by
+   * then (`at` FOREVER: only what never expires).
+   */
+  private viewerSetAt(scope: Scope, at: number): Promise<Bits> {
+    if (at <= this.authz.now) return this.viewerSet(scope);
+    const key = `${scopeKey(scope)}@${at}`;
+    let set = this.sets.get(key);
+    if (!set) {
+      set = Promise.all([
+        this.viewer.kind === 'user' ? this.loaders.subjects.load(this.viewer.userId) : null,
+        this.requestAt(scope),
+      ]).then(([subject, request]) =>
+        subject
+          ? new UserGrants(this.catalog, subject, at).effective(request)
+          : emptyBits(this.catalog.words),
+      );
+      this.sets.set(key, set);
+    }
+    return set;
+  }
+
   /** Whether the viewer (a user) holds `permission` at a scope. */
   async holds(permission: string, scope: Scope = ROOT): Promise<boolean> {
     const bit = this.catalog.bitOf(permission);
@@ -134,16 +156,31 @@ export class Access {
     if (refused) throw Access.forbidden(permission, refused);
   }
 
-  /** No escalation: the viewer holds every permission of `bits` at the scope (or wider). */
-  async requireHoldsAll(bits: Bits, scope: Scope): Promise<void> {
+  /**
+   * No escalation: the viewer holds every permission of `bits` at the scope (or wider), now and, when
+   * what is given lasts (`until`: an instant, or null for ever), for as long as it lasts: a role that
+   * expires cannot make a lasting one (an owner until tomorrow cannot make anyone, themselves
+   * included, an owner for good).
+   */
+  async requireHoldsAll(bits: Bits, scope: Scope, until?: number | null): Promise<void> {
     if (this.viewer.kind !== 'user')
       throw Access.forbidden('administration', scope, 'forbidden: API keys cannot administer roles');
+    const where = describeScope(scope);
     const missing = this.missing(bits, await this.viewerSet(scope));
     if (missing.length) {
       throw Access.forbidden(
         missing[0]!,
         scope,
-        `forbidden: you cannot give permissions you do not hold at ${describeScope(scope)}: ${list(missing)}`,
+        `forbidden: you cannot give permissions you do not hold at ${where}: ${list(missing)}`,
+      );
+    }
+    if (until === undefined) return;
+    const lasting = this.missing(bits, await this.viewerSetAt(scope, lastInstant(until)));
+    if (lasting.length) {
+      throw Access.forbidden(
+        lasting[0]!,
+        scope,
+        `forbidden: you hold ${list(lasting)} at ${where} for a shorter time than you would give ${lasting.length === 1 ? 'it' : 'them'}: give an assignment that expires no later than yours`,
       );
     }
   }
@@ -156,7 +193,7 @@ export class Access {
    * exactly instead, on that user's outcome (`requireNoGain`).
    */
   requireCanGive(bits: Bits, scope: Scope): Promise<void> {
-    return this.requireHoldsAll(this.catalog.withDependents(bits), scope);
+    return this.requireHoldsAll(this.catalog.withDependents(bits), scope, null);
   }
 
   /** Whether the viewer is an active owner (organization-wide, unrestricted, not expiring). */
@@ -297,25 +334,31 @@ export class Access {
    */
   async requireNoGain(before: Subject | null, after: Subject): Promise<void> {
     const flags = before?.flags ?? [];
-    const was = before ? new UserGrants(this.catalog, before, this.authz.now) : null;
-    const will = new UserGrants(this.catalog, { ...after, flags }, this.authz.now);
     const scopes = new Map<string, Scope>([['', ROOT]]);
     for (const a of [...(before?.assignments ?? []), ...after.assignments])
       scopes.set(scopeKey(scopeOf(a)), scopeOf(a));
-    for (const scope of scopes.values()) {
-      const [mine, request] = await Promise.all([this.viewerSet(scope), this.requestAt(scope)]);
-      const gained = Uint32Array.from(will.effective(request));
-      if (was) {
-        const had = was.effective(request);
-        for (let i = 0; i < gained.length; i++) gained[i]! &= ~had[i]!;
-      }
-      const missing = this.missing(gained, mine);
-      if (missing.length) {
-        throw Access.forbidden(
-          missing[0]!,
-          scope,
-          `forbidden: this would give ${list(missing)} at ${describeScope(scope)}, which you do not hold there`,
-        );
+    // Now, for ever, and at the last instant of each assignment the change gives.
+    const instants = new Set([this.authz.now, FOREVER]);
+    for (const a of after.assignments)
+      if (a.expiresAt != null && a.expiresAt > this.authz.now) instants.add(lastInstant(a.expiresAt));
+    for (const at of instants) {
+      const was = before ? new UserGrants(this.catalog, before, at) : null;
+      const will = new UserGrants(this.catalog, { ...after, flags }, at);
+      for (const scope of scopes.values()) {
+        const [mine, request] = await Promise.all([this.viewerSetAt(scope, at), this.requestAt(scope)]);
+        const gained = Uint32Array.from(will.effective(request));
+        if (was) {
+          const had = was.effective(request);
+          for (let i = 0; i < gained.length; i++) gained[i]! &= ~had[i]!;
+        }
+        const missing = this.missing(gained, mine);
+        if (missing.length) {
+          throw Access.forbidden(
+            missing[0]!,
+            scope,
+            `forbidden: this would give ${list(missing)} at ${describeScope(scope)}, which you do not hold there${at > this.authz.now ? ' for as long' : ''}`,
+          );
+        }
       }
     }
   }
@@ -358,6 +401,14 @@ export class Access {
       .filter((b) => !hasBit(held, b))
       .map((b) => this.catalog.keys[b]!);
   }
+}
+
+/** An instant after every expiry: what holds then holds for ever. */
+const FOREVER = Number.MAX_SAFE_INTEGER;
+
+/** The last instant something that lasts `until` (null: for ever) is alive. */
+function lastInstant(until: number | null): number {
+  return until == null ? FOREVER : until - 1;
 }
 
 /** Every permission a flag alone grants (what covering leaves to the flags). */

@@ -194,6 +194,42 @@ describe.each(BACKENDS)('administration API on %s', (backend) => {
     expect(restored.code).toBe('BAD_USER_INPUT');
   });
 
+  it('a role that expires cannot make a lasting one: no self-extension, no permanent grants', async () => {
+    const { ownerToken, orgId } = await newTenant(t, 'junto');
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+    const nextWeek = new Date(Date.now() + 7 * 86_400_000).toISOString();
+    const temp = await createUser(ownerToken, 'temp@x.test', ['technician']);
+    expect(
+      (await assign(ownerToken, { userId: temp, role: 'owner', expiresAt: tomorrow })).errors,
+    ).toBeUndefined();
+    const tempToken = await t.token(orgId, temp);
+    const admin = await createUser(ownerToken, 'adm@x.test', ['technician']);
+    const before = await version(orgId);
+    // The owner until tomorrow makes themselves owner for good (then could transfer ownership): refused.
+    const self = await assign(tempToken, { userId: temp, role: 'owner' });
+    expect(self.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', permission: 'billing:manage' });
+    expect(self.errors?.[0]?.message).toContain('shorter time');
+    // Nor can they make someone else an Admin for good, or until after their own role ends.
+    expect((await assign(tempToken, { userId: admin, role: 'admin' })).errors?.[0]?.extensions?.code).toBe(
+      'FORBIDDEN',
+    );
+    expect(
+      (await assign(tempToken, { userId: admin, role: 'admin', expiresAt: nextWeek })).errors?.[0]?.extensions
+        ?.code,
+    ).toBe('FORBIDDEN');
+    const created = await code(
+      tempToken,
+      `mutation($i: CreateUserInput!) { createUser(input: $i) { version } }`,
+      { i: { email: 'perm@x.test', roles: ['admin'] } },
+    );
+    expect(created.code).toBe('FORBIDDEN');
+    expect(await version(orgId)).toBe(before);
+    // Until no later than their own: allowed.
+    expect(
+      (await assign(tempToken, { userId: admin, role: 'admin', expiresAt: tomorrow })).errors,
+    ).toBeUndefined();
+  });
+
   it('Juno: every user keeps an org role', async () => {
     const { ownerToken } = await newTenant(t, 'juno');
     expect(
