@@ -40,6 +40,19 @@ export function serveCommand(): Command {
         demo = await seedDemo(store, 'jrni');
       }
       const host = options.host ?? process.env.HOST ?? '127.0.0.1';
+      // ioredis rejects a command of a pipeline or transaction that timed out (Redis stalled) on a
+      // promise no caller holds; the caller got the pipeline's own answer. That is a lost cache write,
+      // not a fault of the gateway: log it instead of letting Node stop the process (seen in the
+      // replica test: a replica died with "Command timed out"). Any other unhandled rejection still stops it.
+      process.on('unhandledRejection', (reason) => {
+        if (reason instanceof Error && reason.message === 'Command timed out') {
+          process.stderr.write(
+            `${JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: 'a Redis command timed out', error: reason.message })}\n`,
+          );
+          return;
+        }
+        throw reason;
+      });
       const gateway = await startGateway({ store, config, host });
       const out = (line = '') => process.stdout.write(`${line}\n`);
       const redis =

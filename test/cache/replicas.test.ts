@@ -125,7 +125,13 @@ describe('three replicas sharing PostgreSQL and Redis', () => {
     await Promise.all([
       Promise.all(tenants.map(worker)).finally(() => (finished = true)),
       disturb?.(() => finished),
-    ]);
+    ]).catch((err: unknown) => {
+      // A request that failed because a replica died says why: its exit code and last log lines.
+      const dead = replicas
+        .filter((r) => r.exitCode() !== null)
+        .map((r) => `replica ${r.name} exited (${r.exitCode()}):\n${r.stderr().slice(-4000)}`);
+      throw dead.length ? new Error(`${String(err)}\n${dead.join('\n')}`) : err;
+    });
     return tally;
   }
 
