@@ -137,4 +137,4 @@ it('init prints the organization, its owner and a working token; token and key c
       stderr: expect.stringContaining('nope: cannot read the catalog: no such file'),
     });
   });
-});
+}, 180_000); // six CLI processes, each starting from source: a loaded 2-core machine took over 60 s

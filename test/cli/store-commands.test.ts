@@ -11,7 +11,7 @@ describe('rolegate migrate', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rolegate-cli-'));
     try {
       const first = await rolegate(['migrate', '--data-dir', dir]);
-      expect(first).toMatchObject({ code: 0, stdout: `embedded store in ${dir}: applied 001, 002\n` });
+      expect(first).toMatchObject({ code: 0, stdout: `embedded store in ${dir}: applied 001, 002, 003\n` });
       const again = await rolegate(['migrate'], { ROLEGATE_DATA_DIR: dir });
       expect(again).toMatchObject({ code: 0, stdout: `embedded store in ${dir}: up to date\n` });
     } finally {
