@@ -206,7 +206,7 @@ const ROWS: Row[] = [
     input: { id: '$l.otherChild', parentId: '$l.parent' }, at: 'otherChild' },
   { actor: 'mover', op: 'moveLocation', target: 'Bristol', scope: 'Parent → Other', outcome: 'allowed',
     input: { id: '$l.bristol', parentId: '$l.other' } },
-  // emptyMover holds business:manage at Other empty only, where nothing would cascade from.
+  // emptyMover holds business:manage at Other empty only (which would then cascade to Other child).
   { actor: 'emptyMover', op: 'moveLocation', target: 'Other child', scope: 'Other → Other empty', outcome: 'FORBIDDEN',
     input: { id: '$l.otherChild', parentId: '$l.otherEmpty' }, permission: 'business:manage', at: 'otherChild' },
   { actor: 'owner', op: 'moveLocation', target: 'Other child', scope: 'Other → Parent', outcome: 'allowed',
