@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Redis from 'ioredis';
-import type { OrgState } from '../../src/authz/org-state';
+import type { OrgState } from '../../src/decisions/org-state';
 import { L1Cache } from '../../src/cache/l1';
 import { SharedCache } from '../../src/cache/redis';
 import { Tiers, type Sources, type TierScope } from '../../src/cache/tiers';

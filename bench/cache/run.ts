@@ -23,9 +23,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as path from 'node:path';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startGateway, type Gateway } from '../../src/api/server';
-import type { AuthConfig } from '../../src/auth/tokens';
+import type { AuthConfig } from '../../src/identity/tokens';
 import type { L1Options } from '../../src/cache/l1';
-import { OrgStates, type OrgState } from '../../src/authz/org-state';
+import { OrgStates, type OrgState } from '../../src/decisions/org-state';
 import { openStore, type Store } from '../../src/store';
 import { startPostgres, type PostgresServer } from '../../test/support/postgres-server';
 import { findRedisServer, startRedis, type RedisServer } from '../../test/support/redis-server';
@@ -1019,7 +1019,7 @@ const NOTES: { text: string; at: [string, string][] }[] = [
   {
     text: "An API key is checked against PostgreSQL on every request (`Authenticator.authenticate` → `ApiKeys.verify`, {0}, {1}): unlike a JWT (kept in L1's token cache), service-key traffic pays a store query per request even with Redis. The checks here use the owner's JWT.",
     at: [
-      ['src/auth/tokens.ts', 'await this.store.apiKeys.verify(token)'],
+      ['src/identity/tokens.ts', 'await this.store.apiKeys.verify(token)'],
       ['src/store/api-keys.ts', 'SELECT * FROM api_keys WHERE id = $1'],
     ],
   },

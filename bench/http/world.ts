@@ -13,7 +13,7 @@
  * branch below that area (depth 4) have a known answer.
  */
 import { randomUUID } from 'node:crypto';
-import { createOrganization } from '../../src/admin/setup';
+import { createOrganization } from '../../src/cli/setup';
 import type { Store } from '../../src/store';
 import { Rng } from '../store/world';
 

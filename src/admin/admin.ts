@@ -2,11 +2,11 @@ import { CatalogError, type RoleKind, type RoleSpec, type ToolMode } from '../ca
 import { bitIndexes, compileCatalog, type Assignment, type Bits, type Subject } from '../engine';
 import { emptyBits, orInto } from '../engine/bitset';
 import { fitsScope } from '../engine/grants';
-import { Access, ROOT, scopeOf, type Scope } from '../authz/access';
-import { InvalidInputError } from '../authz/errors';
-import type { Authz } from '../authz/authz';
-import type { Loaders } from '../authz/loaders';
-import type { Viewer } from '../auth/tokens';
+import { Access, ROOT, scopeOf, type Scope } from '../decisions/access';
+import { InvalidInputError } from '../decisions/errors';
+import type { Authz } from '../decisions/authz';
+import type { Loaders } from '../decisions/loaders';
+import type { Viewer } from '../identity/tokens';
 import {
   isOwnerAssignment,
   notFound,

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Authenticator, Viewer } from '../auth/tokens';
-import { AuthenticationError } from '../auth/tokens';
+import type { Authenticator, Viewer } from '../identity/tokens';
+import { AuthenticationError } from '../identity/tokens';
 import { Admin } from '../admin/admin';
-import { Access } from '../authz/access';
-import { Authz } from '../authz/authz';
-import { createLoaders, type Loaders } from '../authz/loaders';
+import { Access } from '../decisions/access';
+import { Authz } from '../decisions/authz';
+import { createLoaders, type Loaders } from '../decisions/loaders';
 import type { Tiers } from '../cache/tiers';
-import type { OrgState, OrgStates } from '../authz/org-state';
+import type { OrgState, OrgStates } from '../decisions/org-state';
 import type { Metrics } from '../metrics/metrics';
 import { StoreError, type Store } from '../store';
 import { unauthenticated, unavailable } from './errors';

@@ -2,7 +2,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { CatalogError } from '../catalog';
 import { UnknownPermissionError } from '../engine';
-import { ForbiddenError, InvalidInputError } from '../authz/errors';
+import { ForbiddenError, InvalidInputError } from '../decisions/errors';
 import { StoreError } from '../store';
 import { DeadlineExceededError } from './limits/deadline';
 

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import type { Viewer } from '../auth/tokens';
+import type { Viewer } from '../identity/tokens';
 import type { Subject, UserGrants } from '../engine';
-import type { OrgState } from '../authz/org-state';
+import type { OrgState } from '../decisions/org-state';
 
 /**
  * The in-process cache (level 1). Every key carries the organization and the version a request read

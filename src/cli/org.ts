@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { authConfigFromEnv, developmentSecret, signDevelopmentToken } from '../auth/tokens';
-import { createOrganization, seedDemo } from '../admin/setup';
+import { authConfigFromEnv, developmentSecret, signDevelopmentToken } from '../identity/tokens';
+import { createOrganization, seedDemo } from './setup';
 import { SharedCache } from '../cache/redis';
 import { ConfigError, loadConfig } from '../config';
 import { openStore, StoreError, type Store } from '../store';

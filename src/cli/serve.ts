@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { seedDemo } from '../admin/setup';
+import { seedDemo } from './setup';
 import { startGateway } from '../api/server';
 import { describeRedis, describeStore, loadConfig } from '../config';
 import { openStore } from '../store';

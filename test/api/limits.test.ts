@@ -17,9 +17,9 @@ import {
   signDevelopmentToken,
   type AuthConfig,
   type Viewer,
-} from '../../src/auth/tokens';
-import { createOrganization } from '../../src/admin/setup';
-import { OrgStates } from '../../src/authz/org-state';
+} from '../../src/identity/tokens';
+import { createOrganization } from '../../src/cli/setup';
+import { OrgStates } from '../../src/decisions/org-state';
 import { ConfigError, loadConfig } from '../../src/config';
 import type { Store } from '../../src/store';
 import { gql, newTenant, startTestGateway, TEST_AUTH, type TestGateway } from '../support/gateway';

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
-import { signDevelopmentToken } from '../../src/auth/tokens';
-import { createOrganization } from '../../src/admin/setup';
+import { signDevelopmentToken } from '../../src/identity/tokens';
+import { createOrganization } from '../../src/cli/setup';
 import type { Store } from '../../src/store';
 import { gql, TEST_AUTH } from '../support/gateway';
 import { startRedis, type RedisServer } from '../support/redis-server';

@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import type { Catalog, CatalogDocument } from '../../src/catalog';
 import { catalogSchema } from '../../src/catalog/schema';
 import { validateCatalog } from '../../src/catalog/validate';
-import type { CheckInput } from '../../src/authz/authz';
+import type { CheckInput } from '../../src/decisions/authz';
 import { compileCatalog, type CompiledCatalog } from '../../src/engine';
 import type { Store } from '../../src/store';
 import type { World, WorldCheck } from '../engine/world-arbitrary';

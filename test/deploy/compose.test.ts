@@ -733,7 +733,7 @@ function rolegateProblems(doc: unknown, dockerfile: DockerfileFacts, knownEnv: S
       problems.push(`gateway: REDIS_URL ${env.REDIS_URL} does not point at the redis service`);
     }
   }
-  // src/auth/tokens.ts: production verifies with a JWKS or a public key and refuses development tokens;
+  // src/identity/tokens.ts: production verifies with a JWKS or a public key and refuses development tokens;
   // development signs them with ROLEGATE_JWT_SECRET when given (32+ characters), otherwise with a random
   // key the store keeps for every replica. A secret written into this public file would let anyone sign.
   if (env.ROLEGATE_ENV === 'development') {

@@ -1,6 +1,6 @@
 import { startGateway, type Gateway } from '../../src/api/server';
-import { developmentSecret, signDevelopmentToken } from '../../src/auth/tokens';
-import { createOrganization } from '../../src/admin/setup';
+import { developmentSecret, signDevelopmentToken } from '../../src/identity/tokens';
+import { createOrganization } from '../../src/cli/setup';
 import type { Store } from '../../src/store';
 import { openTestStore, type Backend } from './stores';
 

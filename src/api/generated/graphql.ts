@@ -13,7 +13,7 @@ import {
   ExplanationModel as ExplanationModelModel,
   GrantModel as GrantModelModel,
 } from '../models';
-import { DecisionResult as DecisionResultModel } from '../../authz/authz';
+import { DecisionResult as DecisionResultModel } from '../../decisions/authz';
 import { PermissionExplanation as PermissionExplanationModel } from '../../engine';
 import { GrantScope as GrantScopeModel } from '../../engine/explain';
 import { Context } from '../context';

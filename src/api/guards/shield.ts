@@ -3,8 +3,8 @@ import { middleware, type IMiddleware, type IMiddlewareGenerator } from 'graphql
 import { deny, rule, shield } from 'graphql-shield';
 import type { IRules } from 'graphql-shield/typings/types';
 import { loadPreset, PRESETS } from '../../catalog';
-import { Access, describeScope, ROOT, scopeOf, type Scope } from '../../authz/access';
-import { ForbiddenError } from '../../authz/errors';
+import { Access, describeScope, ROOT, scopeOf, type Scope } from '../../decisions/access';
+import { ForbiddenError } from '../../decisions/errors';
 import { asError } from '../../store/errors';
 import type { Context } from '../context';
 import { forbidden } from '../errors';

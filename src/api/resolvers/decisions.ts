@@ -1,4 +1,4 @@
-import { isVersion, type Authz, type CheckInput } from '../../authz/authz';
+import { isVersion, type Authz, type CheckInput } from '../../decisions/authz';
 import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
 import { badInput } from '../errors';

@@ -13,7 +13,7 @@ import { UserGrants } from '../engine';
 
 /** Rows read per step when a query must scan users or locations. */
 const SCAN_BATCH = 500;
-import type { Viewer } from '../auth/tokens';
+import type { Viewer } from '../identity/tokens';
 import type { Metrics } from '../metrics/metrics';
 import type { Loaders } from './loaders';
 import type { OrgState } from './org-state';

@@ -2,7 +2,7 @@ import type { Operation } from '../catalog';
 import { UserGrants, type Bits, type CheckRequest, type CompiledCatalog, type Subject } from '../engine';
 import { bitIndexes, emptyBits, hasBit, orInto } from '../engine/bitset';
 import { fitsScope } from '../engine/grants';
-import type { Viewer } from '../auth/tokens';
+import type { Viewer } from '../identity/tokens';
 import { isActiveOwner, notFound, StoreError } from '../store';
 import type { Authz } from './authz';
 import { ForbiddenError } from './errors';
