@@ -15,9 +15,14 @@
 # that ship scripts are dev tools (@swc/core, esbuild, @parcel/watcher) or an optional warning
 # (@apollo/protobufjs). It also makes the build the same whichever npm the base image carries: npm 10
 # runs install scripts, npm 11 blocks them until they are approved.
+#
+# Base: Node 26, the Active LTS line (LTS from 2026-10-28, maintenance from 2027-10-20, end of life
+# 2029-04-30), on Debian 13 "trixie" (slim), supported past that date. The code itself runs on Node >= 20.19
+# (package.json "engines"); test/deploy/image.test.ts runs this file's install and build steps, on the Node
+# that runs the tests.
 
 # --- build: every dependency, and TypeScript compiled to dist/ ------------------------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:26-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -27,7 +32,7 @@ COPY . .
 RUN npm run build && mkdir -p schema
 
 # --- runtime: production dependencies, the compiled code and the files it reads at run time ------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:26-trixie-slim AS runtime
 # ROLEGATE_ENV defaults to production here, so that an image started without configuration refuses to
 # run without a real token key (ROLEGATE_JWKS_URL or ROLEGATE_JWT_PUBLIC_KEY, with ROLEGATE_JWT_ISSUER and
 # ROLEGATE_JWT_AUDIENCE) rather than accept development tokens; docker-compose.yml sets development.
