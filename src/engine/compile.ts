@@ -3,8 +3,9 @@ import type { Catalog } from '../catalog/load';
 import type { Operation } from '../catalog/operations';
 import type { RoleKind, RoleSpec, ToolMode } from '../catalog/schema';
 import { catalogNames, findCycles, own, validateRoles } from '../catalog/validate';
-import { emptyBits, hasBit, orInto, setBit, type Bits } from './bitset';
+import { bitIndexes, emptyBits, hasBit, orInto, setBit, type Bits } from './bitset';
 import { UnknownPermissionError } from './errors';
+import type { ToolPolicies } from './types';
 
 /** A role with its grants resolved through inheritance (rule 1). */
 export interface CompiledRole {
@@ -16,6 +17,8 @@ export interface CompiledRole {
   spec: RoleSpec;
   /** Its own grants plus every inherited role's, transitively. */
   closure: Bits;
+  /** The permission keys of `closure`, in bit order: what the API lists as the role's permissions. */
+  permissions: readonly string[];
 }
 
 export interface CompiledTool {
@@ -24,6 +27,13 @@ export interface CompiledTool {
   bit: number;
   /** The catalog's default policy; the organization may override it. */
   policy: ToolMode;
+}
+
+/** A tool's policy in an organization: its own override, or the catalog's default. */
+export interface ToolModeOf {
+  mode: ToolMode;
+  /** True when the organization set the mode (even to the catalog's default). */
+  overridden: boolean;
 }
 
 /** What a check is decided on: a bit, and the tool when it is `tool:<name>`. */
@@ -111,6 +121,23 @@ export class CompiledCatalog {
       }
     }
     return out;
+  }
+
+  /** The permission keys of the set bits, in bit order. */
+  permissionsIn(bits: Bits): string[] {
+    return keysOf(this.keys, bits);
+  }
+
+  /**
+   * A tool's policy under the organization's `policies` (rule 9): its override, else the catalog's
+   * default. Takes the tool itself (from `tools` or `resolve`): every caller has it, and a check then
+   * looks nothing up.
+   */
+  toolMode(tool: CompiledTool, policies: ToolPolicies = {}): ToolModeOf {
+    const override = own(policies, tool.name);
+    return override === undefined
+      ? { mode: tool.policy, overridden: false }
+      : { mode: override, overridden: true };
   }
 
   /** Whether a flag alone grants `permission` (`grantedByFlag`): no role ever does. */
@@ -212,7 +239,15 @@ export function compileCatalog(
     }
     const closure = maskOf(own);
     for (const parent of spec.inherits ?? []) orInto(closure, closureOf(parent));
-    roles.set(key, { key, name: spec.name, kind: spec.kind, custom: key in customRoles, spec, closure });
+    roles.set(key, {
+      key,
+      name: spec.name,
+      kind: spec.kind,
+      custom: key in customRoles,
+      spec,
+      closure,
+      permissions: keysOf(keys, closure),
+    });
     return closure;
   };
   Object.keys(allRoles).forEach(closureOf);
@@ -274,4 +309,20 @@ export function compileCatalog(
     flagGated,
     dependencies,
   });
+}
+
+/**
+ * The custom role `key` as `spec` would make it, compiled against the catalog and the organization's
+ * other custom roles (those compiled into `compiled`): what creating, changing or restoring it would
+ * grant. Throws `CatalogError` when the role does not fit the catalog.
+ */
+export function compileRole(compiled: CompiledCatalog, key: string, spec: RoleSpec): CompiledRole {
+  const others = Object.fromEntries(
+    [...compiled.roles.values()].filter((r) => r.custom && r.key !== key).map((r) => [r.key, r.spec]),
+  );
+  return compileCatalog(compiled.catalog, { ...others, [key]: spec }).roles.get(key)!;
+}
+
+function keysOf(keys: readonly string[], bits: Bits): string[] {
+  return bitIndexes(bits).map((bit) => keys[bit]!);
 }

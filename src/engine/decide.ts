@@ -1,4 +1,3 @@
-import { own } from '../catalog/validate';
 import { hasBit } from './bitset';
 import type { CompiledCatalog } from './compile';
 import type { UserGrants } from './grants';
@@ -17,7 +16,7 @@ export function decide(
   const { bit, tool } = catalog.resolve(req.permission);
   if (!hasBit(grants.effective(req), bit)) return 'DENY';
   if (!tool) return 'ALLOW';
-  return outcomeOfPolicy(own(policies, tool.name) ?? tool.policy);
+  return outcomeOfPolicy(catalog.toolMode(tool, policies).mode);
 }
 
 /** Rule 9: what a tool's policy makes of a user who holds the tool's permission. */

@@ -131,15 +131,14 @@ export function explain(
   let outcome: Outcome = detail.effective ? 'ALLOW' : 'DENY';
   let toolInfo: Explanation['tool'];
   if (tool) {
-    const override = own(options.policies, tool.name);
-    const policy = override ?? tool.policy;
+    const { mode, overridden } = catalog.toolMode(tool, options.policies);
     toolInfo = {
       name: tool.name,
       permission: tool.permission,
-      policy,
-      policySource: override ? 'organization' : 'catalog',
+      policy: mode,
+      policySource: overridden ? 'organization' : 'catalog',
     };
-    if (detail.effective) outcome = outcomeOfPolicy(policy);
+    if (detail.effective) outcome = outcomeOfPolicy(mode);
   }
   const follows = !tool && target !== req.permission ? target : undefined;
   return {

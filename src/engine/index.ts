@@ -1,6 +1,13 @@
 /** The decision engine: pure functions of plain data. No I/O, no GraphQL, no database. */
-export { compileCatalog, CompiledCatalog, type CompiledRole, type CompiledTool } from './compile';
-export { UserGrants } from './grants';
+export {
+  compileCatalog,
+  compileRole,
+  CompiledCatalog,
+  type CompiledRole,
+  type CompiledTool,
+  type ToolModeOf,
+} from './compile';
+export { fitsScope, UserGrants } from './grants';
 export { decodeGrants, encodeGrants } from './codec';
 export { decide, outcomeOfPolicy } from './decide';
 export {
@@ -11,5 +18,5 @@ export {
   type PermissionExplanation,
 } from './explain';
 export { UnknownPermissionError } from './errors';
-export { bitIndexes, hasBit, type Bits } from './bitset';
+export { bitIndexes, emptyBits, hasBit, orInto, type Bits } from './bitset';
 export type { Assignment, CheckRequest, Outcome, Subject, ToolPolicies } from './types';
