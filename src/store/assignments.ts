@@ -66,6 +66,15 @@ export interface AssignInput {
   expiresAt?: Date | null;
 }
 
+/** Who hands ownership to whom, and what the catalog says an owner and a former owner hold. */
+export interface OwnershipTransfer {
+  fromUserId: string;
+  toUserId: string;
+  ownerRole: string;
+  ownerFlags: readonly string[];
+  formerRole?: string;
+}
+
 /** Inserts one assignment inside a write (the caller checks the role exists and suits the scope). */
 export async function insertAssignment(
   tx: Queryable,
@@ -209,61 +218,62 @@ export class Assignments {
     }
     return userIds.map((id) => byUser.get(id) ?? []);
   }
+
+  /**
+   * Makes `toUserId` an owner (org-wide `ownerRole`, with `ownerFlags` added), then takes the owner role
+   * from `fromUserId` and gives them `formerRole` (if any), in one write: the organization is never
+   * without an owner. `fromUserId` must still be an active owner when the write runs (CONFLICT otherwise).
+   */
+  transferOwnership(
+    ctx: WriteContext,
+    input: OwnershipTransfer,
+  ): Promise<Written<{ fromUserId: string; toUserId: string }>> {
+    return this.write(ctx, 'transferOwnership', async (tx) => {
+      if (!isUuid(input.toUserId)) throw notFound('user', input.toUserId);
+      const owning = (userId: string) =>
+        tx.query(
+          `SELECT 1 FROM assignments a JOIN users u ON u.org_id = a.org_id AND u.id = a.user_id
+            WHERE a.org_id = $1 AND a.user_id = $3 AND ${EFFECTIVE_OWNER_SQL}`,
+          [ctx.orgId, input.ownerRole, userId],
+        );
+      if (!(await owning(input.fromUserId)).length)
+        throw new StoreError('CONFLICT', 'you are no longer an owner of the organization');
+      const [to] = await tx.query<{ id: string; flags: string[] }>(
+        'SELECT id, flags FROM users WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL AND NOT locked FOR UPDATE',
+        [ctx.orgId, input.toUserId],
+      );
+      if (!to) throw notFound('active user', input.toUserId);
+      if (!(await owning(input.toUserId)).length)
+        await insertAssignment(tx, ctx.orgId, { userId: input.toUserId, roleKey: input.ownerRole });
+      await addFlags(tx, ctx.orgId, input.toUserId, input.ownerFlags);
+      await tx.query(
+        'DELETE FROM assignments WHERE org_id = $1 AND user_id = $2 AND role_key = $3 AND location_id IS NULL AND team_id IS NULL',
+        [ctx.orgId, input.fromUserId, input.ownerRole],
+      );
+      if (input.formerRole) {
+        const kept = await tx.query(
+          `SELECT 1 FROM assignments WHERE org_id = $1 AND user_id = $2 AND role_key = $3 AND location_id IS NULL
+              AND team_id IS NULL AND person_id IS NULL AND cardinality(group_ids) = 0 AND expires_at IS NULL`,
+          [ctx.orgId, input.fromUserId, input.formerRole],
+        );
+        if (!kept.length)
+          await insertAssignment(tx, ctx.orgId, { userId: input.fromUserId, roleKey: input.formerRole });
+      }
+      const result = { fromUserId: input.fromUserId, toUserId: input.toUserId };
+      return {
+        target: `user:${input.toUserId}`,
+        before: { owner: input.fromUserId },
+        after: { owner: input.toUserId, ownerFlags: input.ownerFlags, formerRole: input.formerRole ?? null },
+        result,
+      };
+    });
+  }
 }
 
 /**
- * Makes `toUserId` an owner (org-wide `ownerRole`, with `ownerFlags` added), then takes the owner role
- * from `fromUserId` and gives them `formerRole` (if any), in one write: the organization is never
- * without an owner. `fromUserId` must still be an active owner when the write runs (CONFLICT otherwise).
+ * @deprecated Call `store.assignments.transferOwnership(ctx, input)`. Kept only while `store/index.ts`
+ * re-exports this name: delete the two together. (The method reads no `db`, only `write`.)
  */
-export async function transferOwnership(
-  write: Write,
-  ctx: WriteContext,
-  input: {
-    fromUserId: string;
-    toUserId: string;
-    ownerRole: string;
-    ownerFlags: readonly string[];
-    formerRole?: string;
-  },
-): Promise<Written<{ fromUserId: string; toUserId: string }>> {
-  return write(ctx, 'transferOwnership', async (tx) => {
-    if (!isUuid(input.toUserId)) throw notFound('user', input.toUserId);
-    const owning = (userId: string) =>
-      tx.query(
-        `SELECT 1 FROM assignments a JOIN users u ON u.org_id = a.org_id AND u.id = a.user_id
-          WHERE a.org_id = $1 AND a.user_id = $3 AND ${EFFECTIVE_OWNER_SQL}`,
-        [ctx.orgId, input.ownerRole, userId],
-      );
-    if (!(await owning(input.fromUserId)).length)
-      throw new StoreError('CONFLICT', 'you are no longer an owner of the organization');
-    const [to] = await tx.query<{ id: string; flags: string[] }>(
-      'SELECT id, flags FROM users WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL AND NOT locked FOR UPDATE',
-      [ctx.orgId, input.toUserId],
-    );
-    if (!to) throw notFound('active user', input.toUserId);
-    if (!(await owning(input.toUserId)).length)
-      await insertAssignment(tx, ctx.orgId, { userId: input.toUserId, roleKey: input.ownerRole });
-    await addFlags(tx, ctx.orgId, input.toUserId, input.ownerFlags);
-    await tx.query(
-      'DELETE FROM assignments WHERE org_id = $1 AND user_id = $2 AND role_key = $3 AND location_id IS NULL AND team_id IS NULL',
-      [ctx.orgId, input.fromUserId, input.ownerRole],
-    );
-    if (input.formerRole) {
-      const kept = await tx.query(
-        `SELECT 1 FROM assignments WHERE org_id = $1 AND user_id = $2 AND role_key = $3 AND location_id IS NULL
-            AND team_id IS NULL AND person_id IS NULL AND cardinality(group_ids) = 0 AND expires_at IS NULL`,
-        [ctx.orgId, input.fromUserId, input.formerRole],
-      );
-      if (!kept.length)
-        await insertAssignment(tx, ctx.orgId, { userId: input.fromUserId, roleKey: input.formerRole });
-    }
-    const result = { fromUserId: input.fromUserId, toUserId: input.toUserId };
-    return {
-      target: `user:${input.toUserId}`,
-      before: { owner: input.fromUserId },
-      after: { owner: input.toUserId, ownerFlags: input.ownerFlags, formerRole: input.formerRole ?? null },
-      result,
-    };
-  });
+export function transferOwnership(write: Write, ctx: WriteContext, input: OwnershipTransfer) {
+  return new Assignments(undefined as never, write).transferOwnership(ctx, input);
 }
