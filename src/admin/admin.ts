@@ -1,7 +1,14 @@
 import { CatalogError, type RoleKind, type RoleSpec, type ToolMode } from '../catalog';
-import { bitIndexes, compileCatalog, type Assignment, type Bits, type Subject } from '../engine';
-import { emptyBits, orInto } from '../engine/bitset';
-import { fitsScope } from '../engine/grants';
+import {
+  compileRole,
+  emptyBits,
+  fitsScope,
+  orInto,
+  type Assignment,
+  type Bits,
+  type CompiledRole,
+  type Subject,
+} from '../engine';
 import { Access, ROOT, scopeOf, type Scope } from '../decisions/access';
 import { InvalidInputError } from '../decisions/errors';
 import type { Authz } from '../decisions/authz';
@@ -11,7 +18,6 @@ import {
   isOwnerAssignment,
   notFound,
   toEngineAssignment,
-  transferOwnership,
   type AssignInput,
   type Store,
   type WriteContext,
@@ -241,7 +247,10 @@ export class Admin {
     },
     action: 'createRole' | 'cloneRole' = 'createRole',
   ) {
-    const closure = this.compileRole(input.key, this.specOf({ ...input, inherits: input.inherits ?? [] }));
+    const { closure } = this.compileRole(
+      input.key,
+      this.specOf({ ...input, inherits: input.inherits ?? [] }),
+    );
     await this.access.requireCanGive(closure, ROOT);
     return this.store.roles.create(
       this.ctx([this.inheritsLive(input.key)]),
@@ -261,7 +270,7 @@ export class Admin {
       throw new InvalidInputError(
         `"${input.key}" is not a live custom role: built-in roles come from the catalog`,
       );
-    const closure = this.compileRole(
+    const { closure } = this.compileRole(
       input.key,
       this.specOf({ ...input, kind: current.kind, inherits: input.inherits ?? [] }),
     );
@@ -317,7 +326,7 @@ export class Admin {
       if (this.catalog.roles.has(key)) throw new InvalidInputError(`role "${key}" is not deleted`);
       throw notFound('deleted custom role', key);
     }
-    await this.access.requireCanGive(this.compileRole(key, this.specOf(deleted)), ROOT);
+    await this.access.requireCanGive(this.compileRole(key, this.specOf(deleted)).closure, ROOT);
     return this.store.roles.undelete(this.ctx([this.inheritsLive(key)]), key);
   }
 
@@ -360,7 +369,7 @@ export class Admin {
     await this.access.requireOwner('transfer ownership');
     if (this.viewer.kind !== 'user') throw new Error('unreachable: only users own');
     if (toUserId === this.viewer.userId) throw new InvalidInputError('you are already the owner');
-    return transferOwnership(this.store.write, this.ctx(), {
+    return this.store.assignments.transferOwnership(this.ctx(), {
       fromUserId: this.viewer.userId,
       toUserId,
       ownerRole: this.catalog.ownerRole,
@@ -426,13 +435,10 @@ export class Admin {
     };
   }
 
-  /** The closure a custom role would have; CatalogError (BAD_USER_INPUT) when it does not fit the catalog. */
-  private compileRole(key: string, spec: RoleSpec): Bits {
-    const others = Object.fromEntries(
-      [...this.catalog.roles.values()].filter((r) => r.custom && r.key !== key).map((r) => [r.key, r.spec]),
-    );
+  /** The custom role as `spec` would make it; BAD_USER_INPUT when it does not fit the catalog. */
+  private compileRole(key: string, spec: RoleSpec): CompiledRole {
     try {
-      return compileCatalog(this.catalog.catalog, { ...others, [key]: spec }).roles.get(key)!.closure;
+      return compileRole(this.catalog, key, spec);
     } catch (err) {
       if (err instanceof CatalogError)
         throw new InvalidInputError(
@@ -450,8 +456,7 @@ export class Admin {
     grants: string[];
     inherits: string[];
   }): string[] {
-    const closure = this.compileRole(role.key, this.specOf(role));
-    return bitIndexes(closure).map((b) => this.catalog.keys[b]!);
+    return [...this.compileRole(role.key, this.specOf(role)).permissions];
   }
 
   /** A custom role's parents must stay defined: checked in the write, against concurrent deletes. */

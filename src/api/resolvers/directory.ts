@@ -1,4 +1,3 @@
-import { bitIndexes } from '../../engine';
 import type { Resolvers } from '../generated/graphql';
 import { customRoleModel, type RoleModel } from '../models';
 import { connection, idCursor, pageSize, seqCursor } from './pagination';
@@ -66,10 +65,10 @@ export const directoryResolvers: Resolvers = {
     catalog: (o) => o.catalogName,
     warnings: (_, __, ctx) => ctx.admin.warnings(),
     toolPolicies: (_, __, ctx) =>
-      [...ctx.authz.catalog.tools.values()].map((t) => {
-        const overridden = Object.hasOwn(ctx.authz.state.policies, t.name);
-        return { tool: t.name, mode: overridden ? ctx.authz.state.policies[t.name]! : t.policy, overridden };
-      }),
+      [...ctx.authz.catalog.tools.values()].map((t) => ({
+        tool: t.name,
+        ...ctx.authz.catalog.toolMode(t, ctx.authz.state.policies),
+      })),
   },
   AuditEntry: {
     requestId: (e) => e.requestId,
@@ -96,5 +95,5 @@ function roleModel(ctx: Context, key: string, deleted: boolean): RoleModel {
 /** Everything a role grants, from the compiled catalog ([] for a deleted custom role: not compiled). */
 function permissionsOf(ctx: Context, key: string): string[] {
   const compiled = ctx.authz.catalog.roles.get(key);
-  return compiled ? bitIndexes(compiled.closure).map((i) => ctx.authz.catalog.keys[i]!) : [];
+  return compiled ? [...compiled.permissions] : [];
 }
