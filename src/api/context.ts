@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Authenticator, Viewer } from '../identity/tokens';
+import type { Viewer } from '../identity/tokens';
 import { AuthenticationError } from '../identity/tokens';
 import { Admin } from '../admin/admin';
+import type { GatewayServices } from '../app/gateway';
 import { Access } from '../decisions/access';
 import { Authz } from '../decisions/authz';
 import { createLoaders, type Loaders } from '../decisions/loaders';
-import type { Tiers } from '../cache/tiers';
-import type { OrgState, OrgStates } from '../decisions/org-state';
+import type { OrgState } from '../decisions/org-state';
+import { Scans } from '../decisions/scans';
 import type { Metrics } from '../metrics/metrics';
 import { StoreError, type Store } from '../store';
 import { unauthenticated, unavailable } from './errors';
@@ -22,6 +23,8 @@ export interface Context {
   viewer: Viewer;
   loaders: Loaders;
   authz: Authz;
+  /** Who can, where can: the questions answered by scanning the organization. */
+  scans: Scans;
   /** What the viewer themself may do: the guards' and the administration's one source of refusals. */
   access: Access;
   /** Reads that are not batched by key (pages, children). */
@@ -41,16 +44,15 @@ export interface Context {
 /** How long a check waits for its `atLeastVersion` before answering VERSION_NOT_REACHED. */
 export const VERSION_WAIT_MS = 2_000;
 
-export interface ContextDeps {
-  store: Store;
-  /** The cache levels; absent: every request reads the store. */
-  tiers?: Tiers;
-  orgStates: OrgStates;
-  authenticator: Authenticator;
+/** What every request shares (the composition root's services), and the request deadline. */
+export type ContextDeps = Pick<
+  GatewayServices,
+  'store' | 'versions' | 'requestCache' | 'orgStates' | 'authenticator'
+> & {
   metrics?: Metrics;
   /** The request deadline (default DEFAULT_REQUEST_TIMEOUT_MS, 10 s). */
   requestTimeoutMs?: number;
-}
+};
 
 export async function buildContext(
   deps: ContextDeps,
@@ -100,12 +102,11 @@ function contextAt(
   deadline: Deadline,
 ): Context {
   const now = Date.now();
-  const loaders = createLoaders(deps.store, {
+  const loaders = createLoaders(deps.store, deps.requestCache, {
     orgId: viewer.orgId,
     version: state.org.version,
     catalog: state.catalog,
     now,
-    tiers: deps.tiers,
   });
   const authz = new Authz(state, viewer, loaders, now, deps.metrics);
   authz.checkpoint = () => deadline.check();
@@ -115,13 +116,14 @@ function contextAt(
     viewer,
     loaders,
     authz,
+    scans: new Scans(authz, loaders, deps.store),
     access,
     store: deps.store,
     admin: new Admin(deps.store, authz, access, loaders, viewer, requestId),
     metrics: deps.metrics,
     deadline,
     atVersion: async (wanted) => {
-      const reached = await deps.store.versions.waitFor(viewer.orgId, wanted, VERSION_WAIT_MS);
+      const reached = await deps.versions.waitFor(viewer.orgId, wanted, VERSION_WAIT_MS);
       if (reached === null) return null;
       const later = await deps.orgStates.at(viewer.orgId, reached);
       return later ? contextAt(deps, viewer, later, requestId, deadline).authz : null;

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
@@ -6,22 +5,16 @@ import fastifyApollo from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { GraphQLError, type ValidationRule } from 'graphql';
-import { authConfigFromEnv, Authenticator, type AuthConfig } from '../identity/tokens';
-import { OrgStates } from '../decisions/org-state';
-import { L1Cache, type L1Options } from '../cache/l1';
-import { SharedCache } from '../cache/redis';
-import { Tiers } from '../cache/tiers';
+import { openGatewayServices } from '../app/gateway';
 import { DEFAULT_REQUEST_TIMEOUT_MS, type Config } from '../config';
-import { Metrics } from '../metrics/metrics';
-import { gatewaySecret, type Store } from '../store';
+import type { CacheSizes } from '../decisions/caches';
+import type { AuthConfig } from '../identity/tokens';
+import type { Store } from '../store';
 import { buildContext, type Context } from './context';
 import { formatError } from './errors';
 import { Deadline } from './limits/deadline';
 import { useRequestLimits } from './limits/use-request-limits';
 import { buildSchema } from './schema';
-
-/** The store's name for the key that signs the shared cache's entries (every replica reads the same). */
-const CACHE_KEY_NAME = 'cache_signing_key';
 
 /**
  * Request limits. They are never told to clients (errors say "too deep", not by how much). The limits
@@ -40,10 +33,16 @@ export interface Gateway {
   url: string;
   port: number;
   app: FastifyInstance;
+  /** The gateway's own repositories: their writes go through its version protocol. */
+  store: Store;
   close(): Promise<void>;
 }
 
 export interface GatewayOptions {
+  /**
+   * The store whose database the gateway serves (its opener closes it). The gateway builds its own
+   * repositories over that database, wired to its version protocol (`Gateway.store`).
+   */
   store: Store;
   config: Pick<Config, 'port' | 'env'> & Partial<Pick<Config, 'redisUrl' | 'requestTimeoutMs'>>;
   /**
@@ -55,8 +54,8 @@ export interface GatewayOptions {
   /** Where masked errors and start-up notes go. Default: stderr, one JSON line each. */
   log?: (entry: Record<string, unknown>) => void;
   host?: string;
-  /** The cache levels (default on, with L1Cache's default sizes); false reads the store for every request, Redis or not. */
-  cache?: false | L1Options;
+  /** What is kept in process (default on, default sizes); false reads the store for every request, Redis or not. */
+  cache?: false | CacheSizes;
   /**
    * Benchmarks only (default strict): false trusts the last version this process heard of instead of
    * reading one per request, which breaks the consistency promise. It measures what strictness costs.
@@ -66,7 +65,7 @@ export interface GatewayOptions {
 
 /** Builds and starts the gateway: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const { store, config } = options;
+  const { config } = options;
   const log =
     options.log ??
     ((entry) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
@@ -78,53 +77,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     );
   const { schema } = buildSchema();
 
-  const metrics = new Metrics();
-  store.db.onStatement = () => metrics.storeQueries.inc();
-  const cache = options.cache === false ? undefined : new L1Cache(options.cache);
-  let shared: SharedCache | undefined;
-  if (config.redisUrl && cache) {
-    if (store.db.kind === 'pglite') {
-      log({ level: 'warn', msg: 'REDIS_URL is not used with the embedded store: one process serves it' });
-    } else {
-      const macKey = Buffer.from(
-        await gatewaySecret(store.db, CACHE_KEY_NAME, () => randomBytes(32).toString('base64url')),
-        'base64url',
-      );
-      shared = new SharedCache(config.redisUrl, { log, metrics, macKey });
-      shared.invalidated((orgId, version) => {
-        cache.dropOlder(orgId, version);
-        store.versions.advance(orgId, version);
-      });
-      shared.reset(() => {
-        cache.clear();
-        store.versions.forget();
-      });
-      await shared.connect();
-      if (!shared.up)
-        log({ level: 'warn', msg: 'Redis is unreachable: decisions read the store until it is up' });
-    }
-  }
-  // One gateway per Store: the version protocol and the statement counter are set on it.
-  store.versions.use({
-    shared,
-    strict: options.strictVersions !== false,
-    observer: { read: (source, n) => metrics.versionReads.inc({ source }, n) },
+  const services = await openGatewayServices({
+    db: options.store.db,
+    env: config.env,
+    redisUrl: config.redisUrl,
+    cache: options.cache,
+    auth: options.auth,
+    log,
+    strictVersions: options.strictVersions,
   });
-  const tiers = cache ? new Tiers(cache, shared, metrics) : undefined;
-  const authenticator = await Authenticator.create(
-    store,
-    options.auth ?? authConfigFromEnv(),
-    config.env,
-    cache?.tokens,
-  );
-  const deps = {
-    store,
-    tiers,
-    orgStates: new OrgStates(store, tiers),
-    authenticator,
-    metrics,
-    requestTimeoutMs,
-  };
+  const { store, metrics } = services;
+  const deps = { ...services, requestTimeoutMs };
 
   const armor = new ApolloArmor({
     maxDepth: { n: LIMITS.depth, exposeLimits: false },
@@ -197,7 +160,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         () => true,
         () => false,
       ),
-      shared ? shared.ping() : Promise.resolve(null),
+      services.redisUp(),
     ]);
     const body = {
       status: storeOk && redisOk !== false ? 'ready' : storeOk || redisOk ? 'degraded' : 'unavailable',
@@ -233,13 +196,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     url: `http://${options.host ?? '127.0.0.1'}:${port}/graphql`,
     port,
     app,
+    store,
     async close() {
       await app.close();
       await apollo.stop();
-      // One gateway per Store: the version protocol and the statement counter are set on it.
-      store.versions.use({});
-      if (store.db.onStatement) store.db.onStatement = undefined;
-      await shared?.close();
+      await services.close();
     },
   };
 }

@@ -1,55 +1,46 @@
 import { LRUCache } from 'lru-cache';
-import type { Viewer } from '../identity/tokens';
-import type { Subject, UserGrants } from '../engine';
-import type { OrgState } from '../decisions/org-state';
 
 /**
- * The in-process cache (level 1). Every key carries the organization and the version a request read
- * from the store *before* loading anything, so an entry never holds data older than its version:
- * once a write has returned (and bumped the version), no later request reads its key, and the state
- * before the write is never used again. An entry's lifetime is fixed when it is written; reads do not
- * extend it.
+ * The in-process cache (level 1): a bounded LRU per kind of entry (compiled grants, location paths, …).
+ * Every key carries the organization and the version a request read from the store *before* loading
+ * anything, so an entry never holds data older than its version: once a write has returned (and bumped
+ * the version), no later request reads its key, and the state before the write is never used again.
+ * An entry's lifetime is fixed when it is written; reads do not extend it.
  */
 export interface L1Options {
-  /** Subjects and compiled grants kept (each). Default 100,000. */
-  subjects?: number;
-  /** Location paths kept. Default 100,000. */
-  paths?: number;
-  /** Organization states (compiled catalog, custom roles, tool policies) kept. Default 1,000. */
-  orgStates?: number;
-  /** Verified tokens kept. Default 10,000. */
-  tokens?: number;
+  /** Entries kept per kind (by the kind's name); a kind not named keeps DEFAULT_MAX. */
+  max?: Record<string, number>;
   /** How long an entry lives, ms. Default 10 minutes. */
   ttlMs?: number;
 }
 
-export class L1Cache {
-  readonly subjects: VersionedLru<Subject>;
-  /** Compiled grants; each also expires at its own `validUntil` (the next assignment expiry). */
-  readonly grants: VersionedLru<UserGrants>;
-  readonly paths: VersionedLru<string[]>;
-  readonly orgStates: VersionedLru<OrgState>;
-  /** Verified JWTs: the token's own expiry bounds each entry (never beyond `ttlMs`). */
-  readonly tokens: LRUCache<string, Viewer>;
+const DEFAULT_MAX = 100_000;
 
-  constructor(options: L1Options = {}) {
-    const ttl = options.ttlMs ?? 10 * 60_000;
-    this.subjects = new VersionedLru(options.subjects ?? 100_000, ttl);
-    this.grants = new VersionedLru(options.subjects ?? 100_000, ttl);
-    this.paths = new VersionedLru(options.paths ?? 100_000, ttl);
-    this.orgStates = new VersionedLru(options.orgStates ?? 1_000, ttl);
-    this.tokens = new LRUCache({ max: options.tokens ?? 10_000, ttl, updateAgeOnGet: false });
+export class L1Cache {
+  private readonly kinds = new Map<string, VersionedLru<object>>();
+  readonly ttlMs: number;
+
+  constructor(private readonly options: L1Options = {}) {
+    this.ttlMs = options.ttlMs ?? 10 * 60_000;
+  }
+
+  /** The LRU of one kind of entry, made on first use. */
+  kind<T extends object>(name: string): VersionedLru<T> {
+    let lru = this.kinds.get(name);
+    if (!lru)
+      this.kinds.set(name, (lru = new VersionedLru(this.options.max?.[name] ?? DEFAULT_MAX, this.ttlMs)));
+    return lru as unknown as VersionedLru<T>;
   }
 
   /** A write reached `version` (heard over pub/sub): entries of older versions are never read again. */
   dropOlder(orgId: string, version: string): void {
     const v = BigInt(version);
-    for (const lru of [this.subjects, this.grants, this.paths, this.orgStates]) lru.dropOlder(orgId, v);
+    for (const lru of this.kinds.values()) lru.dropOlder(orgId, v);
   }
 
-  /** Drops everything versioned (Redis came back: invalidations may have been missed). */
+  /** Drops everything (Redis came back: invalidations may have been missed). */
   clear(): void {
-    for (const lru of [this.subjects, this.grants, this.paths, this.orgStates]) lru.clear();
+    for (const lru of this.kinds.values()) lru.clear();
   }
 }
 

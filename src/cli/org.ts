@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { authConfigFromEnv, developmentSecret, signDevelopmentToken } from '../identity/tokens';
 import { createOrganization, seedDemo } from './setup';
-import { SharedCache } from '../cache/redis';
+import { openWriterServices } from '../app/gateway';
 import { ConfigError, loadConfig } from '../config';
 import { openStore, StoreError, type Store } from '../store';
 import { isUuid } from '../store/ids';
@@ -15,20 +15,16 @@ type StoreOptions = { databaseUrl?: string; dataDir?: string };
  */
 async function withStore<T>(options: StoreOptions, fn: (store: Store) => Promise<T>): Promise<T> {
   const config = storeConfig(options);
-  const store = await openStore(config);
-  const shared =
-    config.redisUrl && config.databaseUrl
-      ? new SharedCache(config.redisUrl, { commandTimeoutMs: 2_000 })
-      : null;
+  const opened = await openStore(config);
   try {
-    if (shared) {
-      await shared.connect();
-      store.versions.use({ shared });
+    const writer = await openWriterServices({ db: opened.db, redisUrl: config.redisUrl });
+    try {
+      return await fn(writer.store);
+    } finally {
+      await writer.close();
     }
-    return await fn(store);
   } finally {
-    await shared?.close();
-    await store.close();
+    await opened.close();
   }
 }
 

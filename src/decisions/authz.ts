@@ -8,11 +8,8 @@ import {
   type Explanation,
   type Outcome,
 } from '../engine';
-import { StoreError, type Location, type Store, type User } from '../store';
-import { UserGrants } from '../engine';
-
-/** Rows read per step when a query must scan users or locations. */
-const SCAN_BATCH = 500;
+import { isVersion } from '../consistency/versions';
+import { StoreError } from '../store';
 import type { Viewer } from '../identity/tokens';
 import type { Metrics } from '../metrics/metrics';
 import type { Loaders } from './loaders';
@@ -146,66 +143,6 @@ export class Authz {
     };
   }
 
-  /**
-   * Every user holding `permission` at a location (default: the root), in id order after `after`:
-   * `limit` of them at most. Scans users in id order and asks the engine about each, so a page is
-   * exact and complete; the cost grows with the organization (see the notes: candidates by role next).
-   */
-  async whoCan(
-    store: Store,
-    permission: string,
-    locationId: string | null | undefined,
-    page: { limit: number; after?: string | null },
-  ): Promise<User[]> {
-    this.catalog.resolve(permission);
-    const locationPath = await this.pathOf(locationId);
-    if (!locationPath) throw new StoreError('NOT_FOUND', `location ${locationId} does not exist`);
-    return scanMatches(
-      (after) => store.users.list(this.viewer.orgId, { first: SCAN_BATCH, after }),
-      async (users) => {
-        const subjects = await store.subjects(
-          this.viewer.orgId,
-          users.map((u) => u.id),
-        );
-        return users.map((_, i) => {
-          const subject = subjects[i];
-          if (!subject) return false; // gone since the page was read
-          const grants = new UserGrants(this.catalog, subject, this.now);
-          return decide(this.catalog, grants, { permission, locationPath }, this.state.policies) === 'ALLOW';
-        });
-      },
-      page,
-      this.checkpoint,
-    );
-  }
-
-  /** Every location where a user holds `permission`, in id order after `after`: `limit` at most. */
-  async whereCan(
-    store: Store,
-    userId: string,
-    permission: string,
-    page: { limit: number; after?: string | null },
-  ): Promise<Location[]> {
-    this.catalog.resolve(permission);
-    const grants = await this.loaders.grants.load(userId);
-    if (!grants) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
-    return scanMatches(
-      (after) => store.locations.list(this.viewer.orgId, { first: SCAN_BATCH, after }),
-      async (locations) =>
-        locations.map(
-          (l) =>
-            decide(
-              this.catalog,
-              grants,
-              { permission, locationPath: [...l.path].reverse() },
-              this.state.policies,
-            ) === 'ALLOW',
-        ),
-      page,
-      this.checkpoint,
-    );
-  }
-
   /** The location's path for the engine; [] for the root; null when it does not exist here. */
   async pathOf(locationId?: string | null): Promise<string[] | null> {
     return locationId == null ? [] : this.loaders.paths.load(locationId);
@@ -259,35 +196,5 @@ export class Authz {
         groupIds: input.groupIds ?? [],
       },
     };
-  }
-}
-
-/** Whether a consistency token is a version number (what mutations return). */
-export function isVersion(token: string): boolean {
-  return /^\d{1,19}$/.test(token);
-}
-
-/**
- * The first `limit` items, in id order after `page.after`, that `matches` accepts: reads pages of
- * SCAN_BATCH until it has them or runs out, so a page of results is exact and complete.
- */
-async function scanMatches<T extends { id: string }>(
-  read: (after: string | null) => Promise<T[]>,
-  matches: (items: T[]) => Promise<boolean[]>,
-  page: { limit: number; after?: string | null },
-  checkpoint?: () => void,
-): Promise<T[]> {
-  const found: T[] = [];
-  let cursor = page.after ?? null;
-  for (;;) {
-    const items = await read(cursor);
-    const accepted = await matches(items);
-    for (let i = 0; i < items.length && found.length < page.limit; i++)
-      if (accepted[i]) found.push(items[i]!);
-    if (found.length >= page.limit || items.length < SCAN_BATCH) return found;
-    cursor = items[items.length - 1]!.id;
-    // A long scan lets other requests (and /healthz) run between batches, and stops at the deadline.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    checkpoint?.();
   }
 }

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { parseCatalog, type Catalog } from '../catalog';
 import { compileCatalog, type CompiledCatalog, type ToolPolicies } from '../engine';
+import { ReadThrough, type Levels, type VersionKey } from '../cache/read-through';
+import { Versions } from '../consistency/versions';
 import { roleSpec, type CustomRole, type Organization, type Store } from '../store';
 import { isUuid } from '../store/ids';
-import { SharedCache } from '../cache/redis';
-import type { Tiers } from '../cache/tiers';
 
 /** Everything about an organization a decision needs besides the users: read once per request. */
 export interface OrgState {
@@ -23,11 +23,34 @@ const COMPILED_LIMIT = 256;
 export class OrgStates {
   private readonly parsed = new Map<string, Catalog>();
   private readonly compiled = new Map<string, CompiledCatalog>();
+  private readonly versions: Versions;
+  private readonly cache: ReadThrough<{ org: OrgState }, VersionKey>;
 
+  /**
+   * `versions`: where the current version is learned (default: read from the store's database);
+   * `levels`: where states are kept between requests (default: nowhere, every request reads them).
+   */
   constructor(
     private readonly store: Store,
-    private readonly tiers?: Tiers,
-  ) {}
+    options: { versions?: Versions; levels?: Levels } = {},
+  ) {
+    this.versions = options.versions ?? new Versions(store.db);
+    // The state's inputs (organization, custom roles, policies) are kept in Redis as JSON and compiled
+    // here; in process, the compiled state is kept.
+    this.cache = new ReadThrough<{ org: OrgState }, VersionKey>(
+      {
+        org: {
+          source: async ([orgId], { version }) => [await this.read(orgId!, version)],
+          codec: {
+            encode: ({ org, customRoles, policies }) =>
+              Buffer.from(JSON.stringify({ org, customRoles, policies }), 'utf8'),
+            decode: (bytes) => this.revive(bytes),
+          },
+        },
+      },
+      options.levels,
+    );
+  }
 
   /**
    * The organization's current state; null when it does not exist. The version is read first (one
@@ -36,27 +59,18 @@ export class OrgStates {
    */
   async load(orgId: string): Promise<OrgState | null> {
     if (!isUuid(orgId)) return null;
-    const version = await this.store.versions.current(orgId);
+    const version = await this.versions.current(orgId);
     return version == null ? null : this.at(orgId, version);
   }
 
   /** The organization's state at `version` (read just now): from process, then Redis, then the store. */
-  async at(orgId: string, version: string): Promise<OrgState | null> {
-    const l1 = this.tiers?.l1?.orgStates;
-    const cached = l1?.get(orgId, version, '');
-    if (cached) return cached;
-    const state = (await this.fromShared(orgId, version)) ?? (await this.read(orgId, version));
-    if (state) l1?.set(orgId, version, '', state);
-    return state;
+  at(orgId: string, version: string): Promise<OrgState | null> {
+    return this.cache.get({ orgId, version }, 'org', orgId);
   }
 
-  /** The inputs of the state (organization, custom roles, policies) as JSON in Redis; compiled here. */
-  private async fromShared(orgId: string, version: string): Promise<OrgState | null> {
-    const shared = this.tiers?.shared;
-    if (!shared?.up) return null;
+  /** A state kept in Redis, compiled again; null for an entry this release cannot read. */
+  private revive(bytes: Buffer): OrgState | null {
     try {
-      const [bytes] = await shared.getMany([SharedCache.entryKey(orgId, version, 'org', '')]);
-      if (!bytes) return null;
       const saved = JSON.parse(bytes.toString('utf8')) as Omit<OrgState, 'catalog'>;
       const org = { ...saved.org, createdAt: new Date(saved.org.createdAt) };
       const customRoles = saved.customRoles.map((r) => ({
@@ -66,7 +80,7 @@ export class OrgStates {
       }));
       return { org, customRoles, policies: saved.policies, catalog: this.compile(org, customRoles) };
     } catch {
-      return null; // Redis did not answer, or an entry this release cannot read: the store answers
+      return null;
     }
   }
 
@@ -79,12 +93,6 @@ export class OrgStates {
     if (!found) return null;
     // Decisions report the version read first: what they saw is that version or a later one.
     const org = { ...found, version };
-    this.tiers?.shared?.setMany([
-      {
-        key: SharedCache.entryKey(orgId, version, 'org', ''),
-        value: Buffer.from(JSON.stringify({ org, customRoles, policies }), 'utf8'),
-      },
-    ]);
     return { org, catalog: this.compile(org, customRoles), customRoles, policies };
   }
 

@@ -8,7 +8,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import type { LRUCache } from 'lru-cache';
+import { LRUCache } from 'lru-cache';
 import { parseDuration } from '../config';
 import { ApiKeys, gatewaySecret, type Store } from '../store';
 import { isUuid } from '../store/ids';
@@ -98,6 +98,11 @@ export async function signDevelopmentToken(
  * Turns an `Authorization` header into a viewer. JWTs are verified with the configured key, with the
  * algorithms, issuer and audience pinned; `rgk_…` bearer tokens are service API keys.
  */
+/** The verified tokens a gateway keeps: `max` of them, each at most `ttlMs` (and never past its expiry). */
+export function verifiedTokens(max = 10_000, ttlMs = 10 * 60_000): LRUCache<string, Viewer> {
+  return new LRUCache({ max, ttl: ttlMs, updateAgeOnGet: false });
+}
+
 export class Authenticator {
   private constructor(
     private readonly store: Store,

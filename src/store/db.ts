@@ -11,8 +11,11 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
-  /** Called for every statement sent (the gateway's `rolegate_store_queries_total`). Default none. */
-  onStatement?: () => void;
+  /**
+   * The embedded store only: each organization's version as this process's writes left it. One process
+   * makes every write to an embedded store, so what it knows is current (see consistency/versions.ts).
+   */
+  readonly known?: KnownVersions;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -34,4 +37,48 @@ export async function openDb(config: DbConfig): Promise<Db> {
   }
   const { openPglite } = await import('./pglite');
   return openPglite(config.dataDir ?? './data');
+}
+
+/** Organizations' versions known in process: they only move forward. */
+export class KnownVersions {
+  private readonly versions = new Map<string, bigint>();
+
+  get(orgId: string): string | undefined {
+    return this.versions.get(orgId)?.toString();
+  }
+
+  advance(orgId: string, version: string): void {
+    const v = BigInt(version);
+    const kept = this.versions.get(orgId);
+    if (kept === undefined || v > kept) this.versions.set(orgId, v);
+  }
+
+  clear(): void {
+    this.versions.clear();
+  }
+}
+
+/**
+ * The same database, counting every statement sent through it (the gateway's
+ * `rolegate_store_queries_total`): a gateway counts its own statements, not another's over the same
+ * database. Transaction control (BEGIN, COMMIT) is not counted.
+ */
+export function countingDb(db: Db, count: () => void): Db {
+  const counted = (q: Queryable): Queryable => ({
+    query: (sql, params) => {
+      count();
+      return q.query(sql, params);
+    },
+    exec: (sql) => {
+      count();
+      return q.exec(sql);
+    },
+  });
+  return {
+    ...counted(db),
+    kind: db.kind,
+    known: db.known,
+    transaction: (fn) => db.transaction((tx) => fn(counted(tx))),
+    close: () => db.close(),
+  };
 }

@@ -1,9 +1,16 @@
 /** The durable store: PostgreSQL or embedded PGlite behind the same repositories. */
 export { Store, openStore, pendingMigrations } from './store';
-export { openDb, type Db, type DbConfig, type Queryable } from './db';
+export { countingDb, KnownVersions, openDb, type Db, type DbConfig, type Queryable } from './db';
 export { migrate, listMigrations } from './migrate';
-export { notFound, StoreError, type StoreErrorCode } from './errors';
-export type { WriteContext, Written, Invariant } from './write';
+export { asError, notFound, StoreError, type StoreErrorCode } from './errors';
+export { Organizations } from './organizations';
+export {
+  WRITE_DEADLINE_MS,
+  type WriteContext,
+  type Written,
+  type Invariant,
+  type VersionHooks,
+} from './write';
 export type { Organization } from './organizations';
 export type { Location } from './locations';
 export type { User } from './users';

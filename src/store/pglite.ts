@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { Db, Queryable } from './db';
+import { KnownVersions, type Db, type Queryable } from './db';
 import { fromDriverError, StoreError } from './errors';
 
 /**
@@ -23,7 +23,6 @@ export async function openPglite(dataDir: string): Promise<Db> {
     sql: string,
     params?: readonly unknown[],
   ): Promise<R[]> => {
-    self.onStatement?.();
     try {
       const result = await client.query<R>(sql, params as unknown[] | undefined);
       return result.rows;
@@ -34,6 +33,7 @@ export async function openPglite(dataDir: string): Promise<Db> {
 
   const self: Db = {
     kind: 'pglite',
+    known: new KnownVersions(),
     query: (sql, params) => run(db, sql, params),
     async transaction(fn) {
       try {

@@ -13,7 +13,6 @@ export function openPostgres(connectionString: string, max: number): Db {
     sql: string,
     params?: readonly unknown[],
   ): Promise<R[]> => {
-    self.onStatement?.();
     try {
       const result = await client.query(sql, params as unknown[] | undefined);
       return result.rows as R[];

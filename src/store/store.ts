@@ -12,8 +12,7 @@ import { Roles } from './roles';
 import { Teams } from './teams';
 import { ToolPolicies } from './tool-policies';
 import { Users } from './users';
-import { writer, type Write } from './write';
-import { Versions } from './versions';
+import { writer, type VersionHooks, type Write } from './write';
 
 /**
  * rolegate's durable store: a few small repositories over one database. Reads take an organization id
@@ -32,13 +31,17 @@ export class Store {
 
   /** Every write, bumping the organization's version and appending its audit entry. */
   readonly write: Write;
-  /** Where requests learn an organization's current version (in memory for the embedded store). */
-  readonly versions: Versions;
 
-  constructor(readonly db: Db) {
+  /**
+   * `versions`: how each write makes its version known to every replica (src/consistency/); without
+   * it, readers learn versions from the database.
+   */
+  constructor(
+    readonly db: Db,
+    options: { versions?: VersionHooks } = {},
+  ) {
     this.organizations = new Organizations(db);
-    this.versions = new Versions((orgIds) => this.organizations.versions(orgIds), db.kind === 'pglite');
-    const write = writer((fn) => db.transaction(fn), this.versions);
+    const write = writer((fn) => db.transaction(fn), { versions: options.versions, known: db.known });
     this.write = write;
     this.locations = new Locations(db, write);
     this.users = new Users(db, write);
@@ -98,7 +101,10 @@ export class Store {
  * Opens the store. The embedded store applies pending migrations itself; PostgreSQL must have been
  * migrated (`rolegate migrate`) unless `migrate` is true.
  */
-export async function openStore(config: DbConfig & { migrate?: boolean }): Promise<Store> {
+export async function openStore(
+  config: DbConfig & { migrate?: boolean },
+  options: { versions?: VersionHooks } = {},
+): Promise<Store> {
   const db = await openDb(config);
   try {
     if (db.kind === 'pglite' || config.migrate) {
@@ -116,7 +122,7 @@ export async function openStore(config: DbConfig & { migrate?: boolean }): Promi
     await db.close();
     throw err;
   }
-  return new Store(db);
+  return new Store(db, options);
 }
 
 export async function pendingMigrations(db: Db): Promise<number[]> {

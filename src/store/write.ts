@@ -1,8 +1,13 @@
 import { appendAudit } from './audit';
-import type { Queryable } from './db';
+import type { KnownVersions, Queryable } from './db';
 import { notFound, StoreError } from './errors';
 import { isUuid } from './ids';
-import { WRITE_DEADLINE_MS } from './versions';
+
+/**
+ * How long a write may take between marking its version pending and committing: past it, the write is
+ * rolled back instead (its mark may have expired and a replica re-read the version before it).
+ */
+export const WRITE_DEADLINE_MS = 10_000;
 
 /** Who is writing, to which organization, for which request: recorded in the audit entry. */
 export interface WriteContext {
@@ -34,14 +39,11 @@ export interface Written<T> {
   version: string;
 }
 
-export type Transact = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
-
 /**
- * The one way to write: a transaction that bumps the organization's version first (which also locks
- * the organization's row, so writes to one organization run one at a time), applies the change, and
- * appends its audit entry. Any error rolls all three back: no partial rows, no version, no entry.
+ * How a write makes its version known to every reader (the version protocol, src/consistency/): before
+ * it commits, after, and when it is rolled back. The store is given one when it is built; without one,
+ * a write is known to readers of the database (and, embedded, to this process) only.
  */
-/** How a write makes its version known: before it commits, after, and when it is rolled back. */
 export interface VersionHooks {
   /** Inside the transaction, before the change; throwing refuses the write. */
   prepare(orgId: string, version: string): Promise<void>;
@@ -50,7 +52,22 @@ export interface VersionHooks {
   abandoned(orgId: string, version: string): Promise<void>;
 }
 
-export function writer(transaction: Transact, versions?: VersionHooks) {
+/**
+ * The one way to write: a transaction that bumps the organization's version first (which also locks
+ * the organization's row, so writes to one organization run one at a time), applies the change, and
+ * appends its audit entry. Any error rolls all three back: no partial rows, no version, no entry.
+ */
+export type Transact = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
+
+/**
+ * Writes in `transaction`s. `versions` makes each write's version known (the version protocol);
+ * `known` is the embedded store's record of its own writes' versions (`Db.known`).
+ */
+export function writer(
+  transaction: Transact,
+  options: { versions?: VersionHooks; known?: KnownVersions } = {},
+) {
+  const { versions, known } = options;
   return async function write<T>(
     ctx: WriteContext,
     action: string,
@@ -87,6 +104,7 @@ export function writer(transaction: Transact, versions?: VersionHooks) {
       throw err;
     });
     // Before the write returns: a request that starts after it sees its version, on every replica.
+    known?.advance(ctx.orgId, written.version);
     await versions?.committed(ctx.orgId, written.version);
     return written;
   };

@@ -6,7 +6,8 @@ import { createLoaders } from '../../src/decisions/loaders';
 import { OrgStates } from '../../src/decisions/org-state';
 import { L1Cache } from '../../src/cache/l1';
 import { SharedCache } from '../../src/cache/redis';
-import { Tiers } from '../../src/cache/tiers';
+import type { Levels } from '../../src/cache/read-through';
+import { requestCache, type RequestCache } from '../../src/decisions/caches';
 import { decide, UserGrants, type CheckRequest, type Outcome } from '../../src/engine';
 import { Metrics } from '../../src/metrics/metrics';
 import type { Store } from '../../src/store';
@@ -90,16 +91,25 @@ async function lookups(level: 'l1' | 'l2', result: 'hit' | 'miss'): Promise<numb
   return values.find((v) => v.labels.level === level && v.labels.result === result)?.value ?? 0;
 }
 
+/** One process's cache levels (in process, Redis) and the read-through over them. */
+interface Tiers {
+  levels: Levels;
+  cache: RequestCache;
+}
+function newTiers(l1: L1Cache, sharedCache: SharedCache, m: Metrics): Tiers {
+  const levels = { l1, shared: sharedCache, metrics: m };
+  return { levels, cache: requestCache(store, levels) };
+}
+
 /** Decides every input as one request at `now` would: one organization state, loaders and Authz. */
 async function decideAll(orgId: string, inputs: CheckInput[], now: number, tiers?: Tiers): Promise<Said[]> {
-  const state = await new OrgStates(store, tiers).load(orgId);
+  const state = await new OrgStates(store, { levels: tiers?.levels }).load(orgId);
   if (!state) throw new Error(`organization ${orgId} not found`);
-  const loaders = createLoaders(store, {
+  const loaders = createLoaders(store, tiers?.cache ?? requestCache(store), {
     orgId,
     version: state.org.version,
     catalog: state.catalog,
     now,
-    tiers,
   });
   const viewer: Viewer = { kind: 'service', orgId, keyId: 'test', scopes: [] };
   const authz = new Authz(state, viewer, loaders, now);
@@ -224,7 +234,7 @@ async function checkWorld(world: World): Promise<void> {
 
   // (b) cold Redis: every lookup misses both levels, and fills them.
   const l2HitsBefore = await lookups('l2', 'hit');
-  const tiers = new Tiers(new L1Cache(), shared, metrics);
+  const tiers = newTiers(new L1Cache(), shared, metrics);
   const cold = await decideAll(orgId, inputs, NOW, tiers);
   expect(await lookups('l2', 'hit')).toBe(l2HitsBefore);
 
@@ -246,7 +256,7 @@ async function checkWorld(world: World): Promise<void> {
   const orgReads = jest.spyOn(store.organizations, 'get');
   const hitsBefore = await lookups('l2', 'hit');
   const missesBefore = await lookups('l2', 'miss');
-  const fromRedis = await decideAll(orgId, inputs, NOW, new Tiers(new L1Cache(), shared, metrics));
+  const fromRedis = await decideAll(orgId, inputs, NOW, newTiers(new L1Cache(), shared, metrics));
   const hits = (await lookups('l2', 'hit')) - hitsBefore;
   const misses = (await lookups('l2', 'miss')) - missesBefore;
   const askedOfStore = subjects.mock.calls.flatMap(([, ids]) => [...ids]);
@@ -273,7 +283,7 @@ async function checkWorld(world: World): Promise<void> {
   const expectedLater = expectedAt(LATER);
   const laterUncached = await decideAll(orgId, inputs, LATER);
   const laterWarm = await decideAll(orgId, inputs, LATER, tiers);
-  const laterFromRedis = await decideAll(orgId, inputs, LATER, new Tiers(new L1Cache(), shared, metrics));
+  const laterFromRedis = await decideAll(orgId, inputs, LATER, newTiers(new L1Cache(), shared, metrics));
   expectAgreement(world, checks, inputs, expectedLater, {
     uncached: laterUncached,
     warm: laterWarm,
@@ -352,16 +362,16 @@ describe('cached and uncached decisions (PostgreSQL + Redis)', () => {
     expect((await decideAll(stored.orgId, [input], LATER))[0]!.outcome).toBe('DENY');
 
     // Two requests of one process, at NOW and 2 ms later, ask for the same user's grants at once (the
-    // same version, Redis cold): the later one joins the earlier one's load (Tiers' in-flight map).
-    const tiers = new Tiers(new L1Cache(), shared, metrics);
-    const state = (await new OrgStates(store, tiers).load(stored.orgId))!;
+    // same version, Redis cold): the later one joins the earlier one's load (the read-through's in-flight map).
+    const tiers = newTiers(new L1Cache(), shared, metrics);
+    const state = (await new OrgStates(store, { levels: tiers.levels }).load(stored.orgId))!;
     const viewer: Viewer = { kind: 'service', orgId: stored.orgId, keyId: 'test', scopes: [] };
     const authzAt = (now: number) => {
-      const scope = { orgId: stored.orgId, version: state.org.version, catalog: state.catalog, now, tiers };
-      return new Authz(state, viewer, createLoaders(store, scope), now);
+      const scope = { orgId: stored.orgId, version: state.org.version, catalog: state.catalog, now };
+      return new Authz(state, viewer, createLoaders(store, tiers.cache, scope), now);
     };
     // Both batches are dispatched in the same tick, the earlier request's first: the later one finds
-    // the earlier one's load in flight (src/cache/tiers.ts) and waits for its grants, compiled at NOW.
+    // the earlier one's load in flight (src/cache/read-through.ts) and waits for its grants, compiled at NOW.
     const [early, late] = await Promise.all([authzAt(NOW).decide(input), authzAt(LATER).decide(input)]);
     expect(early.outcome).toBe('ALLOW');
     // Uncached, at LATER, the assignment has expired: DENY. Grants whose validUntil is past the

@@ -39,11 +39,11 @@ describe('VersionedLru', () => {
 
   it('L1Cache.dropOlder reaches every versioned map', async () => {
     const l1 = new L1Cache();
-    l1.paths.set(A, '1', 'loc', ['loc']);
-    l1.subjects.set(A, '1', 'u', { userId: 'u', assignments: [] });
+    l1.kind('path').set(A, '1', 'loc', ['loc']);
+    l1.kind('subjects').set(A, '1', 'u', { userId: 'u', assignments: [] });
     l1.dropOlder(A, '2');
     await new Promise((r) => setImmediate(r));
-    expect(l1.paths.get(A, '1', 'loc')).toBeUndefined();
-    expect(l1.subjects.get(A, '1', 'u')).toBeUndefined();
+    expect(l1.kind('path').get(A, '1', 'loc')).toBeUndefined();
+    expect(l1.kind('subjects').get(A, '1', 'u')).toBeUndefined();
   });
 });

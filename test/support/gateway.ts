@@ -39,7 +39,8 @@ export async function startTestGateway(
   });
   const key = await developmentSecret(store, TEST_AUTH);
   return {
-    store,
+    // The gateway's own repositories: their writes go through its version protocol (Redis included).
+    store: gateway.store,
     gateway,
     url: gateway.url,
     logged,

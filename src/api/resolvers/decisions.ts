@@ -1,4 +1,5 @@
-import { isVersion, type Authz, type CheckInput } from '../../decisions/authz';
+import { isVersion } from '../../consistency/versions';
+import type { Authz, CheckInput } from '../../decisions/authz';
 import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
 import { badInput } from '../errors';
@@ -23,7 +24,7 @@ export const decisionResolvers: Resolvers = {
     whoCan: async (_, { permission, locationId, first, after }, ctx) => {
       const n = pageSize(first);
       return connection(
-        await ctx.authz.whoCan(ctx.store, permission, locationId, { limit: n + 1, after: idCursor(after) }),
+        await ctx.scans.whoCan(permission, locationId, { limit: n + 1, after: idCursor(after) }),
         n,
         (u) => u.id,
       );
@@ -31,7 +32,7 @@ export const decisionResolvers: Resolvers = {
     whereCan: async (_, { userId, permission, first, after }, ctx) => {
       const n = pageSize(first);
       return connection(
-        await ctx.authz.whereCan(ctx.store, userId, permission, {
+        await ctx.scans.whereCan(userId, permission, {
           limit: n + 1,
           after: idCursor(after),
         }),

@@ -1,53 +1,69 @@
 import DataLoader from 'dataloader';
-import { asError, StoreError } from './errors';
-import { isUuid } from './ids';
+import { asError, Organizations, StoreError, type Db, type VersionHooks } from '../store';
+import { isUuid } from '../store/ids';
 
 /**
  * Where a request learns an organization's current version, the key of everything cached for it, and
- * how a write makes its version known before it returns.
+ * how a write makes its version known before it returns. The store is given this as its `VersionHooks`.
  *
- * - Embedded store: one process makes every write, so the version is kept in memory, advanced by each
- *   write after it commits and before it returns.
+ * - Embedded store: one process makes every write, so the version is the one its writes left
+ *   (`Db.known`), advanced by each write after it commits and before it returns.
  * - PostgreSQL alone: the version is read from the database for every request; concurrent requests
  *   share one query (a batch per tick, never joined once sent, so no request gets an answer older
  *   than its own start).
- * - PostgreSQL and a shared cache (Redis): the version is read from the shared cache, in one batched
- *   round trip; a write marks its version pending there before it commits and publishes it after,
- *   before it returns. A version the shared cache cannot vouch for (pending, missing, Redis down) is
- *   read from the database.
+ * - PostgreSQL and shared versions (Redis, `RedisVersions`): the version is read from Redis, in one
+ *   batched round trip; a write marks its version pending there before it commits and publishes it
+ *   after, before it returns. A version Redis cannot vouch for (pending, missing, Redis down) is read
+ *   from the database.
  */
-export interface SharedVersions {
+export interface SharedVersions extends VersionHooks {
   readonly up: boolean;
-  /** Throws when the shared cache does not answer. */
-  versions(orgIds: readonly string[]): Promise<({ version: string } | { pending: string | null })[]>;
-  /** Throws when the shared cache does not answer: the write is then refused. */
-  prepare(orgId: string, version: string): Promise<void>;
-  committed(orgId: string, version: string): Promise<boolean>;
-  abandoned(orgId: string, version: string): Promise<void>;
+  /** Throws when the shared store of versions does not answer. */
+  versions(orgIds: readonly string[]): Promise<SharedVersion[]>;
+  /** A reader read `version` from the database after finding `pending` (or nothing) shared. */
   learn(orgId: string, version: string, pending: string | null): Promise<void>;
+  /** Called with every version published by any replica (this one included). */
+  invalidated(listener: (orgId: string, version: string) => void): void;
+  /** Called when versions may have been missed (a reconnect): what was kept in process may be stale. */
+  reset(listener: () => void): void;
 }
+
+/** A version as the shared store has it: a number (trust it), or nothing to trust (missing, pending, settling). */
+export type SharedVersion = { version: string } | { pending: string | null };
 
 export interface VersionsObserver {
   read(source: 'redis' | 'store' | 'memory', count: number): void;
 }
 
-/**
- * How long a write may take between marking its version pending and committing: past it, the write is
- * rolled back instead (its mark may have expired and a replica re-read the version before it).
- */
-export const WRITE_DEADLINE_MS = 10_000;
+export interface VersionsOptions {
+  /** Shares versions through Redis (PostgreSQL only: the embedded store has one process). */
+  shared?: SharedVersions;
+  /**
+   * Benchmarks only (default true): false trusts the last version heard instead of reading one per
+   * request, which breaks the consistency promise (a replica may then answer from before a write that
+   * has returned). It measures what strictness costs.
+   */
+  strict?: boolean;
+  observer?: VersionsObserver;
+}
 
-export class Versions {
-  private readonly known = new Map<string, bigint>();
-  private shared?: SharedVersions;
-  private strict = true;
-  private observer?: VersionsObserver;
+export class Versions implements VersionHooks {
+  /** Non-strict only: the versions heard of. */
+  private readonly heard = new Map<string, bigint>();
+  private readonly organizations: Organizations;
+  private readonly shared?: SharedVersions;
+  private readonly strict: boolean;
+  private readonly observer?: VersionsObserver;
   private readonly batch: DataLoader<string, string | null>;
 
   constructor(
-    private readonly read: (orgIds: readonly string[]) => Promise<(string | null)[]>,
-    private readonly inMemory: boolean,
+    private readonly db: Db,
+    options: VersionsOptions = {},
   ) {
+    this.organizations = new Organizations(db);
+    this.shared = db.known ? undefined : options.shared;
+    this.strict = options.strict ?? true;
+    this.observer = options.observer;
     // One batch per turn of the event loop: the requests that arrived together share one read. A
     // request never joins a read already sent, so its answer is never older than its own start.
     this.batch = new DataLoader((ids) => this.readMany(ids), {
@@ -55,31 +71,32 @@ export class Versions {
       maxBatchSize: 1000,
       batchScheduleFn: (run) => setImmediate(run),
     });
-  }
-
-  /**
-   * Shares versions through a shared cache (PostgreSQL only: the embedded store has one process).
-   * `strict: false` trusts the last version heard instead of reading one per request: for benchmarks
-   * that measure what strictness costs, never for serving (a replica may then answer from before a
-   * write that has returned).
-   */
-  use(options: { shared?: SharedVersions; strict?: boolean; observer?: VersionsObserver }): void {
-    if (!this.inMemory) this.shared = options.shared;
-    this.strict = options.strict ?? true;
-    this.observer = options.observer;
+    if (!this.strict) {
+      this.shared?.invalidated((orgId, version) => this.advance(orgId, version));
+      this.shared?.reset(() => this.heard.clear());
+    }
   }
 
   /** The organization's current version; null when it does not exist. Throws UNAVAILABLE if unknowable. */
   async current(orgId: string): Promise<string | null> {
     if (!isUuid(orgId)) return null;
-    const kept = this.inMemory || !this.strict ? this.known.get(orgId) : undefined;
+    const kept = this.db.known
+      ? this.db.known.get(orgId)
+      : this.strict
+        ? undefined
+        : this.heard.get(orgId)?.toString();
     if (kept !== undefined) {
       this.observer?.read('memory', 1);
-      return kept.toString();
+      return kept;
     }
     const version = await this.batch.load(orgId);
-    if (version !== null && (this.inMemory || !this.strict)) this.advance(orgId, version);
-    return version === null ? null : this.inMemory ? this.known.get(orgId)!.toString() : version;
+    if (version === null) return null;
+    if (this.db.known) {
+      this.db.known.advance(orgId, version);
+      return this.db.known.get(orgId)!;
+    }
+    if (!this.strict) this.advance(orgId, version);
+    return version;
   }
 
   /**
@@ -112,7 +129,7 @@ export class Versions {
 
   /** The write committed at `version`; resolves once every replica will see it. */
   async committed(orgId: string, version: string): Promise<void> {
-    this.advance(orgId, version);
+    if (!this.strict) this.advance(orgId, version);
     await this.shared?.committed(orgId, version);
   }
 
@@ -121,17 +138,11 @@ export class Versions {
     await this.shared?.abandoned(orgId, version);
   }
 
-  /** Forgets the versions heard of (Redis came back: some may have been missed). Not for the embedded store. */
-  forget(): void {
-    if (!this.inMemory) this.known.clear();
-  }
-
-  /** A version heard of (a write here or elsewhere). Versions only move forward. */
-  advance(orgId: string, version: string): void {
-    if (!this.inMemory && this.strict) return;
+  /** A version heard of (non-strict only). Versions only move forward. */
+  private advance(orgId: string, version: string): void {
     const v = BigInt(version);
-    const kept = this.known.get(orgId);
-    if (kept === undefined || v > kept) this.known.set(orgId, v);
+    const kept = this.heard.get(orgId);
+    if (kept === undefined || v > kept) this.heard.set(orgId, v);
   }
 
   private async readMany(orgIds: readonly string[]): Promise<(string | null | Error)[]> {
@@ -158,7 +169,7 @@ export class Versions {
     if (missing.length) {
       let read: (string | null)[];
       try {
-        read = await this.read(missing);
+        read = await this.organizations.versions(missing);
       } catch (err) {
         // The store is down: those Redis answered for are still answered, the others fail.
         const error = asError(err);
@@ -175,4 +186,9 @@ export class Versions {
     }
     return out as (string | null | Error)[];
   }
+}
+
+/** Whether a consistency token is a version number (what mutations return). */
+export function isVersion(token: string): boolean {
+  return /^\d{1,19}$/.test(token);
 }

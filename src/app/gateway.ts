@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import type { L1Cache } from '../cache/l1';
+import { SharedCache } from '../cache/redis';
+import { RedisVersions } from '../consistency/redis-versions';
+import { Versions } from '../consistency/versions';
+import { inProcessLevel, requestCache, type CacheSizes, type RequestCache } from '../decisions/caches';
+import { OrgStates } from '../decisions/org-state';
+import { authConfigFromEnv, Authenticator, verifiedTokens, type AuthConfig } from '../identity/tokens';
+import { Metrics } from '../metrics/metrics';
+import { countingDb, gatewaySecret, Store, type Db } from '../store';
+
+/** The store's name for the key that signs the shared cache's entries (every replica reads the same). */
+const CACHE_KEY_NAME = 'cache_signing_key';
+
+export interface GatewayServicesOptions {
+  /** The database. The caller opened it and closes it, after `close()`. */
+  db: Db;
+  env: 'development' | 'production';
+  /** Shares versions and cache entries with every replica (PostgreSQL only). */
+  redisUrl?: string;
+  /** Sizes of what is kept in process (default on, default sizes); false keeps nothing, Redis or not. */
+  cache?: false | CacheSizes;
+  auth?: AuthConfig;
+  /** Where start-up notes and Redis's comings and goings go. */
+  log?: (entry: Record<string, unknown>) => void;
+  /**
+   * Benchmarks only (default strict): false trusts the last version this process heard of instead of
+   * reading one per request, which breaks the consistency promise. It measures what strictness costs.
+   */
+  strictVersions?: false;
+}
+
+/** Everything a gateway's requests share, built once, each part given what it needs when it is made. */
+export interface GatewayServices {
+  /** The repositories, whose writes make their versions known through `versions`. */
+  store: Store;
+  /** Where requests learn each organization's current version. */
+  versions: Versions;
+  /** Compiled grants, location paths and subjects, by organization version. */
+  requestCache: RequestCache;
+  /** Each organization's state (compiled catalog, custom roles, tool policies), by version. */
+  orgStates: OrgStates;
+  authenticator: Authenticator;
+  metrics: Metrics;
+  /** Whether Redis answers: null when it is not configured. */
+  redisUp(): Promise<boolean | null>;
+  /** Closes Redis; the database stays open (its opener closes it). */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: the one place where the store, the version protocol, the caches, the
+ * authenticator and the metrics are built and wired. The HTTP server, the CLI and the benchmarks all
+ * build their gateway here. Writes through `store` and the caches of this gateway only: a second
+ * gateway over the same database builds its own.
+ */
+export async function openGatewayServices(options: GatewayServicesOptions): Promise<GatewayServices> {
+  const log = options.log ?? (() => {});
+  const metrics = new Metrics();
+  const db = countingDb(options.db, () => metrics.storeQueries.inc());
+  const l1: L1Cache | undefined = options.cache === false ? undefined : inProcessLevel(options.cache || {});
+
+  let shared: SharedCache | undefined;
+  let redisVersions: RedisVersions | undefined;
+  if (options.redisUrl && l1) {
+    if (db.kind === 'pglite') {
+      log({ level: 'warn', msg: 'REDIS_URL is not used with the embedded store: one process serves it' });
+    } else {
+      const macKey = Buffer.from(
+        await gatewaySecret(db, CACHE_KEY_NAME, () => randomBytes(32).toString('base64url')),
+        'base64url',
+      );
+      shared = new SharedCache(options.redisUrl, { log, metrics, macKey });
+      redisVersions = new RedisVersions(shared);
+      // A write anywhere: what this process keeps for older versions is never read again. Versions
+      // may have been missed (a reconnect): everything kept is dropped.
+      redisVersions.invalidated((orgId, version) => l1.dropOlder(orgId, version));
+      redisVersions.reset(() => l1.clear());
+      await redisVersions.connect();
+      if (!shared.up)
+        log({ level: 'warn', msg: 'Redis is unreachable: decisions read the store until it is up' });
+    }
+  }
+
+  const versions = new Versions(db, {
+    shared: redisVersions,
+    strict: options.strictVersions !== false,
+    observer: { read: (source, n) => metrics.versionReads.inc({ source }, n) },
+  });
+  const store = new Store(db, { versions });
+  const levels = { l1, shared, metrics };
+  const sizes = options.cache || {};
+  const authenticator = await Authenticator.create(
+    store,
+    options.auth ?? authConfigFromEnv(),
+    options.env,
+    l1 ? verifiedTokens(sizes.tokens, sizes.ttlMs) : undefined,
+  );
+  return {
+    store,
+    versions,
+    requestCache: requestCache(store, levels),
+    orgStates: new OrgStates(store, { versions, levels }),
+    authenticator,
+    metrics,
+    redisUp: async () => (shared ? shared.ping() : null),
+    async close() {
+      await redisVersions?.close();
+      await shared?.close();
+    },
+  };
+}
+
+/**
+ * The store for a command-line write: with PostgreSQL and REDIS_URL, writes go through the version
+ * protocol as the gateway's do (marked before they commit, published after), so running replicas see
+ * them at once.
+ */
+export async function openWriterServices(options: {
+  db: Db;
+  redisUrl?: string;
+}): Promise<{ store: Store; close(): Promise<void> }> {
+  if (!options.redisUrl || options.db.kind === 'pglite')
+    return { store: new Store(options.db), close: async () => {} };
+  const shared = new SharedCache(options.redisUrl, { commandTimeoutMs: 2_000 });
+  const redisVersions = new RedisVersions(shared);
+  await redisVersions.connect();
+  return {
+    store: new Store(options.db, { versions: new Versions(options.db, { shared: redisVersions }) }),
+    async close() {
+      await redisVersions.close();
+      await shared.close();
+    },
+  };
+}
