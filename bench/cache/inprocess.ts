@@ -14,7 +14,12 @@ import Redis from 'ioredis';
 import type { OrgState } from '../../src/decisions/org-state';
 import { L1Cache } from '../../src/cache/l1';
 import { SharedCache } from '../../src/cache/redis';
-import { Tiers, type Sources, type TierScope } from '../../src/cache/tiers';
+import {
+  inProcessLevel,
+  requestCache,
+  type RequestCache,
+  type RequestScope,
+} from '../../src/decisions/caches';
 import { decide, UserGrants } from '../../src/engine';
 import { Metrics } from '../../src/metrics/metrics';
 import type { Store } from '../../src/store';
@@ -22,23 +27,13 @@ import { dist, type Dist } from '../http/stats';
 import { collect, gcMeter, type Counts, type GcStats } from './harness';
 import type { Workload } from './world';
 
-function sources(store: Store, state: OrgState, now: () => number): Sources {
-  return {
-    grants: async (ids) =>
-      (await store.subjects(state.org.id, ids)).map((s) =>
-        s ? new UserGrants(state.catalog, s, now()) : null,
-      ),
-    paths: (ids) => store.locations.paths(state.org.id, ids),
-  };
-}
-
 /**
  * The key that signs Redis entries (the gateway keeps one in the store, shared by its replicas; these
  * runs use their own Redis, so one of their own).
  */
 const MAC_KEY = randomBytes(32);
 
-const scopeOf = (state: OrgState): TierScope => ({
+const scopeOf = (state: OrgState): RequestScope => ({
   orgId: state.org.id,
   version: state.org.version,
   catalog: state.catalog,
@@ -46,7 +41,7 @@ const scopeOf = (state: OrgState): TierScope => ({
 });
 
 /** A small L1 for one sample: nothing in it, cheap to make (lru-cache allocates `max` slots up front). */
-const freshL1 = () => new L1Cache({ subjects: 8, paths: 8, orgStates: 1, tokens: 1 });
+const freshL1 = () => new L1Cache({ max: { grants: 8, path: 8, subjects: 8, org: 1 } });
 
 async function cacheCounts(
   metrics: Metrics,
@@ -127,9 +122,8 @@ export async function tierLatencies(
       const key = SharedCache.entryKey(state.org.id, state.org.version, 'grants', p.userId);
       await raw.del(key);
       const scope = scopeOf(state);
-      const src = sources(store, state, () => scope.now);
-      const check = (tiers: Tiers) => async () => {
-        const [g] = await tiers.load(scope, [{ kind: 'grants', id: p.userId }], src);
+      const check = (tiers: RequestCache) => async () => {
+        const [g] = await tiers.load(scope, [{ kind: 'grants', id: p.userId }]);
         if (!(g instanceof UserGrants)) throw new Error(`in-process tiers: no grants for ${p.userId}`);
         const outcome = decide(
           state.catalog,
@@ -139,10 +133,10 @@ export async function tierLatencies(
         );
         if (i >= warmup) outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
       };
-      const fromStore = await time(check(new Tiers(freshL1(), shared, metrics)));
+      const fromStore = await time(check(requestCache(store, { l1: freshL1(), shared, metrics })));
       // The store's answer goes to Redis in a pipeline nobody waits for: let it land before reading it.
       await shared.ping();
-      const warm = new Tiers(freshL1(), shared, metrics);
+      const warm = requestCache(store, { l1: freshL1(), shared, metrics });
       const fromL2 = await time(check(warm));
       const fromL1 = await time(check(warm));
       const mget = await time(() => shared.getMany([key]));
@@ -227,8 +221,8 @@ export async function simulate(opts: {
   const replicas = [0, 1].map(() => {
     const metrics = new Metrics();
     const shared = new SharedCache(redisUrl, { metrics, macKey: MAC_KEY });
-    const l1 = new L1Cache(opts.l1Size ? { subjects: opts.l1Size } : {});
-    return { metrics, shared, l1, tiers: new Tiers(l1, shared, metrics) };
+    const l1 = inProcessLevel(opts.l1Size ? { subjects: opts.l1Size } : {});
+    return { metrics, shared, l1, tiers: requestCache(store, { l1, shared, metrics }) };
   });
   try {
     await Promise.all(replicas.map((r) => r.shared.connect()));
@@ -240,11 +234,7 @@ export async function simulate(opts: {
     const flush = async () => {
       scope = scopeOf(state);
       const r = replicas[k++ % 2]!;
-      const got = await r.tiers.load(
-        scope,
-        batch,
-        sources(store, state, () => scope.now),
-      );
+      const got = await r.tiers.load(scope, batch);
       if (got.some((g) => g instanceof Error)) throw new Error('simulate: a load failed');
       batch = [];
     };
@@ -267,11 +257,7 @@ export async function simulate(opts: {
           const s = scopeOf(state);
           const r = replicas[j % 2]!;
           const t = performance.now();
-          const [g] = await r.tiers.load(
-            s,
-            [{ kind: 'grants', id: ids[j]! }],
-            sources(store, state, () => s.now),
-          );
+          const [g] = await r.tiers.load(s, [{ kind: 'grants', id: ids[j]! }]);
           ms.push(performance.now() - t);
           if (!(g instanceof UserGrants)) throw new Error(`simulate: no grants for ${ids[j]}`);
         }
@@ -284,7 +270,7 @@ export async function simulate(opts: {
     ms.length = 0;
     collect();
     const heapBytes = process.memoryUsage().heapUsed - heap0;
-    const entries = replicas.map((r) => r.l1.grants.size);
+    const entries = replicas.map((r) => r.l1.kind('grants').size);
     const newer = String(BigInt(state.org.version) + 1n);
     const drops: SimResult['drops'] = [];
     for (const r of replicas) {
@@ -293,7 +279,7 @@ export async function simulate(opts: {
       const t = performance.now();
       r.l1.dropOlder(state.org.id, newer);
       const callMs = performance.now() - t;
-      while (r.l1.grants.size > 0 && performance.now() - t < 30_000)
+      while (r.l1.kind('grants').size > 0 && performance.now() - t < 30_000)
         await new Promise((res) => setImmediate(res));
       const totalMs = performance.now() - t;
       h.disable();

@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startGateway, type Gateway } from '../../src/api/server';
 import type { AuthConfig } from '../../src/identity/tokens';
-import type { L1Options } from '../../src/cache/l1';
+import type { CacheSizes } from '../../src/decisions/caches';
 import { OrgStates, type OrgState } from '../../src/decisions/org-state';
 import { openStore, type Store } from '../../src/store';
 import { startPostgres, type PostgresServer } from '../../test/support/postgres-server';
@@ -150,7 +150,7 @@ async function startReplica(
   name: string,
   redisUrl: string | null,
   strict = true,
-  l1?: L1Options,
+  l1?: CacheSizes,
 ): Promise<Replica> {
   const store = await openStore({ databaseUrl: env.pg.url });
   const logged: Record<string, unknown>[] = [];
@@ -474,7 +474,7 @@ async function main(): Promise<void> {
       for (const r of live) await stopReplica(r);
     });
     const logged: Results['logged'] = [];
-    const start = async (name: string, redisUrl: string | null, strict = true, l1?: L1Options) => {
+    const start = async (name: string, redisUrl: string | null, strict = true, l1?: CacheSizes) => {
       const r = await startReplica(env, name, redisUrl, strict, l1);
       live.add(r);
       return r;
@@ -760,7 +760,7 @@ function report(r: Results): string {
     `- Load: autocannon in a **child process** (bench/cache/cannon.ts: bench/http's load generator with one stream of pre-generated bodies per target, ${n(SEGMENT)} Zipf draws each, every request taking the next one so the connections walk one sequence; no stream wrapped around in any run: ${[...r.throughput, r.replicas].every((t) => !t.result.wrapped.some(Boolean)) ? 'yes' : '**NO**'}), ${CONNECTIONS} connections in all, pipelining 1, ${LOAD.warmupSeconds} s warm-up then ${LOAD.seconds} s measured, loopback only. Every body is checked (must carry an \`outcome\`).`,
   );
   p(
-    `- Gateways: \`startGateway({ store, config: { port: 0, env: 'production', redisUrl }, auth: ES256, host: '127.0.0.1' })\`, each over **its own \`Store\`** (its own pool of 10): two gateways on one Store would share its version settings and store-query counter (see the notes). Default L1 (\`L1Cache\`'s defaults: 100,000 compiled grants, 10-minute lifetime), except replicas C and D (\`cache: { subjects: ${SIM.smallL1} }\`). One PostgreSQL; four throwaway Redis servers: one shared by replicas A and B (sections 1 and 2, then the in-process runs), one by C and D, one each for the two Redis configurations of section 3 (so that no load finds in Redis what another one's put there).`,
+    `- Gateways: \`startGateway({ store, config: { port: 0, env: 'production', redisUrl }, auth: ES256, host: '127.0.0.1' })\`, each over **its own \`Store\`** (its own pool of 10). Default L1 (\`CacheSizes\`' defaults: 100,000 compiled grants, 10-minute lifetime), except replicas C and D (\`cache: { subjects: ${SIM.smallL1} }\`). One PostgreSQL; four throwaway Redis servers: one shared by replicas A and B (sections 1 and 2, then the in-process runs), one by C and D, one each for the two Redis configurations of section 3 (so that no load finds in Redis what another one's put there).`,
   );
   p(
     `- Before any measurement, every gateway set got the same **${n(PREFIX)} prior checks** of the stream as \`checks\` calls of ${BATCH} (replicas A and B alternately): one 10-minute entry lifetime at 1,000 req/s, fixed beforehand. Replicas A and B were warmed, measured (sections 1 and 2) and closed, then C and D, before the three gateways of section 3 were started and warmed (concurrently): every gateway runs in this process, and fewer L1s alive means a smaller heap. Warm-up: ${r.warm.map((w) => `${w.name} ${fmt(w.seconds)} s`).join(', ')}. An empty Redis is not trusted for versions for 15 s (SETTLE_MS, src/cache/redis.ts): measurements start once a request has read its version from Redis (${fmt(r.settleSeconds, 1)} s of waiting after a warm-up, at most).`,
@@ -1025,7 +1025,7 @@ const NOTES: { text: string; at: [string, string][] }[] = [
   },
   {
     text: '`rolegate_cache_lookups_total` counts an L1 miss that joins another request\'s load in flight as an L1 miss ({0}) though it neither asks Redis nor loads: L1 misses minus L2 lookups ("joined") is derived here. It has no `kind` label: compiled grants and location paths are counted together.',
-    at: [['src/cache/tiers.ts', "this.count('l1',"]],
+    at: [['src/cache/read-through.ts', "      'l1',\n"]],
   },
 ];
 

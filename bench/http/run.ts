@@ -22,11 +22,10 @@ import * as path from 'node:path';
 import { parse } from 'graphql';
 import { exportSPKI, generateKeyPair, importSPKI, SignJWT, type CryptoKey } from 'jose';
 import { startGateway, type Gateway } from '../../src/api/server';
-import { Authenticator, type AuthConfig } from '../../src/identity/tokens';
+import type { AuthConfig } from '../../src/identity/tokens';
 import type { ContextDeps } from '../../src/api/context';
+import { openGatewayServices } from '../../src/app/gateway';
 import { OrgStates } from '../../src/decisions/org-state';
-import { L1Cache } from '../../src/cache/l1';
-import { Tiers } from '../../src/cache/tiers';
 import { openStore, type Store } from '../../src/store';
 import { startPostgres, type PostgresServer } from '../../test/support/postgres-server';
 import { cpuMeter, postmasterPid, type CpuShare } from '../store/cpu';
@@ -371,21 +370,17 @@ async function section(
     await gateway.close();
   }
 
-  // The gateway's own dependencies, built as startGateway builds them: with the in-process cache (its
-  // default) and without.
-  const cache = new L1Cache();
-  const tiers = new Tiers(cache);
-  const deps: ContextDeps = {
-    store,
-    tiers,
-    orgStates: new OrgStates(store, tiers),
-    authenticator: await Authenticator.create(store, keys.auth, 'production', cache.tokens),
-  };
-  const depsUncached: ContextDeps = {
-    store,
-    orgStates: new OrgStates(store),
-    authenticator: await Authenticator.create(store, keys.auth, 'production'),
-  };
+  // The gateway's own dependencies, built by the composition root as startGateway builds them: with the
+  // in-process cache (its default) and without.
+  const services = await openGatewayServices({ db: store.db, env: 'production', auth: keys.auth });
+  const servicesUncached = await openGatewayServices({
+    db: store.db,
+    env: 'production',
+    auth: keys.auth,
+    cache: false,
+  });
+  const deps: ContextDeps = services;
+  const depsUncached: ContextDeps = servicesUncached;
   const queries: QueryResult[] = [];
   if (withQueries) {
     const schemas = schemaVariants();
