@@ -16,7 +16,7 @@ export type { Location } from './locations';
 export type { User } from './users';
 export type { Team } from './teams';
 export { roleSpec, type CustomRole, type RoleInput } from './roles';
-export { toEngineAssignment, transferOwnership, type Assignment, type AssignInput } from './assignments';
+export { toEngineAssignment, type Assignment, type AssignInput } from './assignments';
 export { EFFECTIVE_OWNER_SQL, isActiveOwner, isOwnerAssignment } from './owners';
 export type { AuditEntry, AuditVerdict } from './audit';
 export { ApiKeys, gatewaySecret, type ApiKey } from './api-keys';
