@@ -109,14 +109,13 @@ function contextAt(
     now,
   });
   const authz = new Authz(state, viewer, loaders, now, deps.metrics);
-  authz.checkpoint = () => deadline.check();
   const access = new Access(authz, loaders, viewer);
   return {
     requestId,
     viewer,
     loaders,
     authz,
-    scans: new Scans(authz, loaders, deps.store),
+    scans: new Scans(authz, loaders, deps.store, () => deadline.check()),
     access,
     store: deps.store,
     admin: new Admin(deps.store, authz, access, loaders, viewer, requestId),

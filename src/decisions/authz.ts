@@ -43,9 +43,6 @@ export interface DecisionResult {
  * What the viewer themself may do (guards, administration) is `Access`'s.
  */
 export class Authz {
-  /** Called between the batches of a long scan: throws to stop it (the request's deadline). */
-  checkpoint?: () => void;
-
   constructor(
     readonly state: OrgState,
     readonly viewer: Viewer,

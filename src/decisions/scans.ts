@@ -20,6 +20,8 @@ export class Scans {
     private readonly authz: Authz,
     private readonly loaders: Loaders,
     private readonly store: ScanSources,
+    /** Called between the batches of a long scan: throws to stop it (the request's deadline). */
+    private readonly checkpoint?: () => void,
   ) {}
 
   private get orgId(): string {
@@ -57,7 +59,7 @@ export class Scans {
         });
       },
       page,
-      this.authz.checkpoint,
+      this.checkpoint,
     );
   }
 
@@ -83,7 +85,7 @@ export class Scans {
             ) === 'ALLOW',
         ),
       page,
-      this.authz.checkpoint,
+      this.checkpoint,
     );
   }
 }
