@@ -269,11 +269,3 @@ export class Assignments {
     });
   }
 }
-
-/**
- * @deprecated Call `store.assignments.transferOwnership(ctx, input)`. Kept only while `store/index.ts`
- * re-exports this name: delete the two together. (The method reads no `db`, only `write`.)
- */
-export function transferOwnership(write: Write, ctx: WriteContext, input: OwnershipTransfer) {
-  return new Assignments(undefined as never, write).transferOwnership(ctx, input);
-}
