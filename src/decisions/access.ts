@@ -1,7 +1,16 @@
 import type { Operation } from '../catalog';
-import { UserGrants, type Bits, type CheckRequest, type CompiledCatalog, type Subject } from '../engine';
-import { bitIndexes, emptyBits, hasBit, orInto } from '../engine/bitset';
-import { fitsScope } from '../engine/grants';
+import {
+  bitIndexes,
+  emptyBits,
+  fitsScope,
+  hasBit,
+  orInto,
+  UserGrants,
+  type Bits,
+  type CheckRequest,
+  type CompiledCatalog,
+  type Subject,
+} from '../engine';
 import type { Viewer } from '../identity/tokens';
 import { isActiveOwner, notFound, StoreError } from '../store';
 import type { Authz } from './authz';

@@ -1,5 +1,4 @@
 import {
-  bitIndexes,
   decide,
   explain,
   hasBit,
@@ -122,16 +121,14 @@ export class Authz {
       .map((t) => ({
         tool: t.name,
         name: doc.tools?.[t.name]?.name ?? null,
-        mode: Object.hasOwn(this.state.policies, t.name) ? this.state.policies[t.name]! : t.policy,
+        mode: catalog.toolMode(t, this.state.policies).mode,
         outcome: decide(catalog, grants, { permission: `tool:${t.name}`, ...scope }, this.state.policies),
       }));
     return {
       userId,
       locationId: locationId ?? null,
       teamId: teamId ?? null,
-      permissions: bitIndexes(set)
-        .map((i) => catalog.keys[i]!)
-        .filter((k) => !k.startsWith('page:') && !k.startsWith('nav:')),
+      permissions: catalog.permissionsIn(set).filter((k) => !k.startsWith('page:') && !k.startsWith('nav:')),
       pages: visible('page', doc.pages),
       modules: visible('nav', doc.navigation),
       tools,
