@@ -13,6 +13,7 @@ export { decide, outcomeOfPolicy } from './decide';
 export {
   explain,
   type Explanation,
+  type GrantScope,
   type GrantSource,
   type IgnoredGrant,
   type PermissionExplanation,

@@ -14,8 +14,10 @@ import {
   GrantModel as GrantModelModel,
 } from '../models';
 import { DecisionResult as DecisionResultModel } from '../../decisions/authz';
-import { PermissionExplanation as PermissionExplanationModel } from '../../engine';
-import { GrantScope as GrantScopeModel } from '../../engine/explain';
+import {
+  PermissionExplanation as PermissionExplanationModel,
+  GrantScope as GrantScopeModel,
+} from '../../engine';
 import { Context } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
