@@ -3,8 +3,7 @@ import { authConfigFromEnv, developmentSecret, signDevelopmentToken } from '../i
 import { createOrganization, seedDemo } from './setup';
 import { openWriterServices } from '../app/gateway';
 import { ConfigError, loadConfig } from '../config';
-import { openStore, StoreError, type Store } from '../store';
-import { isUuid } from '../store/ids';
+import { isUuid, openStore, StoreError, type Store } from '../store';
 import { storeConfig, withStoreOptions } from './store-options';
 
 type StoreOptions = { databaseUrl?: string; dataDir?: string };

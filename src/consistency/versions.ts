@@ -1,6 +1,5 @@
 import DataLoader from 'dataloader';
-import { asError, Organizations, StoreError, type Db, type VersionHooks } from '../store';
-import { isUuid } from '../store/ids';
+import { isUuid, asError, Organizations, StoreError, type Db, type VersionHooks } from '../store';
 
 /**
  * Where a request learns an organization's current version, the key of everything cached for it, and

@@ -4,8 +4,7 @@ import { parseCatalog, type Catalog } from '../catalog';
 import { compileCatalog, type CompiledCatalog, type ToolPolicies } from '../engine';
 import { ReadThrough, type Levels, type VersionKey } from '../cache/read-through';
 import { Versions } from '../consistency/versions';
-import { roleSpec, type CustomRole, type Organization, type Store } from '../store';
-import { isUuid } from '../store/ids';
+import { isUuid, roleSpec, type CustomRole, type Organization, type Store } from '../store';
 
 /** Everything about an organization a decision needs besides the users: read once per request. */
 export interface OrgState {

@@ -10,8 +10,7 @@ import {
 } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { parseDuration } from '../config';
-import { ApiKeys, gatewaySecret, type Store } from '../store';
-import { isUuid } from '../store/ids';
+import { isUuid, ApiKeys, gatewaySecret, type Store } from '../store';
 
 /** Who is asking: a user of an organization, or a service key of one. */
 export type Viewer =

@@ -3,6 +3,7 @@ export { Store, openStore, pendingMigrations } from './store';
 export { countingDb, KnownVersions, openDb, type Db, type DbConfig, type Queryable } from './db';
 export { migrate, listMigrations } from './migrate';
 export { asError, notFound, StoreError, type StoreErrorCode } from './errors';
+export { isUuid } from './ids';
 export { Organizations } from './organizations';
 export {
   WRITE_DEADLINE_MS,

@@ -1,3 +1,4 @@
+import { asError } from '../../store';
 import { isObjectType, type GraphQLSchema } from 'graphql';
 import { middleware, type IMiddleware, type IMiddlewareGenerator } from 'graphql-middleware';
 import { deny, rule, shield } from 'graphql-shield';
@@ -5,7 +6,6 @@ import type { IRules } from 'graphql-shield/typings/types';
 import { loadPreset, PRESETS } from '../../catalog';
 import { Access, describeScope, ROOT, scopeOf, type Scope } from '../../decisions/access';
 import { ForbiddenError } from '../../decisions/errors';
-import { asError } from '../../store/errors';
 import type { Context } from '../context';
 import { forbidden } from '../errors';
 import { readGuards, valuesAt, type Guard } from './directives';

@@ -1,4 +1,4 @@
-import { isUuid } from '../../store/ids';
+import { isUuid } from '../../store';
 import { badInput } from '../errors';
 
 /** Page sizes: `first` defaults to 50; more than the maximum is refused, never silently cut. */
