@@ -828,7 +828,7 @@ async function decisionFields(url: string): Promise<number> {
   return Number(/^rolegate_decision_duration_seconds_count(?:\{\})? (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
-/** A gateway of its own (its own Store: one gateway per Store), with options the test gateway has not. */
+/** A gateway of its own (over its own database), with options the test gateway has not. */
 async function ownGateway(
   backend: Backend,
   options: { env?: 'development' | 'production'; auth?: AuthConfig; requestTimeoutMs?: number } = {},
@@ -848,7 +848,8 @@ async function ownGateway(
     ownerEmail: `owner-${Math.random().toString(36).slice(2)}@example.com`,
   });
   return {
-    store,
+    // The gateway's own repositories (what it reads through).
+    store: gateway.store,
     url: gateway.url,
     logged,
     orgId,
