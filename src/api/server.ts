@@ -105,6 +105,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     schema,
     introspection: development,
     allowBatchedHttpRequests: false,
+    // The process's signals are the caller's (`rolegate serve` closes the gateway, then the store, on
+    // SIGTERM/SIGINT). Apollo's own handler would stop Apollo alone and then re-raise the signal, ending the
+    // process before the store is closed (exit by SIGTERM, 143 in a container, instead of 0).
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     validationRules: [...armor.validationRules, noSubscriptions],
     validationOptions: { hideSuggestions: !development },

@@ -809,6 +809,8 @@ const dockerfileText = read('Dockerfile');
 const dockerignoreText = read('.dockerignore');
 const nodeMajor = Number(/(\d+)/.exec(JSON.parse(read('package.json')).engines.node)?.[1]);
 const facts = dockerfileFacts(parseDockerfile(dockerfileText).stages);
+/** The runtime stage's FROM line, as the Dockerfile writes it (its base moves with Node's LTS line). */
+const runtimeFrom = /^FROM \S+ AS runtime$/m.exec(dockerfileText)?.[0] ?? 'FROM (no runtime stage)';
 const knownEnv = new Set([...appEnvNames(), ...PENDING_ENV, ...RUNTIME_ENV]);
 
 function composeSchemaValidator() {
@@ -1087,11 +1089,7 @@ volumes: {}
     ['HEALTHCHECK', '# HEALTHCHECK', 'no HEALTHCHECK'],
     ['"bin/rolegate.js", "serve"]', '"bin/rolegate.js", "start"]', 'CMD is'],
     ['npm ci --omit=dev', 'npm ci', '`npm ci --omit=dev`'],
-    [
-      'FROM node:20-bookworm-slim AS runtime',
-      'FROM node:18-bookworm-slim AS runtime',
-      'node 18 in the runtime stage',
-    ],
+    [runtimeFrom, 'FROM node:18-bookworm-slim AS runtime', 'node 18 in the runtime stage'],
     ['COPY --from=build /app/migrations ./migrations\n', '', 'does not copy migrations'],
     [
       'COPY --from=build /app/dist',
@@ -1107,7 +1105,7 @@ volumes: {}
   });
 
   it('dockerfileProblems: a single-stage image', () => {
-    const single = dockerfileText.slice(dockerfileText.indexOf('FROM node:20-bookworm-slim AS runtime'));
+    const single = dockerfileText.slice(dockerfileText.indexOf(runtimeFrom));
     expect(dockerfileProblems(single, { nodeMajor })).toEqual([
       expect.stringContaining('expected a multi-stage build'),
       ...['dist', 'bin', 'catalogs', 'migrations', 'schema'].map(() =>
