@@ -187,7 +187,18 @@ export class Admin {
     return this.store.users.delete(this.ctx(), id);
   }
   undeleteUser(id: string) {
-    return this.store.users.undelete(this.ctx(), id);
+    // A user restored after their only organization-wide role was deleted would hold none.
+    const extra = this.doc.requireOrgRole
+      ? [
+          keepsAnOrgRole(
+            this.orgId,
+            id,
+            this.orgRoles(),
+            `user ${id} would be restored without an organization-wide role (theirs was deleted since), and this catalog requires one`,
+          ),
+        ]
+      : [];
+    return this.store.users.undelete(this.ctx(extra), id);
   }
   lockUser(id: string) {
     this.notYourself(id, 'you cannot lock yourself out');

@@ -29,17 +29,18 @@ const HOLDS_ORG_ROLE = `SELECT 1 FROM assignments a WHERE a.org_id = u.org_id AN
  * A user keeps at least one organization-wide role (catalogs with `requireOrgRole`, e.g. Juno's
  * specific roles): a non-expiring assignment of a live org role.
  */
-export function keepsAnOrgRole(orgId: string, userId: string, orgRoles: readonly string[]): Invariant {
+export function keepsAnOrgRole(
+  orgId: string,
+  userId: string,
+  orgRoles: readonly string[],
+  message = 'every user must keep at least one organization-wide role that does not expire, in this catalog',
+): Invariant {
   return async (tx) => {
     const rows = await tx.query(
       `SELECT 1 FROM users u WHERE u.org_id = $1 AND u.id = $3 AND EXISTS (${HOLDS_ORG_ROLE})`,
       [orgId, orgRoles, userId],
     );
-    if (!rows.length)
-      throw new StoreError(
-        'CONFLICT',
-        'every user must keep at least one organization-wide role that does not expire, in this catalog',
-      );
+    if (!rows.length) throw new StoreError('CONFLICT', message);
   };
 }
 

@@ -74,6 +74,7 @@ const BASE: WorldSpec = {
     },
     twoRoles: { roles: [{ role: 'member', as: 'twoRoles.member' }, 'billing_manager'] },
     retiredBacked: { roles: [{ role: 'member', as: 'retiredBacked.member' }, 'retired'] },
+    retiredDeleted: { roles: ['retired'], deleted: true },
     auditorOnly: { roles: ['auditor'] },
     reviewerPlus: { roles: ['reviewer', 'member'] },
     // Team roles summed: triager's project_priority:* wait for project:edit in the same team.
@@ -112,6 +113,8 @@ const ROWS: Row[] = [
   { actor: 'owner', op: 'revokeAssignment', target: "twoRoles's member (billing_manager stays)", scope: 'root', outcome: 'allowed',
     input: { id: '$a.twoRoles.member' },
     then: async (x, w) => expect(await x.held(w, 'twoRoles')).toEqual(['billing_manager@root']) },
+  { actor: 'owner', op: 'undeleteUser', target: 'retiredDeleted (their only org role, retired, is deleted)', scope: 'root', outcome: 'CONFLICT',
+    input: { id: '$u.retiredDeleted' }, message: /restored without an organization-wide role/ },
   { actor: 'owner', op: 'deleteRole', target: "auditor (auditorOnly's last)", scope: 'root', outcome: 'CONFLICT',
     input: { key: 'auditor' }, message: /\b1 user\b/ },
   { actor: 'owner', op: 'deleteRole', target: 'reviewer (reviewerPlus keeps member)', scope: 'root', outcome: 'allowed',
