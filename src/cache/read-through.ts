@@ -1,6 +1,6 @@
 import type { Metrics } from '../metrics/metrics';
 import { asError } from '../store';
-import type { L1Cache } from './l1';
+import type { L1Cache, VersionedLru } from './l1';
 import { SharedCache } from './redis';
 
 /** The organization and version a request reads at: every cached entry is keyed by both. */
@@ -54,14 +54,23 @@ interface Settle {
  */
 export class ReadThrough<K extends Record<string, object>, S extends VersionKey> {
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** Each kind's in-process LRU (none without an in-process level). */
+  private readonly l1 = new Map<string, VersionedLru<object>>();
 
   constructor(
     private readonly kinds: { [N in keyof K & string]: Kind<K[N], S> },
     private readonly levels: Levels = {},
-  ) {}
+  ) {
+    if (levels.l1) for (const kind of Object.keys(kinds)) this.l1.set(kind, levels.l1.kind(kind));
+  }
 
   /** One entry of one kind: the value, or null when the id names nothing. Throws what the source threw. */
   async get<N extends keyof K & string>(scope: S, kind: N, id: string): Promise<K[N] | null> {
+    const kept = this.fromL1(scope, kind, id);
+    if (kept !== undefined) {
+      if (this.kinds[kind].counted) this.count('l1', 1, 0);
+      return kept as K[N];
+    }
     const [value] = await this.load(scope, [{ kind, id }]);
     if (value instanceof Error) throw value;
     return value as K[N] | null;
@@ -72,12 +81,22 @@ export class ReadThrough<K extends Record<string, object>, S extends VersionKey>
     scope: S,
     keys: readonly { kind: keyof K & string; id: string }[],
   ): Promise<Loaded<K[keyof K]>[]> {
-    const out: (Loaded<object> | undefined)[] = keys.map(({ kind, id }) => this.fromL1(scope, kind, id));
-    this.count(
-      'l1',
-      keys.filter((k, i) => this.kinds[k.kind].counted && out[i] !== undefined).length,
-      keys.filter((k, i) => this.kinds[k.kind].counted && out[i] === undefined).length,
-    );
+    const out: (Loaded<object> | undefined)[] = new Array(keys.length);
+    let hits = 0;
+    let misses = 0;
+    let missing = false;
+    for (let i = 0; i < keys.length; i++) {
+      const { kind, id } = keys[i]!;
+      const value = this.fromL1(scope, kind, id);
+      out[i] = value;
+      if (value === undefined) missing = true;
+      if (!this.kinds[kind].counted) continue;
+      if (value === undefined) misses++;
+      else hits++;
+    }
+    this.count('l1', hits, misses);
+    // Everything in process: the common case once warm, answered without more work.
+    if (!missing) return out as Loaded<K[keyof K]>[];
 
     // Misses: join another request's load, or load here (and let others join this one).
     const joined: { i: number; promise: Promise<unknown> }[] = [];
@@ -151,13 +170,13 @@ export class ReadThrough<K extends Record<string, object>, S extends VersionKey>
   }
 
   private fromL1(scope: S, kind: keyof K & string, id: string): object | undefined {
-    const value = this.levels.l1?.kind(kind).get(scope.orgId, scope.version, id);
+    const value = this.l1.get(kind)?.get(scope.orgId, scope.version, id);
     return value && this.usable(kind, value, scope) ? value : undefined;
   }
 
   private toL1(scope: S, kind: keyof K & string, id: string, value: object | null): void {
     if (value === null) return;
-    this.levels.l1?.kind(kind).set(scope.orgId, scope.version, id, value);
+    this.l1.get(kind)?.set(scope.orgId, scope.version, id, value);
   }
 
   /** One MGET for the kinds kept in Redis; undefined for a miss (or for everything when Redis does not answer). */
