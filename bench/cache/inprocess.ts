@@ -1,8 +1,8 @@
 /**
- * The cache levels in process, through the gateway's own `Tiers` (src/cache/tiers.ts), `L1Cache` and
+ * The cache levels in process, through the gateway's own read-through (`requestCache`, src/cache/read-through.ts), `L1Cache` and
  * `SharedCache` over the benchmark's PostgreSQL and Redis — what HTTP cannot separate or configure:
  *
- * - `tierLatencies`: one check (its user's compiled grants loaded through `Tiers`, then the engine's
+ * - `tierLatencies`: one check (its user's compiled grants loaded through the read-through, then the engine's
  *   `decide`) answered from the store, from Redis and from L1, sequentially;
  * - `simulate`: two replicas (each its own `L1Cache` of a chosen size and its own Redis connections,
  *   one Redis) fed the Zipf stream, for an L1 smaller than the hot set (`startGateway` has no option
@@ -67,7 +67,7 @@ export interface Probe {
 
 export interface TierLatencies {
   n: number;
-  /** ms per check: the load through `Tiers` and `decide`. */
+  /** ms per check: the load through the read-through and `decide`. */
   store: Dist;
   l2: Dist;
   l1: Dist;

@@ -4,8 +4,8 @@
  *
  * 1. Hit ratio of each level in steady state, from /metrics: two gateway replicas (their own L1,
  *    one Redis) each under half the load, with the default L1 and with an L1 smaller than the hot
- *    set; and the same in process through `Tiers` (compiled grants alone, counted exactly).
- * 2. A check answered from L1, from Redis and from the store, sequentially: in process (`Tiers`,
+ *    set; and the same in process through the read-through (`requestCache`) (compiled grants alone, counted exactly).
+ * 2. A check answered from L1, from Redis and from the store, sequentially: in process (the read-through,
  *    then `decide`) and over HTTP (the first request for a user after a write = store; the same user
  *    on the other replica = Redis; again on the first = L1).
  * 3. `check` throughput: PostgreSQL only; PostgreSQL + Redis; PostgreSQL + Redis with version reads
@@ -144,7 +144,7 @@ interface Env {
   pgPid: number | null;
 }
 
-/** `redisUrl` null: no Redis. `l1`: the L1's sizes (default: `L1Cache`'s own). */
+/** `redisUrl` null: no Redis. `l1`: the L1's sizes (default: `CacheSizes`' defaults). */
 async function startReplica(
   env: Env,
   name: string,
@@ -844,7 +844,7 @@ function report(r: Results): string {
       `- Target ≥ 90%, in process, L1 ${s.l1Size ? n(s.l1Size) : 'default'}: ${target(`hit ratio (in process, L1 ${s.l1Size ?? 'default'})`, x.overall >= TARGETS.hitRatio, `${pct(x.overall)}: L1 ${pct(x.l1)}, Redis ${pct(x.l2)} of L1's misses; lookup p50 ${fmt(s.lookupMs.p50, 3)} ms, p99 ${fmt(s.lookupMs.p99, 2)} ms at ${SIM.concurrency} in flight`)}`,
     );
   p(
-    `- The in-process rows run the gateway's \`Tiers\` with \`new L1Cache({ subjects: N })\` (replica = its own L1 and Redis connections; one Redis, emptied first), the same ${n(PREFIX)} prior checks in batches of ${BATCH}, then ${n(SIM.measure)} single lookups, ${SIM.concurrency} in flight, alternately to each replica: compiled grants alone, counted exactly.`,
+    `- The in-process rows run the gateway's read-through (\`requestCache(store, { l1: inProcessLevel({ subjects: N }), shared, metrics })\`) (replica = its own L1 and Redis connections; one Redis, emptied first), the same ${n(PREFIX)} prior checks in batches of ${BATCH}, then ${n(SIM.measure)} single lookups, ${SIM.concurrency} in flight, alternately to each replica: compiled grants alone, counted exactly.`,
   );
   for (const { s } of simRows) {
     const entries = s.entries.reduce((x, y) => x + y, 0);
@@ -863,7 +863,7 @@ function report(r: Results): string {
   p('## 2. A check answered from L1, from Redis, from the store (sequential, unloaded)');
   p();
   p(
-    `**In process** (${t.n} checks after ${TIER_PROBES.warmup} warm-up, random users, one at a time; Redis and PostgreSQL on loopback; machine meanwhile: ${machineShare(r.tiersMachine)}): \`new Tiers(l1, sharedCache).load(scope, [{ kind: 'grants', id }], sources)\` then the engine's \`decide\` at the user's home location (its path given). Store: the user's Redis entry deleted and a fresh L1 (L1 miss, MGET miss, \`store.subjects\` = 2 queries, compiling \`UserGrants\`, the entry written back in a pipeline). Redis: another fresh L1 (MGET hit, \`decodeGrants\`). L1: that L1 again.`,
+    `**In process** (${t.n} checks after ${TIER_PROBES.warmup} warm-up, random users, one at a time; Redis and PostgreSQL on loopback; machine meanwhile: ${machineShare(r.tiersMachine)}): \`requestCache(store, { l1, shared, metrics }).load(scope, [{ kind: 'grants', id }])\` then the engine's \`decide\` at the user's home location (its path given). Store: the user's Redis entry deleted and a fresh L1 (L1 miss, MGET miss, \`store.subjects\` = 2 queries, compiling \`UserGrants\`, the entry written back in a pipeline). Redis: another fresh L1 (MGET hit, \`decodeGrants\`). L1: that L1 again.`,
   );
   p();
   p('| answered from | p50 ms | p90 ms | p99 ms | max ms | mean ms | target |');
@@ -913,7 +913,7 @@ function report(r: Results): string {
   );
   if (t.l2.p99 > TARGETS.l2P99Ms)
     p(
-      `- Missed by ${fmt(t.l2.p99 - TARGETS.l2P99Ms, 2)} ms (${ratio(t.l2.p99, TARGETS.l2P99Ms)} the target). ${pct(t.overOneMs.l2)} of the Redis-answered checks took over 1 ms, and ${pct(t.overOneMs.mget)} of the bare MGETs: the work beyond the round trip (\`Tiers\` bookkeeping, the signature check, \`decodeGrants\`, \`decide\`) is ${fmt(t.l2.p50 - t.mget.p50, 3)} ms at p50, and the tail is the round trip's: ${t.mget.p99 > TARGETS.l2P99Ms ? `the bare MGET's own p99 (${fmt(t.mget.p99, 2)} ms) is over the target` : `the bare MGET's p99 is ${fmt(t.mget.p99, 2)} ms`}. On two cores shared by this process, redis-server and PostgreSQL, a loopback round trip waits whenever the other side is not scheduled; GC pauses of this process (above) fall into some samples too. A machine with a spare core for Redis would tell whether the level itself meets 1 ms.`,
+      `- Missed by ${fmt(t.l2.p99 - TARGETS.l2P99Ms, 2)} ms (${ratio(t.l2.p99, TARGETS.l2P99Ms)} the target). ${pct(t.overOneMs.l2)} of the Redis-answered checks took over 1 ms, and ${pct(t.overOneMs.mget)} of the bare MGETs: the work beyond the round trip (the read-through's bookkeeping, the signature check, \`decodeGrants\`, \`decide\`) is ${fmt(t.l2.p50 - t.mget.p50, 3)} ms at p50, and the tail is the round trip's: ${t.mget.p99 > TARGETS.l2P99Ms ? `the bare MGET's own p99 (${fmt(t.mget.p99, 2)} ms) is over the target` : `the bare MGET's p99 is ${fmt(t.mget.p99, 2)} ms`}. On two cores shared by this process, redis-server and PostgreSQL, a loopback round trip waits whenever the other side is not scheduled; GC pauses of this process (above) fall into some samples too. A machine with a spare core for Redis would tell whether the level itself meets 1 ms.`,
     );
   p(
     `- End to end over HTTP a check answered from Redis costs ${fmt(h.l2.p50, 2)} ms p50 / ${fmt(h.l2.p99, 2)} ms p99, ${fmt(h.l2.p50 - h.l1.p50, 2)} ms more than one answered from L1 at p50 (${fmt(h.l2.p99 - h.l1.p99, 2)} ms at p99); from the store ${fmt(h.store.p50 - h.l1.p50, 2)} ms more at p50. The rest of a request (HTTP, GraphQL, the guard, the version MGET, the client on the same event loop) is the same for all three.`,

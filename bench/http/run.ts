@@ -513,7 +513,7 @@ function report(
     `- \`check\` under load: each connection cycles through ${WORLD.probes} requests, one per probe user, each checking **themselves** (\`input.userId\` = the token's \`sub\`) for a JRNI permission at a branch (depth 4) below the area they are Manager at: 48 ALLOW (cascade), 16 DENY (permissions Manager lacks), all verified before the load. Query: \`${CHECK_QUERY}\`.`,
   );
   p(
-    `- "${ROLEGATE}" is the gateway as \`startGateway\` builds it by default, with its in-process cache (\`L1Cache\`: verified tokens, organization states, subjects, compiled grants and location paths, every key carrying the organization's version, which each request learns first — see the "store queries / request" column); "${ROLEGATE_UNCACHED}" is a second gateway started with \`cache: false\` over the same store (every request verifies its token and reads everything).`,
+    `- "${ROLEGATE}" is the gateway as \`startGateway\` builds it by default, with its in-process cache (\`L1Cache\`, through \`src/cache/read-through.ts\`: verified tokens, organization states, subjects, compiled grants and location paths, every key carrying the organization's version, which each request learns first — see the "store queries / request" column); "${ROLEGATE_UNCACHED}" is a second gateway started with \`cache: false\` over the same store (every request verifies its token and reads everything).`,
   );
   p(
     `- "${WHAT_IF_ORG_STATE}": the default gateway with \`OrgStates.prototype.load\` memoized per organization in the benchmark process, so not even the version is read — never invalidated, so not a design (a write would go unseen), only the upper bound of what the remaining per-request store query costs.`,
