@@ -22,6 +22,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { parseDocument } from 'yaml';
+import { parseDockerfile, words, type Stage } from '../support/dockerfile';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
@@ -348,59 +349,6 @@ function loadCompose(text: string, env: Env = {}): { doc: unknown; problems: str
 
 // ---------------------------------------------------------------------------------------------------
 // Dockerfile
-
-interface Instruction {
-  keyword: string;
-  args: string;
-  line: number;
-}
-interface Stage {
-  base: string;
-  name?: string;
-  instructions: Instruction[];
-}
-
-/** Splits a Dockerfile into stages of instructions: comments dropped, `\` continuations joined. */
-function parseDockerfile(text: string): { stages: Stage[]; problems: string[] } {
-  const problems: string[] = [];
-  const stages: Stage[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const startLine = i + 1;
-    let line = lines[i] ?? '';
-    if (/^\s*(#|$)/.test(line)) continue;
-    while (/\\\s*$/.test(line) && i + 1 < lines.length) {
-      line = line.replace(/\\\s*$/, ' ');
-      i++;
-      const next = lines[i] ?? '';
-      if (!/^\s*#/.test(next)) line += next;
-    }
-    const match = /^\s*([A-Za-z]+)\s+([\s\S]*?)\s*$/.exec(line);
-    if (!match) {
-      problems.push(`Dockerfile:${startLine}: not an instruction: ${line.trim()}`);
-      continue;
-    }
-    const keyword = (match[1] ?? '').toUpperCase();
-    const args = match[2] ?? '';
-    if (keyword === 'FROM') {
-      const from = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
-      if (!from) problems.push(`Dockerfile:${startLine}: cannot read FROM ${args}`);
-      stages.push({ base: from?.[1] ?? args, ...(from?.[2] ? { name: from[2] } : {}), instructions: [] });
-    } else if (stages.length === 0) {
-      if (keyword !== 'ARG') problems.push(`Dockerfile:${startLine}: ${keyword} before the first FROM`);
-    } else {
-      stages[stages.length - 1]?.instructions.push({ keyword, args, line: startLine });
-    }
-  }
-  return { stages, problems };
-}
-
-/** Words of a shell-like string, honouring quotes (ENV, EXPOSE, COPY arguments). */
-function words(text: string): string[] {
-  return (text.match(/"(?:[^"\\]|\\.)*"|'[^']*'|\S+/g) ?? []).map((word) =>
-    word.replace(/^"([\s\S]*)"$/, '$1').replace(/^'([\s\S]*)'$/, '$1'),
-  );
-}
 
 function envOfStage(stage: Stage): Record<string, string> {
   const env: Record<string, string> = {};

@@ -36,7 +36,9 @@ import { dockerignored, envOf, execForm, parseDockerfile, words, type Stage } fr
 const ROOT = path.resolve(__dirname, '..', '..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
 
-const stages = parseDockerfile(read('Dockerfile'));
+const parsed = parseDockerfile(read('Dockerfile'));
+if (parsed.problems.length) throw new Error(parsed.problems.join('\n'));
+const stages = parsed.stages;
 const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
 const lock = JSON.parse(read('package-lock.json')) as {
   packages: Record<string, { dev?: boolean; optional?: boolean; devOptional?: boolean }>;

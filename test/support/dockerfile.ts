@@ -16,8 +16,12 @@ export interface Stage {
   instructions: Instruction[];
 }
 
-/** Splits a Dockerfile into stages of instructions: comments dropped, `\` continuations joined. */
-export function parseDockerfile(text: string): Stage[] {
+/**
+ * Splits a Dockerfile into stages of instructions: comments dropped, `\` continuations joined. What
+ * cannot be read is named in `problems` (with its line), never guessed at.
+ */
+export function parseDockerfile(text: string): { stages: Stage[]; problems: string[] } {
+  const problems: string[] = [];
   const stages: Stage[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -31,20 +35,23 @@ export function parseDockerfile(text: string): Stage[] {
       if (!/^\s*#/.test(next)) line += next;
     }
     const match = /^\s*([A-Za-z]+)\s+([\s\S]*?)\s*$/.exec(line);
-    if (!match) throw new Error(`Dockerfile:${startLine}: not an instruction: ${line.trim()}`);
+    if (!match) {
+      problems.push(`Dockerfile:${startLine}: not an instruction: ${line.trim()}`);
+      continue;
+    }
     const keyword = (match[1] ?? '').toUpperCase();
     const args = match[2] ?? '';
     if (keyword === 'FROM') {
       const from = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
-      if (!from) throw new Error(`Dockerfile:${startLine}: cannot read FROM ${args}`);
-      stages.push({ base: from[1] ?? args, ...(from[2] ? { name: from[2] } : {}), instructions: [] });
+      if (!from) problems.push(`Dockerfile:${startLine}: cannot read FROM ${args}`);
+      stages.push({ base: from?.[1] ?? args, ...(from?.[2] ? { name: from[2] } : {}), instructions: [] });
+    } else if (stages.length === 0) {
+      if (keyword !== 'ARG') problems.push(`Dockerfile:${startLine}: ${keyword} before the first FROM`);
     } else {
-      const stage = stages[stages.length - 1];
-      if (!stage) throw new Error(`Dockerfile:${startLine}: ${keyword} before the first FROM`);
-      stage.instructions.push({ keyword, args, line: startLine });
+      stages[stages.length - 1]?.instructions.push({ keyword, args, line: startLine });
     }
   }
-  return stages;
+  return { stages, problems };
 }
 
 /** Words of a shell-like string, honouring quotes (ENV, EXPOSE, COPY and RUN arguments). */
