@@ -352,7 +352,8 @@ async function httpTiers(env: Env, a: Replica, b: Replica): Promise<HttpTiers> {
   let bumpMs = 0;
   const writeStallMs = await stall(async () => {
     const t0 = performance.now();
-    await a.store.users.create(
+    // Through the gateway's own repositories: their writes go through its version protocol.
+    await a.gateway.store.users.create(
       { orgId, actor: 'bench', requestId: 'bench-cache' },
       { email: `bump-${Date.now()}@cache-bench.example` },
     );

@@ -41,7 +41,9 @@ export interface Gateway {
 export interface GatewayOptions {
   /**
    * The store whose database the gateway serves (its opener closes it). The gateway builds its own
-   * repositories over that database, wired to its version protocol (`Gateway.store`).
+   * repositories over that database, wired to its version protocol: write through `Gateway.store`.
+   * With Redis, a write through this `store` itself is not marked or published, and replicas may
+   * answer from before it until the next write through a gateway.
    */
   store: Store;
   config: Pick<Config, 'port' | 'env'> & Partial<Pick<Config, 'redisUrl' | 'requestTimeoutMs'>>;

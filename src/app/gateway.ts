@@ -88,7 +88,8 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
     observer: { read: (source, n) => metrics.versionReads.inc({ source }, n) },
   });
   const store = new Store(db, { versions });
-  const levels = { l1, shared, metrics };
+  // Lookups are counted where there is a cache to look in (a gateway without one counts none).
+  const levels = { l1, shared, metrics: l1 ? metrics : undefined };
   const sizes = options.cache || {};
   const authenticator = await Authenticator.create(
     store,

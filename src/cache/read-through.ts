@@ -54,6 +54,8 @@ interface Settle {
  */
 export class ReadThrough<K extends Record<string, object>, S extends VersionKey> {
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** Whether a miss may join another request's load: with no level at all, every load reads the source. */
+  private readonly joinable: boolean;
   /** Each kind's in-process LRU (none without an in-process level). */
   private readonly l1 = new Map<string, VersionedLru<object>>();
 
@@ -62,6 +64,7 @@ export class ReadThrough<K extends Record<string, object>, S extends VersionKey>
     private readonly levels: Levels = {},
   ) {
     if (levels.l1) for (const kind of Object.keys(kinds)) this.l1.set(kind, levels.l1.kind(kind));
+    this.joinable = Boolean(levels.l1 || levels.shared);
   }
 
   /** One entry of one kind: the value, or null when the id names nothing. Throws what the source threw. */
@@ -106,7 +109,7 @@ export class ReadThrough<K extends Record<string, object>, S extends VersionKey>
       const flight = `${scope.orgId}\0${scope.version}\0${kind}\0${id}`;
       const own = mine.get(flight);
       if (own) return void own.at.push(i);
-      const running = this.inflight.get(flight);
+      const running = this.joinable ? this.inflight.get(flight) : undefined;
       if (running) return void joined.push({ i, promise: running });
       let settle!: Settle;
       const promise = new Promise((resolve, reject) => (settle = { resolve, reject }));

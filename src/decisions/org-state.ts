@@ -39,7 +39,8 @@ export class OrgStates {
     this.cache = new ReadThrough<{ org: OrgState }, VersionKey>(
       {
         org: {
-          source: async ([orgId], { version }) => [await this.read(orgId!, version)],
+          // One entry per organization version (id ''), as before the read-through.
+          source: (ids, { orgId, version }) => Promise.all(ids.map(() => this.read(orgId, version))),
           codec: {
             encode: ({ org, customRoles, policies }) =>
               Buffer.from(JSON.stringify({ org, customRoles, policies }), 'utf8'),
@@ -64,7 +65,7 @@ export class OrgStates {
 
   /** The organization's state at `version` (read just now): from process, then Redis, then the store. */
   at(orgId: string, version: string): Promise<OrgState | null> {
-    return this.cache.get({ orgId, version }, 'org', orgId);
+    return this.cache.get({ orgId, version }, 'org', '');
   }
 
   /** A state kept in Redis, compiled again; null for an entry this release cannot read. */
