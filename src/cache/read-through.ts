@@ -69,11 +69,6 @@ export class ReadThrough<K extends Record<string, object>, S extends VersionKey>
 
   /** One entry of one kind: the value, or null when the id names nothing. Throws what the source threw. */
   async get<N extends keyof K & string>(scope: S, kind: N, id: string): Promise<K[N] | null> {
-    const kept = this.fromL1(scope, kind, id);
-    if (kept !== undefined) {
-      if (this.kinds[kind].counted) this.count('l1', 1, 0);
-      return kept as K[N];
-    }
     const [value] = await this.load(scope, [{ kind, id }]);
     if (value instanceof Error) throw value;
     return value as K[N] | null;
@@ -114,7 +109,7 @@ export class ReadThrough<K extends Record<string, object>, S extends VersionKey>
       let settle!: Settle;
       const promise = new Promise((resolve, reject) => (settle = { resolve, reject }));
       promise.catch(() => {}); // rejections reach the joiners; this copy must not be unhandled
-      this.inflight.set(flight, promise);
+      if (this.joinable) this.inflight.set(flight, promise);
       mine.set(flight, { kind, id, at: [i], settle });
     });
 

@@ -1,5 +1,13 @@
 import DataLoader from 'dataloader';
-import { isUuid, asError, Organizations, StoreError, type Db, type VersionHooks } from '../store';
+import {
+  asError,
+  isUuid,
+  KnownVersions,
+  Organizations,
+  StoreError,
+  type Db,
+  type VersionHooks,
+} from '../store';
 
 /**
  * Where a request learns an organization's current version, the key of everything cached for it, and
@@ -48,7 +56,7 @@ export interface VersionsOptions {
 
 export class Versions implements VersionHooks {
   /** Non-strict only: the versions heard of. */
-  private readonly heard = new Map<string, bigint>();
+  private readonly heard = new KnownVersions();
   private readonly organizations: Organizations;
   private readonly shared?: SharedVersions;
   private readonly strict: boolean;
@@ -71,7 +79,7 @@ export class Versions implements VersionHooks {
       batchScheduleFn: (run) => setImmediate(run),
     });
     if (!this.strict) {
-      this.shared?.invalidated((orgId, version) => this.advance(orgId, version));
+      this.shared?.invalidated((orgId, version) => this.heard.advance(orgId, version));
       this.shared?.reset(() => this.heard.clear());
     }
   }
@@ -79,11 +87,7 @@ export class Versions implements VersionHooks {
   /** The organization's current version; null when it does not exist. Throws UNAVAILABLE if unknowable. */
   async current(orgId: string): Promise<string | null> {
     if (!isUuid(orgId)) return null;
-    const kept = this.db.known
-      ? this.db.known.get(orgId)
-      : this.strict
-        ? undefined
-        : this.heard.get(orgId)?.toString();
+    const kept = this.db.known ? this.db.known.get(orgId) : this.strict ? undefined : this.heard.get(orgId);
     if (kept !== undefined) {
       this.observer?.read('memory', 1);
       return kept;
@@ -94,7 +98,7 @@ export class Versions implements VersionHooks {
       this.db.known.advance(orgId, version);
       return this.db.known.get(orgId)!;
     }
-    if (!this.strict) this.advance(orgId, version);
+    if (!this.strict) this.heard.advance(orgId, version);
     return version;
   }
 
@@ -128,20 +132,13 @@ export class Versions implements VersionHooks {
 
   /** The write committed at `version`; resolves once every replica will see it. */
   async committed(orgId: string, version: string): Promise<void> {
-    if (!this.strict) this.advance(orgId, version);
+    if (!this.strict) this.heard.advance(orgId, version);
     await this.shared?.committed(orgId, version);
   }
 
   /** The write was rolled back. */
   async abandoned(orgId: string, version: string): Promise<void> {
     await this.shared?.abandoned(orgId, version);
-  }
-
-  /** A version heard of (non-strict only). Versions only move forward. */
-  private advance(orgId: string, version: string): void {
-    const v = BigInt(version);
-    const kept = this.heard.get(orgId);
-    if (kept === undefined || v > kept) this.heard.set(orgId, v);
   }
 
   private async readMany(orgIds: readonly string[]): Promise<(string | null | Error)[]> {
