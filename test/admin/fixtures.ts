@@ -1,4 +1,5 @@
-import { gql, newTenant, type GqlResult, type TestGateway } from '../support/gateway';
+import { gql, newTenant, startTestGateway, type GqlResult, type TestGateway } from '../support/gateway';
+import { BACKENDS } from '../support/stores';
 
 /**
  * The administration decision tables (test/admin/*.table.test.ts): fixture worlds declared as data,
@@ -329,3 +330,27 @@ export class Harness {
 
 /** The title of a row in a test.each table. */
 export const ROW_TITLE = '$actor $op $target at $scope → $outcome';
+
+/**
+ * A preset's administration table, on every backend: each row played on a fresh world against a real
+ * gateway, which must log no unexpected error.
+ */
+export function describeTable(
+  title: string,
+  preset: Preset,
+  worlds: Record<string, WorldSpec>,
+  rows: Row[],
+): void {
+  describe.each(BACKENDS)(`${title} on %s`, (backend) => {
+    let t: TestGateway;
+    let x: Harness;
+    beforeAll(async () => {
+      t = await startTestGateway(backend);
+      x = new Harness(t);
+    });
+    afterAll(() => t.close());
+    afterEach(() => expect(t.logged).toEqual([]));
+
+    test.each(rows)(ROW_TITLE, (row) => x.play(preset, worlds, row));
+  });
+}

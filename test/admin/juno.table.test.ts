@@ -1,6 +1,4 @@
-import { startTestGateway, type TestGateway } from '../support/gateway';
-import { BACKENDS } from '../support/stores';
-import { Harness, ROW_TITLE, type Row, type WorldSpec } from './fixtures';
+import { describeTable, type Row, type WorldSpec } from './fixtures';
 
 /**
  * Juno administration decision table (issue 9; SPEC "Administration rules"). Juno's specific roles are
@@ -187,15 +185,4 @@ const ROWS: Row[] = [
     then: async (x, w) => expect(await x.held(w, 'member')).toEqual(['editor_only@team web', 'member@root']) },
 ];
 
-describe.each(BACKENDS)('Juno administration table on %s', (backend) => {
-  let t: TestGateway;
-  let x: Harness;
-  beforeAll(async () => {
-    t = await startTestGateway(backend);
-    x = new Harness(t);
-  });
-  afterAll(() => t.close());
-  afterEach(() => expect(t.logged).toEqual([]));
-
-  test.each(ROWS)(ROW_TITLE, (row) => x.play('juno', WORLDS, row));
-});
+describeTable('Juno administration table', 'juno', WORLDS, ROWS);

@@ -1,6 +1,4 @@
-import { startTestGateway, type TestGateway } from '../support/gateway';
-import { BACKENDS } from '../support/stores';
-import { Harness, ROW_TITLE, type Row, type WorldSpec } from './fixtures';
+import { describeTable, type Row, type WorldSpec } from './fixtures';
 
 /**
  * Junto administration decision table (issue 9; SPEC "Administration rules"). Junto is one ladder of
@@ -269,15 +267,4 @@ const ROWS: Row[] = [
     input: { id: '$u.coOwner' } },
 ];
 
-describe.each(BACKENDS)('Junto administration table on %s', (backend) => {
-  let t: TestGateway;
-  let x: Harness;
-  beforeAll(async () => {
-    t = await startTestGateway(backend);
-    x = new Harness(t);
-  });
-  afterAll(() => t.close());
-  afterEach(() => expect(t.logged).toEqual([]));
-
-  test.each(ROWS)(ROW_TITLE, (row) => x.play('junto', WORLDS, row));
-});
+describeTable('Junto administration table', 'junto', WORLDS, ROWS);
