@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../identity/tokens';
 import { AuthenticationError } from '../identity/tokens';
 import { Admin } from '../admin/admin';
+import { ApprovalService } from '../approvals/approvals';
 import type { GatewayServices } from '../app/gateway';
 import { Access } from '../decisions/access';
 import { Authz } from '../decisions/authz';
@@ -31,6 +32,13 @@ export interface Context {
   store: Store;
   /** The administration API's writes, on behalf of the viewer. */
   admin: Admin;
+  /** Approval requests: opening, deciding, executing, and what the viewer may see of them. */
+  approvals: ApprovalService;
+  /**
+   * The same credentials, authenticated again, at the organization's current version: for work that
+   * outlives the request (a subscription's events). Throws UNAUTHENTICATED once they are revoked.
+   */
+  fresh(): Promise<Context>;
   metrics?: Metrics;
   /** When the request must be answered; long work (scans) stops at the first step after it. */
   deadline: Deadline;
@@ -47,12 +55,13 @@ export const VERSION_WAIT_MS = 2_000;
 /** What every request shares (the composition root's services), and the request deadline. */
 export type ContextDeps = Pick<
   GatewayServices,
-  'store' | 'versions' | 'requestCache' | 'orgStates' | 'authenticator'
-> & {
-  metrics?: Metrics;
-  /** The request deadline (default DEFAULT_REQUEST_TIMEOUT_MS, 10 s). */
-  requestTimeoutMs?: number;
-};
+  'store' | 'versions' | 'requestCache' | 'orgStates' | 'authenticator' | 'changes'
+> &
+  Partial<Pick<GatewayServices, 'outbox'>> & {
+    metrics?: Metrics;
+    /** The request deadline (default DEFAULT_REQUEST_TIMEOUT_MS, 10 s). */
+    requestTimeoutMs?: number;
+  };
 
 export async function buildContext(
   deps: ContextDeps,
@@ -84,7 +93,9 @@ async function build(
   if (!state) throw unauthenticated('the credentials name an organization that does not exist');
   const requestId =
     headers.requestId && /^[\w.:-]{1,100}$/.test(headers.requestId) ? headers.requestId : randomUUID();
-  const context = contextAt(deps, viewer, state, requestId, deadline);
+  const context = contextAt(deps, viewer, state, requestId, deadline, () =>
+    buildContext(deps, { ...headers, requestId }),
+  );
   if (viewer.kind === 'user') {
     const user = await context.loaders.grants.load(viewer.userId);
     if (!user || user.deleted) throw unauthenticated('the credentials name a user that does not exist');
@@ -100,6 +111,7 @@ function contextAt(
   state: OrgState,
   requestId: string,
   deadline: Deadline,
+  fresh: () => Promise<Context>,
 ): Context {
   const now = Date.now();
   const loaders = createLoaders(deps.store, deps.requestCache, {
@@ -110,22 +122,32 @@ function contextAt(
   });
   const authz = new Authz(state, viewer, loaders, now, deps.metrics);
   const access = new Access(authz, loaders, viewer);
+  const scans = new Scans(authz, loaders, deps.store, () => deadline.check());
   return {
     requestId,
     viewer,
     loaders,
     authz,
-    scans: new Scans(authz, loaders, deps.store, () => deadline.check()),
+    scans,
     access,
     store: deps.store,
     admin: new Admin(deps.store, authz, access, loaders, viewer, requestId),
+    approvals: new ApprovalService(
+      { store: deps.store, changes: deps.changes, outbox: deps.outbox },
+      authz,
+      access,
+      loaders,
+      scans,
+      requestId,
+    ),
+    fresh,
     metrics: deps.metrics,
     deadline,
     atVersion: async (wanted) => {
       const reached = await deps.versions.waitFor(viewer.orgId, wanted, VERSION_WAIT_MS);
       if (reached === null) return null;
       const later = await deps.orgStates.at(viewer.orgId, reached);
-      return later ? contextAt(deps, viewer, later, requestId, deadline).authz : null;
+      return later ? contextAt(deps, viewer, later, requestId, deadline, fresh).authz : null;
     },
   };
 }

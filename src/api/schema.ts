@@ -9,7 +9,8 @@ import { deadlineMiddleware } from './limits/use-deadline';
 import { decisionResolvers } from './resolvers/decisions';
 import { directoryResolvers } from './resolvers/directory';
 import { mutationResolvers } from './resolvers/mutations';
-import { DateTime } from './resolvers/scalars';
+import { approvalResolvers } from './resolvers/approvals';
+import { DateTime, JSONScalar } from './resolvers/scalars';
 import type { Guard } from './guards/directives';
 import type { Context } from './context';
 
@@ -29,6 +30,7 @@ const enumValues = {
   ToolMode: { AUTO: 'auto', REQUIRE_APPROVAL: 'require_approval', DENY: 'deny' },
   GrantKind: { ASSIGNMENT: 'assignment', FLAG: 'flag' },
   ScopeType: { ORG: 'org', LOCATION: 'location', TEAM: 'team' },
+  NotificationChannel: { SLACK: 'slack', TEAMS: 'teams' },
 };
 
 /** The SDL as served: each limited input's description states its limit (src/api/limits/input-limits.ts). */
@@ -40,7 +42,14 @@ export function servedTypeDefs(dir = SCHEMA_DIR): DocumentNode[] {
 export function buildUnguardedSchema(): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs: servedTypeDefs(),
-    resolvers: [{ DateTime }, enumValues, decisionResolvers, directoryResolvers, mutationResolvers] as never,
+    resolvers: [
+      { DateTime, JSON: JSONScalar },
+      enumValues,
+      decisionResolvers,
+      directoryResolvers,
+      mutationResolvers,
+      approvalResolvers,
+    ] as never,
   });
 }
 

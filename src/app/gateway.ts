@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { L1Cache } from '../cache/l1';
 import { SharedCache } from '../cache/redis';
+import { LocalChanges, RedisChanges, type Changes } from '../consistency/changes';
 import { RedisVersions } from '../consistency/redis-versions';
 import { Versions } from '../consistency/versions';
 import { inProcessLevel, requestCache, type CacheSizes, type RequestCache } from '../decisions/caches';
@@ -42,6 +43,10 @@ export interface GatewayServices {
   orgStates: OrgStates;
   authenticator: Authenticator;
   metrics: Metrics;
+  /** Where approval requests' changes are announced to live subscribers (every replica with Redis). */
+  changes: Changes;
+  /** The notification outbox's worker on this replica (undefined: notifications are not sent from here). */
+  outbox?: { poke(): void };
   /** Whether Redis answers: null when it is not configured. */
   redisUp(): Promise<boolean | null>;
   /** Closes Redis; the database stays open (its opener closes it). */
@@ -62,6 +67,7 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
 
   let shared: SharedCache | undefined;
   let redisVersions: RedisVersions | undefined;
+  let changes: Changes = new LocalChanges();
   if (options.redisUrl && l1) {
     if (db.kind === 'pglite') {
       log({ level: 'warn', msg: 'REDIS_URL is not used with the embedded store: one process serves it' });
@@ -76,7 +82,9 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
       // may have been missed (a reconnect): everything kept is dropped.
       redisVersions.invalidated((orgId, version) => l1.dropOlder(orgId, version));
       redisVersions.reset(() => l1.clear());
-      await redisVersions.connect();
+      const redisChanges = new RedisChanges(shared);
+      changes = redisChanges;
+      await Promise.all([redisVersions.connect(), redisChanges.connect()]);
       if (!shared.up)
         log({ level: 'warn', msg: 'Redis is unreachable: decisions read the store until it is up' });
     }
@@ -104,8 +112,10 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
     orgStates: new OrgStates(store, { versions, levels }),
     authenticator,
     metrics,
+    changes,
     redisUp: async () => (shared ? shared.ping() : null),
     async close() {
+      await changes.close();
       await redisVersions?.close();
       await shared?.close();
     },

@@ -18,5 +18,6 @@ export type {
   PermissionSpec,
   UiEntrySpec,
   ToolSpec,
+  ApprovalSpec,
 } from './schema';
-export { ROLE_KINDS, TOOL_MODES } from './schema';
+export { ROLE_KINDS, TOOL_MODES, MAX_APPROVAL_LIFETIME_S } from './schema';

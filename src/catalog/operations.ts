@@ -39,6 +39,8 @@ export const OPERATIONS = [
   // the organization
   'transferOwnership',
   'setToolPolicy',
+  // approvals: where approvers are told (Slack bot token, Teams webhook)
+  'manageNotifications',
 ] as const;
 
 export type Operation = (typeof OPERATIONS)[number];

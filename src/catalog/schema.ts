@@ -60,6 +60,40 @@ const toolSpec = z.strictObject({
   policy: z.enum(TOOL_MODES),
 });
 
+/** Who holds something: a permission `module:action`, or a flag `flag:<key>`. */
+const holderRef = z
+  .string()
+  .regex(
+    /^([a-z][a-z0-9_]*:[a-z][a-z0-9_]*)$/,
+    'expected a permission "module:action", or "flag:<key>" for the holders of a flag',
+  );
+
+/** The longest any approval may live: 30 days. */
+export const MAX_APPROVAL_LIFETIME_S = 30 * 24 * 3600;
+const lifetime = z
+  .number()
+  .int('expected a whole number of seconds')
+  .min(1, 'expected at least 1 second')
+  .max(MAX_APPROVAL_LIFETIME_S, 'expected at most 2592000 seconds (30 days)');
+
+/** A kind of approval request (SPEC.md "Approvals"): who approves it, who hears of it, how long it lives. */
+const approvalSpec = z.strictObject({
+  name: text,
+  description: text,
+  /** Approvers hold this (a permission at the request's scope, or a flag). */
+  approvedBy: holderRef,
+  /** Who is notified when a request opens: holders of any of these. Default: the approvers. */
+  notify: z.array(holderRef).optional(),
+  /** A request lives this long unless its requester asks for less. */
+  defaultLifetimeSeconds: lifetime,
+  /** The longest a requester may ask for. */
+  maxLifetimeSeconds: lifetime,
+  /** Requests of this kind are opened by an agent tool's REQUIRES_APPROVAL decision (one kind at most). */
+  onToolDecision: z.boolean().optional(),
+  /** The subject must hold this at the request's scope to raise it. Default: any active member. */
+  raisedWith: z.string().regex(PERMISSION, 'expected a permission "module:action" in snake_case').optional(),
+});
+
 const flagSpec = z.strictObject({
   name: text,
   description: text,
@@ -91,6 +125,8 @@ export const catalogSchema = z.strictObject({
   navigation: z.record(key, uiEntrySpec).optional(),
   tools: z.record(key, toolSpec).optional(),
   operations: z.partialRecord(z.enum(OPERATIONS), permissionRef).optional(),
+  /** Kinds of approval request (Junto's agent tool use, Action Requests, escalations, recommendations). */
+  approvals: z.record(key, approvalSpec).optional(),
 });
 
 /** A catalog document as written in YAML, form-checked. */
@@ -99,3 +135,4 @@ export type PermissionSpec = z.infer<typeof permissionSpec>;
 export type RoleSpec = z.infer<typeof roleSpec>;
 export type UiEntrySpec = z.infer<typeof uiEntrySpec>;
 export type ToolSpec = z.infer<typeof toolSpec>;
+export type ApprovalSpec = z.infer<typeof approvalSpec>;

@@ -137,6 +137,39 @@ export function validateCatalog(doc: CatalogDocument): Problem[] {
     }
   }
 
+  // Approval kinds: who approves and who hears of them must be defined; lifetimes in order.
+  const holder = (path: Path, ref: string) => {
+    if (ref.startsWith('flag:')) {
+      const flag = ref.slice(5);
+      if (!names.flags.has(flag)) report(path, unknown('flag', flag, names.flags));
+    } else if (!isModuleAction(ref)) {
+      report(path, unknownPermission(ref, names, 'a module:action permission or "flag:<key>"'));
+    }
+  };
+  const onTool = Object.entries(doc.approvals ?? {}).filter(([, a]) => a.onToolDecision);
+  for (const [k, approval] of Object.entries(doc.approvals ?? {})) {
+    const at: Path = ['approvals', k];
+    holder([...at, 'approvedBy'], approval.approvedBy);
+    (approval.notify ?? []).forEach((ref, i) => holder([...at, 'notify', i], ref));
+    if (approval.raisedWith && !isModuleAction(approval.raisedWith))
+      report(
+        [...at, 'raisedWith'],
+        unknownPermission(approval.raisedWith, names, 'a module:action permission'),
+      );
+    if (approval.defaultLifetimeSeconds > approval.maxLifetimeSeconds)
+      report(
+        [...at, 'defaultLifetimeSeconds'],
+        `the default lifetime (${approval.defaultLifetimeSeconds} s) is longer than the maximum (${approval.maxLifetimeSeconds} s)`,
+      );
+    if (approval.onToolDecision && !Object.keys(doc.tools ?? {}).length)
+      report([...at, 'onToolDecision'], 'this catalog has no tools: nothing can open this kind');
+  }
+  if (onTool.length > 1)
+    report(
+      ['approvals', onTool[1]![0], 'onToolDecision'],
+      `only one kind opens on a tool decision; "${onTool[0]![0]}" already does`,
+    );
+
   const owner = own(doc.roles, doc.owner.role);
   if (!owner) report(['owner', 'role'], unknown('role', doc.owner.role, Object.keys(doc.roles)));
   else if (owner.kind === 'team') report(['owner', 'role'], 'the owner role must be of kind org or location');

@@ -16,9 +16,7 @@ export function auditCommand(): Command {
       try {
         const verdict = await store.verifyAudit(options.org);
         if (verdict.ok) {
-          process.stdout.write(
-            `ok: ${verdict.checked} entries, chained from 1 to version ${verdict.version}\n`,
-          );
+          process.stdout.write(`ok: ${verdict.checked} entries, chained from 1 to ${verdict.version}\n`);
         } else {
           process.stdout.write(`TAMPERED: entry ${verdict.firstBad!.seq}: ${verdict.firstBad!.problem}\n`);
           process.exitCode = 1;

@@ -120,5 +120,16 @@ export function keyCommand(): Command {
         );
       });
     });
+  withStoreOptions(
+    key.command('revoke').description('revoke an API key: its token authenticates nothing more'),
+  )
+    .requiredOption('--org <id>', 'organization id')
+    .requiredOption('--id <keyId>', "the key's id (printed by `key create`)")
+    .action(async (options: StoreOptions & { org: string; id: string }) => {
+      await withStore(options, async (store) => {
+        const { result } = await store.apiKeys.revoke({ orgId: options.org, actor: 'cli' }, options.id);
+        process.stdout.write(`${JSON.stringify({ id: result.id, revokedAt: result.revokedAt }, null, 2)}\n`);
+      });
+    });
   return key;
 }

@@ -12,7 +12,7 @@ import {
   type Subject,
 } from '../engine';
 import type { Viewer } from '../identity/tokens';
-import { isActiveOwner, notFound, StoreError } from '../store';
+import { isActiveOwner, notFound, StoreError, type ApprovalRequest } from '../store';
 import type { Authz } from './authz';
 import { ForbiddenError } from './errors';
 import type { Loaders } from './loaders';
@@ -370,6 +370,71 @@ export class Access {
         }
       }
     }
+  }
+
+  /** Who the viewer is in an audit entry and as a requester: a user id, or `apikey:<id>`. */
+  get actor(): string {
+    return this.viewer.kind === 'user' ? this.viewer.userId : `apikey:${this.viewer.keyId}`;
+  }
+
+  /**
+   * Whether the viewer holds what approves requests of `kind` (its `approvedBy`: a permission, or
+   * `flag:<key>`) at `locationId` (null: the root). A location that no longer exists: held only if held
+   * at the root. False for a service key and for a kind the catalog lacks.
+   */
+  async holdsApproval(kind: string, locationId: string | null): Promise<boolean> {
+    const spec = this.catalog.approval(kind);
+    if (!spec || this.viewer.kind !== 'user') return false;
+    if (spec.approvedBy.startsWith('flag:')) {
+      const grants = await this.loaders.grants.load(this.viewer.userId);
+      return !!grants && !grants.locked && !grants.deleted && grants.flags.includes(spec.approvedBy.slice(5));
+    }
+    const scope = scopeOf({ locationId });
+    if (scope.type !== 'org' && !(await this.exists(scope))) return this.holds(spec.approvedBy, ROOT);
+    return this.holds(spec.approvedBy, scope);
+  }
+
+  /** Whether the viewer opened the request or is its subject. */
+  isParty(request: ApprovalRequest): boolean {
+    return (
+      request.requestedBy === this.actor ||
+      (this.viewer.kind === 'user' && request.subjectId === this.viewer.userId)
+    );
+  }
+
+  /** Whether the viewer may see a request: its subject, its requester, or someone who may approve its kind there. */
+  async maySeeRequest(request: ApprovalRequest): Promise<boolean> {
+    return this.isParty(request) || this.holdsApproval(request.kind, request.locationId);
+  }
+
+  /**
+   * Guards of the approval transitions. `approver`: the viewer may decide the request (holds its kind's
+   * approval at its scope, and is neither its subject nor its requester). `party`: the viewer is its
+   * subject or its requester (cancel, execute). A request the viewer may not see is NOT_FOUND.
+   */
+  async requireOnRequest(id: string, role: 'approver' | 'party'): Promise<ApprovalRequest> {
+    const request = await this.loaders.approvals.load(id);
+    if (!request || !(await this.maySeeRequest(request))) throw notFound('approval request', id);
+    const scope = scopeOf({ locationId: request.locationId });
+    if (role === 'party') {
+      if (!this.isParty(request))
+        throw Access.forbidden(
+          'approval request',
+          scope,
+          `forbidden: only the requester or the subject of approval request ${id} can do this`,
+        );
+      return request;
+    }
+    const permission = this.catalog.approval(request.kind)?.approvedBy ?? `approval kind ${request.kind}`;
+    if (!(await this.holdsApproval(request.kind, request.locationId)))
+      throw Access.forbidden(permission, scope);
+    if (this.isParty(request))
+      throw Access.forbidden(
+        permission,
+        scope,
+        'forbidden: nobody approves a request they opened or that is about them',
+      );
+    return request;
   }
 
   /** Whether a scope exists in the organization (a live team, a location). */

@@ -1,6 +1,15 @@
 import DataLoader from 'dataloader';
 import type { UserGrants, Subject } from '../engine';
-import type { Assignment, Location, Store, Team, User } from '../store';
+import type {
+  ApprovalRequest,
+  Assignment,
+  Location,
+  Notification,
+  NotificationAddresses,
+  Store,
+  Team,
+  User,
+} from '../store';
 import type { RequestCache, RequestKinds, RequestScope } from './caches';
 
 /**
@@ -35,6 +44,16 @@ export function createLoaders(store: Store, cache: RequestCache, scope: RequestS
     assignments: new DataLoader<string, Assignment | null>((ids) => store.assignments.getMany(orgId, ids)),
     locations: new DataLoader<string, Location | null>((ids) => store.locations.getMany(orgId, ids)),
     teams: new DataLoader<string, Team | null>((ids) => store.teams.getMany(orgId, ids)),
+    /** Approval requests, as of the database's clock (a PENDING one past its expiry reads EXPIRED). */
+    approvals: new DataLoader<string, ApprovalRequest | null>((ids) => store.approvals.getMany(orgId, ids)),
+    /** Each approval request's notifications (the outbox), oldest first. */
+    notificationsOf: new DataLoader<string, Notification[]>((ids) =>
+      store.notifications.forRequests(orgId, ids),
+    ),
+    /** Where each user is notified (Slack member id, Teams address). */
+    addresses: new DataLoader<string, NotificationAddresses | null>((ids) =>
+      store.notifications.addresses(orgId, ids),
+    ),
     /** Child locations of many parents in one query (a list of locations asking for theirs). */
     children: new DataLoader<string, Location[]>((ids) => store.locations.childrenOfMany(orgId, ids)),
     /** A user's state, flags and assignments as stored (for explanations). */

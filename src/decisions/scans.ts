@@ -63,6 +63,16 @@ export class Scans {
     );
   }
 
+  /** Every active user with `flag` set, in id order after `after`: `limit` at most. */
+  async withFlag(flag: string, page: { limit: number; after?: string | null }): Promise<User[]> {
+    return scanMatches(
+      (after) => this.store.users.list(this.orgId, { first: SCAN_BATCH, after }),
+      async (users) => users.map((u) => !u.locked && !u.deletedAt && u.flags.includes(flag)),
+      page,
+      this.checkpoint,
+    );
+  }
+
   /** Every location where a user holds `permission`, in id order after `after`: `limit` at most. */
   async whereCan(
     userId: string,

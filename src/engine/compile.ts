@@ -1,7 +1,7 @@
 import { CatalogError, pathToString } from '../catalog/errors';
 import type { Catalog } from '../catalog/load';
 import type { Operation } from '../catalog/operations';
-import type { RoleKind, RoleSpec, ToolMode } from '../catalog/schema';
+import type { ApprovalSpec, RoleKind, RoleSpec, ToolMode } from '../catalog/schema';
 import { catalogNames, findCycles, own, validateRoles } from '../catalog/validate';
 import { bitIndexes, emptyBits, hasBit, orInto, setBit, type Bits } from './bitset';
 import { UnknownPermissionError } from './errors';
@@ -173,6 +173,23 @@ export class CompiledCatalog {
 
   get ownerRole(): string {
     return this.catalog.document.owner.role;
+  }
+
+  /** An approval kind of the catalog (`approvals:`), or undefined. */
+  approval(kind: string): (ApprovalSpec & { kind: string }) | undefined {
+    const spec = own(this.catalog.document.approvals, kind);
+    return spec && { ...spec, kind };
+  }
+
+  /** Every approval kind, in document order. */
+  get approvalKinds(): string[] {
+    return Object.keys(this.catalog.document.approvals ?? {});
+  }
+
+  /** The approval kind an agent tool's REQUIRES_APPROVAL opens (`onToolDecision`), if the catalog has one. */
+  get toolApproval(): (ApprovalSpec & { kind: string }) | undefined {
+    const kind = this.approvalKinds.find((k) => this.catalog.document.approvals![k]!.onToolDecision);
+    return kind === undefined ? undefined : this.approval(kind);
   }
 }
 

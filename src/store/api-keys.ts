@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from './db';
+import { notFound } from './errors';
 import { isUuid, newId } from './ids';
 import type { Write, WriteContext, Written } from './write';
 
@@ -54,6 +55,20 @@ export class ApiKeys {
       );
       const key = fromRow(row!);
       return { target: `apikey:${id}`, after: key, result: { key, token: `${PREFIX}${id}_${secret}` } };
+    });
+  }
+
+  /** Revokes a key: from now on its token authenticates nothing (open connections are closed). */
+  revoke(ctx: WriteContext, keyId: string): Promise<Written<ApiKey>> {
+    return this.write(ctx, 'revokeApiKey', async (tx) => {
+      if (!isUuid(keyId)) throw notFound('API key', keyId);
+      const [row] = await tx.query<Row>(
+        'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE org_id = $1 AND id = $2 RETURNING *',
+        [ctx.orgId, keyId],
+      );
+      if (!row) throw notFound('API key', keyId);
+      const key = fromRow(row);
+      return { target: `apikey:${keyId}`, after: key, result: key };
     });
   }
 

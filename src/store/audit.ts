@@ -3,7 +3,7 @@ import { configure } from 'safe-stable-stringify';
 import type { Queryable } from './db';
 
 /** Keys sorted at every level, so a value hashes the same after a round trip through jsonb. */
-const canonical = configure({ deterministic: true, circularValue: Error, bigint: false });
+export const canonicalJson = configure({ deterministic: true, circularValue: Error, bigint: false });
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -23,7 +23,7 @@ export interface AuditEntry {
 
 /** The hash of an entry: its content and its place in the chain (seq, previous hash). */
 export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
-  const content = canonical({
+  const content = canonicalJson({
     orgId: e.orgId,
     seq: e.seq,
     actor: e.actor,
@@ -118,7 +118,7 @@ export interface AuditVerdict {
   ok: boolean;
   /** Entries read. */
   checked: number;
-  /** The organization's version: the chain must run from 1 to it without a gap. */
+  /** How many entries the organization has written (its version, plus audited approval transitions): the chain must run from 1 to it without a gap. */
   version: number;
   /** The first entry found edited, missing or out of order, and how. */
   firstBad?: { seq: number; problem: string };
@@ -176,7 +176,7 @@ export async function verifyAudit(
     const problem =
       expectedSeq - 1 < version
         ? `entries ${expectedSeq} to ${version} are missing`
-        : `entries after version ${version} exist`;
+        : `entries after entry ${version} exist`;
     return { ok: false, checked, version, firstBad: { seq: expectedSeq, problem } };
   }
   return { ok: true, checked, version };

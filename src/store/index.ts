@@ -11,6 +11,8 @@ export {
   type Written,
   type Invariant,
   type VersionHooks,
+  type Entry,
+  type Recorder,
 } from './write';
 export type { Organization } from './organizations';
 export type { Location } from './locations';
@@ -19,5 +21,20 @@ export type { Team } from './teams';
 export { roleSpec, type CustomRole, type RoleInput } from './roles';
 export { toEngineAssignment, type Assignment, type AssignInput } from './assignments';
 export { EFFECTIVE_OWNER_SQL, isActiveOwner, isOwnerAssignment } from './owners';
-export type { AuditEntry, AuditVerdict } from './audit';
+export { canonicalJson, type AuditEntry, type AuditVerdict } from './audit';
 export { ApiKeys, gatewaySecret, type ApiKey } from './api-keys';
+export {
+  APPROVAL_STATUSES,
+  TransitionRefused,
+  type ApprovalRequest,
+  type ApprovalStatus,
+  type Recipient,
+  type Visibility,
+} from './approvals';
+export {
+  Notifications,
+  type Notification,
+  type NotificationSettings,
+  type NotificationAddresses,
+  type NotificationsOptions,
+} from './notifications';

@@ -46,7 +46,7 @@ export class Organizations {
     const id = newId();
     return this.db.transaction(async (tx) => {
       const [row] = await tx.query<Row>(
-        `INSERT INTO organizations (id, name, catalog_name, catalog_source, version) VALUES ($1, $2, $3, $4, 1) RETURNING ${COLUMNS}`,
+        `INSERT INTO organizations (id, name, catalog_name, catalog_source, version, audit_seq) VALUES ($1, $2, $3, $4, 1, 1) RETURNING ${COLUMNS}`,
         [id, input.name, input.catalogName, input.catalogSource],
       );
       const org = fromRow(row!);

@@ -12,7 +12,9 @@ import { Roles } from './roles';
 import { Teams } from './teams';
 import { ToolPolicies } from './tool-policies';
 import { Users } from './users';
-import { writer, type VersionHooks, type Write } from './write';
+import { Approvals } from './approvals';
+import { Notifications, type NotificationsOptions } from './notifications';
+import { recorder, writer, type Recorder, type VersionHooks, type Write } from './write';
 
 /**
  * rolegate's durable store: a few small repositories over one database. Reads take an organization id
@@ -28,9 +30,14 @@ export class Store {
   readonly assignments: Assignments;
   readonly toolPolicies: ToolPolicies;
   readonly apiKeys: ApiKeys;
+  readonly approvals: Approvals;
+  /** The notification outbox, and where each organization and user is reached. */
+  readonly notifications: Notifications;
 
   /** Every write, bumping the organization's version and appending its audit entry. */
   readonly write: Write;
+  /** Audited changes that change no permission (approval transitions): no version bump. */
+  readonly record: Recorder;
 
   /**
    * `versions`: how each write makes its version known to every replica (src/consistency/); without
@@ -38,7 +45,7 @@ export class Store {
    */
   constructor(
     readonly db: Db,
-    options: { versions?: VersionHooks } = {},
+    options: { versions?: VersionHooks; notifications?: NotificationsOptions } = {},
   ) {
     this.organizations = new Organizations(db);
     const write = writer((fn) => db.transaction(fn), { versions: options.versions, known: db.known });
@@ -50,6 +57,9 @@ export class Store {
     this.assignments = new Assignments(db, write);
     this.toolPolicies = new ToolPolicies(db, write);
     this.apiKeys = new ApiKeys(db, write);
+    this.record = recorder((fn) => db.transaction(fn));
+    this.approvals = new Approvals(db, this.record);
+    this.notifications = new Notifications(db, this.record, options.notifications);
   }
 
   /**
@@ -87,9 +97,13 @@ export class Store {
 
   /** Recomputes the organization's audit chain; names the first entry edited, deleted or reordered. */
   async verifyAudit(orgId: string): Promise<AuditVerdict> {
-    const [version] = await this.organizations.versions([orgId]);
-    if (version == null) throw notFound('organization', orgId);
-    return verifyAudit(this.db, orgId, Number(version));
+    if (!isUuid(orgId)) throw notFound('organization', orgId);
+    const [org] = await this.db.query<{ seq: string }>(
+      'SELECT audit_seq::text AS seq FROM organizations WHERE id = $1',
+      [orgId],
+    );
+    if (!org) throw notFound('organization', orgId);
+    return verifyAudit(this.db, orgId, Number(org.seq));
   }
 
   close(): Promise<void> {

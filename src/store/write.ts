@@ -76,8 +76,8 @@ export function writer(
     if (!isUuid(ctx.orgId)) throw notFound('organization', ctx.orgId);
     let prepared: { version: string; at: number } | null = null;
     const written = await transaction(async (tx) => {
-      const [org] = await tx.query<{ version: string }>(
-        'UPDATE organizations SET version = version + 1 WHERE id = $1 RETURNING version::text AS version',
+      const [org] = await tx.query<{ version: string; seq: string }>(
+        'UPDATE organizations SET version = version + 1, audit_seq = audit_seq + 1 WHERE id = $1 RETURNING version::text AS version, audit_seq::text AS seq',
         [ctx.orgId],
       );
       if (!org) throw notFound('organization', ctx.orgId);
@@ -87,7 +87,7 @@ export function writer(
       for (const invariant of ctx.invariants ?? []) await invariant(tx);
       await appendAudit(tx, {
         orgId: ctx.orgId,
-        seq: Number(org.version),
+        seq: Number(org.seq),
         actor: ctx.actor,
         action,
         target: change.target,
@@ -111,6 +111,57 @@ export function writer(
 }
 
 export type Write = ReturnType<typeof writer>;
+
+/** One audit entry of a `record`ed change. */
+export interface Entry {
+  action: string;
+  target: string;
+  before?: unknown;
+  after?: unknown;
+  /** Default: the context's actor (the expiry sweep records `system`). */
+  actor?: string;
+}
+
+/**
+ * Audited changes that are not permission changes (approval transitions): each appends its audit
+ * entries, in the same transaction, without bumping the organization's version, so what is cached for
+ * the version stays good. Writes to one organization's audit log run one at a time (its row is locked
+ * first). A change that returns no entries changed nothing.
+ */
+export function recorder(transaction: Transact) {
+  return async function record<T>(
+    ctx: Omit<WriteContext, 'invariants'>,
+    fn: (tx: Queryable) => Promise<{ entries: Entry[]; result: T }>,
+  ): Promise<T> {
+    if (!isUuid(ctx.orgId)) throw notFound('organization', ctx.orgId);
+    return transaction(async (tx) => {
+      const [org] = await tx.query<{ seq: string }>(
+        'SELECT audit_seq::text AS seq FROM organizations WHERE id = $1 FOR UPDATE',
+        [ctx.orgId],
+      );
+      if (!org) throw notFound('organization', ctx.orgId);
+      const { entries, result } = await fn(tx);
+      if (!entries.length) return result;
+      let seq = Number(org.seq);
+      for (const e of entries) {
+        await appendAudit(tx, {
+          orgId: ctx.orgId,
+          seq: ++seq,
+          actor: e.actor ?? ctx.actor,
+          action: e.action,
+          target: e.target,
+          before: e.before,
+          after: e.after,
+          requestId: ctx.requestId ?? null,
+        });
+      }
+      await tx.query('UPDATE organizations SET audit_seq = $2 WHERE id = $1', [ctx.orgId, seq]);
+      return result;
+    });
+  };
+}
+
+export type Recorder = ReturnType<typeof recorder>;
 
 /** Throws INVALID with a message for the client when `ok` is false. */
 export function check(ok: boolean, message: string): asserts ok {

@@ -59,7 +59,10 @@ describe('the schema walk', () => {
 
   test('a @requires guard names an operation or a permission; @authenticated fields are the few open reads', () => {
     for (const g of guards.filter((x) => x.kind === 'requires'))
-      expect({ field: `${g.type}.${g.field}`, named: !!(g.operation || g.permission) }).toEqual({
+      expect({
+        field: `${g.type}.${g.field}`,
+        named: !!(g.operation || g.permission || g.approval || (g.self && g.serviceScope)),
+      }).toEqual({
         field: `${g.type}.${g.field}`,
         named: true,
       });
@@ -67,7 +70,17 @@ describe('the schema walk', () => {
     const open = guards.filter((g) => g.kind === 'authenticated').map((g) => `${g.type}.${g.field}`);
     expect(open.filter((f) => f.startsWith('Mutation.'))).toEqual([]);
     expect(open.sort()).toEqual(
-      ['Query.location', 'Query.locations', 'Query.organization', 'Query.team', 'Query.viewer'].sort(),
+      [
+        'Query.location',
+        'Query.locations',
+        'Query.organization',
+        'Query.team',
+        'Query.viewer',
+        // Approval requests are filtered to those the viewer may see (approver, subject, requester).
+        'Query.approvalRequest',
+        'Query.approvalRequests',
+        'Subscription.approvalRequestChanged',
+      ].sort(),
     );
   });
 });

@@ -45,7 +45,7 @@ describe('rolegate audit verify', () => {
       const env = { DATABASE_URL: process.env.ROLEGATE_TEST_DATABASE_URL! };
       expect(await rolegate(['audit', 'verify', '--org', orgId], env)).toMatchObject({
         code: 0,
-        stdout: 'ok: 5 entries, chained from 1 to version 5\n',
+        stdout: 'ok: 5 entries, chained from 1 to 5\n',
       });
       await store.db.query(
         `UPDATE audit_log SET after = '{"email":"evil@example.com"}' WHERE org_id = $1 AND seq = 3`,

@@ -7,6 +7,8 @@ import {
   Assignment as AssignmentModel,
   Organization as OrganizationModel,
   AuditEntry as AuditEntryModel,
+  ApprovalRequest as ApprovalRequestModel,
+  Notification as NotificationModel,
 } from '../../store';
 import {
   RoleModel as RoleModelModel,
@@ -32,7 +34,97 @@ export type Scalars = {
   Float: { input: number; output: number };
   /** An instant, written as an ISO 8601 string with its offset, e.g. `2026-11-23T12:00:00Z`. */
   DateTime: { input: Date; output: Date };
+  /** Any JSON value: an approval request's `arguments`. At most 64 KiB as JSON, nested at most 20 deep. */
+  JSON: { input: unknown; output: unknown };
 };
+
+export type ApprovalPayload = {
+  __typename?: 'ApprovalPayload';
+  request: ApprovalRequest;
+  /** The organization's version the transition was decided at. */
+  version: Scalars['String']['output'];
+};
+
+/**
+ * Something waiting for a person's decision: an agent's tool use (a REQUIRES_APPROVAL decision), an Action
+ * Request, an escalation, an Advisor recommendation: the kinds of the organization's catalog (`approvals:`).
+ * Approvers hold the kind's approval permission at the request's scope and are neither its subject nor its
+ * requester. Seen by its approvers, its subject and its requester.
+ */
+export type ApprovalRequest = {
+  __typename?: 'ApprovalRequest';
+  /** Who may decide it now: holders of the kind's approval permission here, not its subject or requester. */
+  approvers: UserConnection;
+  arguments?: Maybe<Scalars['JSON']['output']>;
+  /** SHA-256 (hex) of the canonical JSON of `arguments` (keys sorted): `executeApproved` must present it. */
+  argumentsHash: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  decidedBy?: Maybe<User>;
+  expiresAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  /** The catalog's approval kind, e.g. `tool_use`. */
+  kind: Scalars['String']['output'];
+  /** The scope the request is decided at; null: the organization. */
+  locationId?: Maybe<Scalars['ID']['output']>;
+  /** The approver's (or canceller's) note. */
+  note?: Maybe<Scalars['String']['output']>;
+  /** The Slack and Teams messages sent about it, with their delivery state. */
+  notifications: Array<Notification>;
+  /** Who opened it: a user id, or `apikey:<id>` for an agent's API key. */
+  requestedBy: Scalars['String']['output'];
+  /** Read at the moment you ask: a request past `expiresAt` is EXPIRED even before the sweep records it. */
+  status: ApprovalStatus;
+  /** The user the request is for (an agent acts on their behalf). */
+  subject: User;
+  summary: Scalars['String']['output'];
+  /** The agent tool, for a tool request. */
+  tool?: Maybe<Scalars['String']['output']>;
+};
+
+/**
+ * Something waiting for a person's decision: an agent's tool use (a REQUIRES_APPROVAL decision), an Action
+ * Request, an escalation, an Advisor recommendation: the kinds of the organization's catalog (`approvals:`).
+ * Approvers hold the kind's approval permission at the request's scope and are neither its subject nor its
+ * requester. Seen by its approvers, its subject and its requester.
+ */
+export type ApprovalRequestApproversArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type ApprovalRequestConnection = {
+  __typename?: 'ApprovalRequestConnection';
+  edges: Array<ApprovalRequestEdge>;
+  pageInfo: PageInfo;
+};
+
+export type ApprovalRequestEdge = {
+  __typename?: 'ApprovalRequestEdge';
+  cursor: Scalars['String']['output'];
+  node: ApprovalRequest;
+};
+
+/** What the viewer must be to an approval request (`@requires(approval: …)`). */
+export type ApprovalRole =
+  /** Holds the request kind's approval permission (catalog `approvals:`, `approvedBy`) at the request's scope, and is neither its subject nor its requester. */
+  | 'APPROVER'
+  /** Its subject or its requester. */
+  | 'PARTY';
+
+export type ApprovalStatus =
+  /** An approver said yes: the requester may execute it once, with the same arguments, before `expiresAt`. */
+  | 'APPROVED'
+  /** Withdrawn by its requester or subject before anyone decided. */
+  | 'CANCELLED'
+  /** An approver said no. */
+  | 'DISMISSED'
+  /** Approved and carried out: it cannot be used again. */
+  | 'EXECUTED'
+  /** Nobody decided (or, approved, nobody executed) before `expiresAt`. */
+  | 'EXPIRED'
+  /** Waiting for an approver; lapses into EXPIRED at `expiresAt`. */
+  | 'PENDING';
 
 export type AssignRoleInput = {
   expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
@@ -186,6 +278,11 @@ export type CreateUserInput = {
   roles?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
+export type DecideRequestInput = {
+  id: Scalars['ID']['input'];
+  note?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type Decision = {
   __typename?: 'Decision';
   allowed: Scalars['Boolean']['output'];
@@ -203,6 +300,12 @@ export type DecisionError = {
   /** BAD_USER_INPUT or NOT_FOUND. */
   code: Scalars['String']['output'];
   message: Scalars['String']['output'];
+};
+
+export type ExecuteApprovedInput = {
+  /** Must equal the request's `argumentsHash`: an approval is for the arguments it was asked for. */
+  argumentsHash: Scalars['String']['input'];
+  id: Scalars['ID']['input'];
 };
 
 /**
@@ -309,11 +412,15 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Adds a user to a team. */
   addTeamMember: TeamMemberPayload;
+  /** Approves a PENDING request: you hold its kind's approval permission at its scope and are not its subject or requester. The first decision wins; a later one is a CONFLICT. */
+  approveRequest: ApprovalPayload;
   /**
    * Gives a role at a scope. You need the permission at that scope, must cover the user, and can give
    * only roles whose permissions you hold there (or wider). A new owner gets the owner's flags.
    */
   assignRole: AssignmentPayload;
+  /** Withdraws a PENDING request: its requester or its subject. */
+  cancelRequest: ApprovalPayload;
   /** Copies a built-in or custom role under a new key. */
   cloneRole: RolePayload;
   /** Creates a location under a parent; you need the permission at the parent (none: the organization). */
@@ -331,6 +438,14 @@ export type Mutation = {
   deleteTeam: TeamPayload;
   /** Soft delete: the user holds nothing until restored. You must cover the user. */
   deleteUser: UserPayload;
+  /** Dismisses a PENDING request; the same rules as approving. */
+  dismissRequest: ApprovalPayload;
+  /**
+   * Marks an APPROVED request EXECUTED, once: its requester or subject, with the same `argumentsHash`,
+   * before it expires, while the subject still holds the tool's permission and its approver still may
+   * approve. Carry out the action after this returns.
+   */
+  executeApproved: ApprovalPayload;
   /** Locks a user out; you must cover the user, and cannot lock yourself. */
   lockUser: UserPayload;
   /**
@@ -340,8 +455,17 @@ export type Mutation = {
   moveLocation: LocationPayload;
   /** Removes a user from a team. */
   removeTeamMember: TeamMemberPayload;
+  /**
+   * Opens an approval request. For yourself, or as an agent's API key with the scope `approvals:request`
+   * on behalf of `userId`. A tool request decides the tool first: only REQUIRES_APPROVAL opens one.
+   */
+  requestApproval: RequestApprovalPayload;
   /** Takes a role back: you need the permission at the assignment's scope and must cover its user. */
   revokeAssignment: RevokePayload;
+  /** Sets where a user is notified: yourself, or a user you cover (as for `updateUser`). */
+  setNotificationAddresses: UserPayload;
+  /** Sets how the organization reaches its approvers (Slack bot token, Teams webhook). */
+  setNotificationSettings: NotificationSettingsPayload;
   setToolPolicy: ToolPolicyPayload;
   /** Sets a user's flags; you must cover the user. Nobody changes their own flags. */
   setUserFlags: UserPayload;
@@ -375,8 +499,24 @@ export type MutationAddTeamMemberArgs = {
  * The root of every write. Each write returns the changed object and the organization's new `version`,
  * a consistency token for `CheckInput.atLeastVersion`.
  */
+export type MutationApproveRequestArgs = {
+  input: DecideRequestInput;
+};
+
+/**
+ * The root of every write. Each write returns the changed object and the organization's new `version`,
+ * a consistency token for `CheckInput.atLeastVersion`.
+ */
 export type MutationAssignRoleArgs = {
   input: AssignRoleInput;
+};
+
+/**
+ * The root of every write. Each write returns the changed object and the organization's new `version`,
+ * a consistency token for `CheckInput.atLeastVersion`.
+ */
+export type MutationCancelRequestArgs = {
+  input: DecideRequestInput;
 };
 
 /**
@@ -455,6 +595,22 @@ export type MutationDeleteUserArgs = {
  * The root of every write. Each write returns the changed object and the organization's new `version`,
  * a consistency token for `CheckInput.atLeastVersion`.
  */
+export type MutationDismissRequestArgs = {
+  input: DecideRequestInput;
+};
+
+/**
+ * The root of every write. Each write returns the changed object and the organization's new `version`,
+ * a consistency token for `CheckInput.atLeastVersion`.
+ */
+export type MutationExecuteApprovedArgs = {
+  input: ExecuteApprovedInput;
+};
+
+/**
+ * The root of every write. Each write returns the changed object and the organization's new `version`,
+ * a consistency token for `CheckInput.atLeastVersion`.
+ */
 export type MutationLockUserArgs = {
   input: UserIdInput;
 };
@@ -479,8 +635,32 @@ export type MutationRemoveTeamMemberArgs = {
  * The root of every write. Each write returns the changed object and the organization's new `version`,
  * a consistency token for `CheckInput.atLeastVersion`.
  */
+export type MutationRequestApprovalArgs = {
+  input: RequestApprovalInput;
+};
+
+/**
+ * The root of every write. Each write returns the changed object and the organization's new `version`,
+ * a consistency token for `CheckInput.atLeastVersion`.
+ */
 export type MutationRevokeAssignmentArgs = {
   input: RevokeAssignmentInput;
+};
+
+/**
+ * The root of every write. Each write returns the changed object and the organization's new `version`,
+ * a consistency token for `CheckInput.atLeastVersion`.
+ */
+export type MutationSetNotificationAddressesArgs = {
+  input: SetNotificationAddressesInput;
+};
+
+/**
+ * The root of every write. Each write returns the changed object and the organization's new `version`,
+ * a consistency token for `CheckInput.atLeastVersion`.
+ */
+export type MutationSetNotificationSettingsArgs = {
+  input: SetNotificationSettingsInput;
 };
 
 /**
@@ -563,6 +743,43 @@ export type MutationUpdateUserArgs = {
   input: UpdateUserInput;
 };
 
+/** One message to one approver, from the outbox: delivered at least once, retried with back-off. */
+export type Notification = {
+  __typename?: 'Notification';
+  attempts: Scalars['Int']['output'];
+  channel: NotificationChannel;
+  createdAt: Scalars['DateTime']['output'];
+  deliveredAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  lastError?: Maybe<Scalars['String']['output']>;
+  recipient: User;
+  status: NotificationStatus;
+};
+
+export type NotificationChannel = 'slack' | 'teams';
+
+/** How the organization reaches its approvers. The Slack token is never returned. */
+export type NotificationSettings = {
+  __typename?: 'NotificationSettings';
+  slackBotTokenSet: Scalars['Boolean']['output'];
+  /** An incoming webhook of Microsoft Teams (Workflows) that posts Adaptive Cards. */
+  teamsWebhookUrl?: Maybe<Scalars['String']['output']>;
+};
+
+export type NotificationSettingsPayload = {
+  __typename?: 'NotificationSettingsPayload';
+  settings: NotificationSettings;
+};
+
+export type NotificationStatus =
+  | 'DELIVERED'
+  /** Every attempt failed; `lastError` says why. */
+  | 'FAILED'
+  /** Waiting for its (next) attempt. */
+  | 'PENDING'
+  /** A replica is sending it. */
+  | 'SENDING';
+
 /**
  * The gateway's administrative operations. Each organization's catalog says which of its permissions
  * guards each one; an operation its catalog leaves out is refused for everyone.
@@ -581,6 +798,7 @@ export type Operation =
   | 'DELETE_USER'
   | 'IMPORT_USERS'
   | 'LOCK_USER'
+  | 'MANAGE_NOTIFICATIONS'
   | 'MOVE_LOCATION'
   | 'REVOKE_ASSIGNMENT'
   | 'SET_TOOL_POLICY'
@@ -644,6 +862,10 @@ export type PermissionExplanation = {
  */
 export type Query = {
   __typename?: 'Query';
+  /** One approval request you may see (as its approver, subject or requester); null otherwise. */
+  approvalRequest?: Maybe<ApprovalRequest>;
+  /** The approval requests you may see, newest first: those you may decide, and your own. */
+  approvalRequests: ApprovalRequestConnection;
   /** The organization's audit log, oldest first. */
   auditLog: AuditConnection;
   /** What a user (default: the viewer) may see and do, at a location or in a team. */
@@ -657,6 +879,7 @@ export type Query = {
   location?: Maybe<Location>;
   /** The locations directly under a location (default: the top level). */
   locations: Array<Location>;
+  notificationSettings: NotificationSettings;
   organization: Organization;
   /** The catalog's roles and the organization's custom roles. */
   roles: Array<Role>;
@@ -678,6 +901,25 @@ export type Query = {
    * to see more of each user than the id).
    */
   whoCan: UserConnection;
+};
+
+/**
+ * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
+ * adds its own fields in its own file.
+ */
+export type QueryApprovalRequestArgs = {
+  id: Scalars['ID']['input'];
+};
+
+/**
+ * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
+ * adds its own fields in its own file.
+ */
+export type QueryApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  kind?: InputMaybe<Scalars['String']['input']>;
+  status?: InputMaybe<ApprovalStatus>;
 };
 
 /**
@@ -795,6 +1037,37 @@ export type QueryWhoCanArgs = {
   permission: Scalars['String']['input'];
 };
 
+export type RequestApprovalInput = {
+  /** What would be done; `executeApproved` must present the same (its `argumentsHash`). */
+  arguments?: InputMaybe<Scalars['JSON']['input']>;
+  /** How long it may wait; default and maximum are the kind's (catalog). */
+  expiresInSeconds?: InputMaybe<Scalars['Int']['input']>;
+  /** An approval kind of the catalog, e.g. `tool_use`, `action_request`. */
+  kind: Scalars['String']['input'];
+  /** Where it is decided; omitted: the organization. */
+  locationId?: InputMaybe<Scalars['ID']['input']>;
+  /** What the approvers are asked, shown in their notification. */
+  summary: Scalars['String']['input'];
+  /** The agent tool (required for the kind that opens on a tool decision, e.g. `invoices`). */
+  tool?: InputMaybe<Scalars['String']['input']>;
+  /** The user the request is for: yourself, or (an agent's API key with `approvals:request`) anyone. */
+  userId: Scalars['ID']['input'];
+};
+
+export type RequestApprovalPayload = {
+  __typename?: 'RequestApprovalPayload';
+  /**
+   * For a tool: the decision. ALLOW (use the tool, no request) and DENY (no request) end here;
+   * REQUIRES_APPROVAL comes with a PENDING `request`. Other kinds: REQUIRES_APPROVAL with the request.
+   */
+  outcome: Outcome;
+  /** Why, in one sentence. */
+  reason?: Maybe<Scalars['String']['output']>;
+  request?: Maybe<ApprovalRequest>;
+  /** The organization's version the decision was made at. */
+  version: Scalars['String']['output'];
+};
+
 export type Restriction = {
   __typename?: 'Restriction';
   groupIds?: Maybe<Array<Scalars['ID']['output']>>;
@@ -852,6 +1125,25 @@ export type RolePayload = {
 
 export type ScopeType = 'location' | 'org' | 'team';
 
+/** Omitted fields are left as they are; null clears one. */
+export type SetNotificationAddressesInput = {
+  /** The user's Slack member id, e.g. `U0123ABCD`. */
+  slackMemberId?: InputMaybe<Scalars['String']['input']>;
+  /** The user's Microsoft Teams address (user principal name), mentioned in the card. */
+  teamsAddress?: InputMaybe<Scalars['String']['input']>;
+  userId: Scalars['ID']['input'];
+};
+
+/**
+ * Omitted fields are left as they are; null clears one. The Teams webhook must be an https URL on a host
+ * the gateway allows (ROLEGATE_TEAMS_WEBHOOK_HOSTS).
+ */
+export type SetNotificationSettingsInput = {
+  /** A Slack bot token (`xoxb-…`) with `chat:write`. */
+  slackBotToken?: InputMaybe<Scalars['String']['input']>;
+  teamsWebhookUrl?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type SetToolPolicyInput = {
   mode: ToolMode;
   tool: Scalars['String']['input'];
@@ -861,6 +1153,19 @@ export type SetUserFlagsInput = {
   /** The user's complete set of flags; each must be a flag of the catalog. */
   flags: Array<Scalars['String']['input']>;
   userId: Scalars['ID']['input'];
+};
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * Every change of an approval request you may see (with `id`: of that one), over WebSocket
+   * (graphql-ws protocol) at /graphql, authenticated by the connection's token.
+   */
+  approvalRequestChanged: ApprovalRequest;
+};
+
+export type SubscriptionApprovalRequestChangedArgs = {
+  id?: InputMaybe<Scalars['ID']['input']>;
 };
 
 /**
@@ -1000,6 +1305,10 @@ export type User = {
   /** A locked user holds no permission. */
   locked: Scalars['Boolean']['output'];
   name?: Maybe<Scalars['String']['output']>;
+  /** Where approval notifications reach this user on Slack. */
+  slackMemberId?: Maybe<Scalars['String']['output']>;
+  /** Where approval notifications reach this user on Teams. */
+  teamsAddress?: Maybe<Scalars['String']['output']>;
 };
 
 export type UserConnection = {
@@ -1115,6 +1424,18 @@ export type DirectiveResolverFn<
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
+  ApprovalPayload: ResolverTypeWrapper<
+    Omit<ApprovalPayload, 'request'> & { request: ResolversTypes['ApprovalRequest'] }
+  >;
+  ApprovalRequest: ResolverTypeWrapper<ApprovalRequestModel>;
+  ApprovalRequestConnection: ResolverTypeWrapper<
+    Omit<ApprovalRequestConnection, 'edges'> & { edges: Array<ResolversTypes['ApprovalRequestEdge']> }
+  >;
+  ApprovalRequestEdge: ResolverTypeWrapper<
+    Omit<ApprovalRequestEdge, 'node'> & { node: ResolversTypes['ApprovalRequest'] }
+  >;
+  ApprovalRole: ApprovalRole;
+  ApprovalStatus: ApprovalStatus;
   AssignRoleInput: AssignRoleInput;
   Assignment: ResolverTypeWrapper<AssignmentModel>;
   AssignmentInput: AssignmentInput;
@@ -1135,8 +1456,10 @@ export type ResolversTypes = ResolversObject<{
   CreateTeamInput: CreateTeamInput;
   CreateUserInput: CreateUserInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DecideRequestInput: DecideRequestInput;
   Decision: ResolverTypeWrapper<DecisionResultModel>;
   DecisionError: ResolverTypeWrapper<DecisionError>;
+  ExecuteApprovedInput: ExecuteApprovedInput;
   Explanation: ResolverTypeWrapper<ExplanationModelModel>;
   FlagState: ResolverTypeWrapper<FlagState>;
   Grant: ResolverTypeWrapper<GrantModelModel>;
@@ -1144,6 +1467,7 @@ export type ResolversTypes = ResolversObject<{
   GrantScope: ResolverTypeWrapper<GrantScopeModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   Location: ResolverTypeWrapper<LocationModel>;
   LocationConnection: ResolverTypeWrapper<
     Omit<LocationConnection, 'edges'> & { edges: Array<ResolversTypes['LocationEdge']> }
@@ -1155,12 +1479,21 @@ export type ResolversTypes = ResolversObject<{
   >;
   MoveLocationInput: MoveLocationInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Notification: ResolverTypeWrapper<NotificationModel>;
+  NotificationChannel: null;
+  NotificationSettings: ResolverTypeWrapper<NotificationSettings>;
+  NotificationSettingsPayload: ResolverTypeWrapper<NotificationSettingsPayload>;
+  NotificationStatus: NotificationStatus;
   Operation: Operation;
   Organization: ResolverTypeWrapper<OrganizationModel>;
   Outcome: Outcome;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   PermissionExplanation: ResolverTypeWrapper<PermissionExplanationModel>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RequestApprovalInput: RequestApprovalInput;
+  RequestApprovalPayload: ResolverTypeWrapper<
+    Omit<RequestApprovalPayload, 'request'> & { request?: Maybe<ResolversTypes['ApprovalRequest']> }
+  >;
   Restriction: ResolverTypeWrapper<Restriction>;
   RevokeAssignmentInput: RevokeAssignmentInput;
   RevokePayload: ResolverTypeWrapper<
@@ -1171,9 +1504,12 @@ export type ResolversTypes = ResolversObject<{
   RoleKind: null;
   RolePayload: ResolverTypeWrapper<Omit<RolePayload, 'role'> & { role: ResolversTypes['Role'] }>;
   ScopeType: null;
+  SetNotificationAddressesInput: SetNotificationAddressesInput;
+  SetNotificationSettingsInput: SetNotificationSettingsInput;
   SetToolPolicyInput: SetToolPolicyInput;
   SetUserFlagsInput: SetUserFlagsInput;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Team: ResolverTypeWrapper<TeamModel>;
   TeamIdInput: TeamIdInput;
   TeamMemberInput: TeamMemberInput;
@@ -1208,6 +1544,12 @@ export type ResolversTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
+  ApprovalPayload: Omit<ApprovalPayload, 'request'> & { request: ResolversParentTypes['ApprovalRequest'] };
+  ApprovalRequest: ApprovalRequestModel;
+  ApprovalRequestConnection: Omit<ApprovalRequestConnection, 'edges'> & {
+    edges: Array<ResolversParentTypes['ApprovalRequestEdge']>;
+  };
+  ApprovalRequestEdge: Omit<ApprovalRequestEdge, 'node'> & { node: ResolversParentTypes['ApprovalRequest'] };
   AssignRoleInput: AssignRoleInput;
   Assignment: AssignmentModel;
   AssignmentInput: AssignmentInput;
@@ -1226,14 +1568,17 @@ export type ResolversParentTypes = ResolversObject<{
   CreateTeamInput: CreateTeamInput;
   CreateUserInput: CreateUserInput;
   DateTime: Scalars['DateTime']['output'];
+  DecideRequestInput: DecideRequestInput;
   Decision: DecisionResultModel;
   DecisionError: DecisionError;
+  ExecuteApprovedInput: ExecuteApprovedInput;
   Explanation: ExplanationModelModel;
   FlagState: FlagState;
   Grant: GrantModelModel;
   GrantScope: GrantScopeModel;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
+  JSON: Scalars['JSON']['output'];
   Location: LocationModel;
   LocationConnection: Omit<LocationConnection, 'edges'> & {
     edges: Array<ResolversParentTypes['LocationEdge']>;
@@ -1243,19 +1588,29 @@ export type ResolversParentTypes = ResolversObject<{
   LocationPayload: Omit<LocationPayload, 'location'> & { location: ResolversParentTypes['Location'] };
   MoveLocationInput: MoveLocationInput;
   Mutation: Record<PropertyKey, never>;
+  Notification: NotificationModel;
+  NotificationSettings: NotificationSettings;
+  NotificationSettingsPayload: NotificationSettingsPayload;
   Organization: OrganizationModel;
   PageInfo: PageInfo;
   PermissionExplanation: PermissionExplanationModel;
   Query: Record<PropertyKey, never>;
+  RequestApprovalInput: RequestApprovalInput;
+  RequestApprovalPayload: Omit<RequestApprovalPayload, 'request'> & {
+    request?: Maybe<ResolversParentTypes['ApprovalRequest']>;
+  };
   Restriction: Restriction;
   RevokeAssignmentInput: RevokeAssignmentInput;
   RevokePayload: Omit<RevokePayload, 'assignment'> & { assignment: ResolversParentTypes['Assignment'] };
   Role: RoleModelModel;
   RoleKeyInput: RoleKeyInput;
   RolePayload: Omit<RolePayload, 'role'> & { role: ResolversParentTypes['Role'] };
+  SetNotificationAddressesInput: SetNotificationAddressesInput;
+  SetNotificationSettingsInput: SetNotificationSettingsInput;
   SetToolPolicyInput: SetToolPolicyInput;
   SetUserFlagsInput: SetUserFlagsInput;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   Team: TeamModel;
   TeamIdInput: TeamIdInput;
   TeamMemberInput: TeamMemberInput;
@@ -1294,6 +1649,8 @@ export type AuthenticatedDirectiveResolver<
 > = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type RequiresDirectiveArgs = {
+  approval?: Maybe<Scalars['String']['input']>;
+  approvalRole?: Maybe<ApprovalRole>;
   assignment?: Maybe<Scalars['String']['input']>;
   location?: Maybe<Array<Scalars['String']['input']>>;
   operation?: Maybe<Operation>;
@@ -1310,6 +1667,60 @@ export type RequiresDirectiveResolver<
   ContextType = Context,
   Args = RequiresDirectiveArgs,
 > = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type ApprovalPayloadResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ApprovalPayload'] = ResolversParentTypes['ApprovalPayload'],
+> = ResolversObject<{
+  request?: Resolver<ResolversTypes['ApprovalRequest'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type ApprovalRequestResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ApprovalRequest'] = ResolversParentTypes['ApprovalRequest'],
+> = ResolversObject<{
+  approvers?: Resolver<
+    ResolversTypes['UserConnection'],
+    ParentType,
+    ContextType,
+    Partial<ApprovalRequestApproversArgs>
+  >;
+  arguments?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  argumentsHash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  decidedBy?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  locationId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  note?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  notifications?: Resolver<Array<ResolversTypes['Notification']>, ParentType, ContextType>;
+  requestedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ApprovalStatus'], ParentType, ContextType>;
+  subject?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  summary?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tool?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type ApprovalRequestConnectionResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ApprovalRequestConnection'] =
+    ResolversParentTypes['ApprovalRequestConnection'],
+> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['ApprovalRequestEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type ApprovalRequestEdgeResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ApprovalRequestEdge'] =
+    ResolversParentTypes['ApprovalRequestEdge'],
+> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['ApprovalRequest'], ParentType, ContextType>;
+}>;
 
 export type AssignmentResolvers<
   ContextType = Context,
@@ -1451,6 +1862,10 @@ export type GrantScopeResolvers<
   type?: Resolver<ResolversTypes['ScopeType'], ParentType, ContextType>;
 }>;
 
+export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
+  name: 'JSON';
+}
+
 export type LocationResolvers<
   ContextType = Context,
   ParentType extends ResolversParentTypes['Location'] = ResolversParentTypes['Location'],
@@ -1497,11 +1912,23 @@ export type MutationResolvers<
     ContextType,
     RequireFields<MutationAddTeamMemberArgs, 'input'>
   >;
+  approveRequest?: Resolver<
+    ResolversTypes['ApprovalPayload'],
+    ParentType,
+    ContextType,
+    RequireFields<MutationApproveRequestArgs, 'input'>
+  >;
   assignRole?: Resolver<
     ResolversTypes['AssignmentPayload'],
     ParentType,
     ContextType,
     RequireFields<MutationAssignRoleArgs, 'input'>
+  >;
+  cancelRequest?: Resolver<
+    ResolversTypes['ApprovalPayload'],
+    ParentType,
+    ContextType,
+    RequireFields<MutationCancelRequestArgs, 'input'>
   >;
   cloneRole?: Resolver<
     ResolversTypes['RolePayload'],
@@ -1557,6 +1984,18 @@ export type MutationResolvers<
     ContextType,
     RequireFields<MutationDeleteUserArgs, 'input'>
   >;
+  dismissRequest?: Resolver<
+    ResolversTypes['ApprovalPayload'],
+    ParentType,
+    ContextType,
+    RequireFields<MutationDismissRequestArgs, 'input'>
+  >;
+  executeApproved?: Resolver<
+    ResolversTypes['ApprovalPayload'],
+    ParentType,
+    ContextType,
+    RequireFields<MutationExecuteApprovedArgs, 'input'>
+  >;
   lockUser?: Resolver<
     ResolversTypes['UserPayload'],
     ParentType,
@@ -1575,11 +2014,29 @@ export type MutationResolvers<
     ContextType,
     RequireFields<MutationRemoveTeamMemberArgs, 'input'>
   >;
+  requestApproval?: Resolver<
+    ResolversTypes['RequestApprovalPayload'],
+    ParentType,
+    ContextType,
+    RequireFields<MutationRequestApprovalArgs, 'input'>
+  >;
   revokeAssignment?: Resolver<
     ResolversTypes['RevokePayload'],
     ParentType,
     ContextType,
     RequireFields<MutationRevokeAssignmentArgs, 'input'>
+  >;
+  setNotificationAddresses?: Resolver<
+    ResolversTypes['UserPayload'],
+    ParentType,
+    ContextType,
+    RequireFields<MutationSetNotificationAddressesArgs, 'input'>
+  >;
+  setNotificationSettings?: Resolver<
+    ResolversTypes['NotificationSettingsPayload'],
+    ParentType,
+    ContextType,
+    RequireFields<MutationSetNotificationSettingsArgs, 'input'>
   >;
   setToolPolicy?: Resolver<
     ResolversTypes['ToolPolicyPayload'],
@@ -1643,6 +2100,39 @@ export type MutationResolvers<
   >;
 }>;
 
+export type NotificationResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['Notification'] = ResolversParentTypes['Notification'],
+> = ResolversObject<{
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['NotificationChannel'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deliveredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  recipient?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['NotificationStatus'], ParentType, ContextType>;
+}>;
+
+export type NotificationChannelResolvers = { SLACK: 'slack'; TEAMS: 'teams' };
+
+export type NotificationSettingsResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['NotificationSettings'] =
+    ResolversParentTypes['NotificationSettings'],
+> = ResolversObject<{
+  slackBotTokenSet?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  teamsWebhookUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type NotificationSettingsPayloadResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['NotificationSettingsPayload'] =
+    ResolversParentTypes['NotificationSettingsPayload'],
+> = ResolversObject<{
+  settings?: Resolver<ResolversTypes['NotificationSettings'], ParentType, ContextType>;
+}>;
+
 export type OrganizationResolvers<
   ContextType = Context,
   ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'],
@@ -1681,6 +2171,18 @@ export type QueryResolvers<
   ContextType = Context,
   ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query'],
 > = ResolversObject<{
+  approvalRequest?: Resolver<
+    Maybe<ResolversTypes['ApprovalRequest']>,
+    ParentType,
+    ContextType,
+    RequireFields<QueryApprovalRequestArgs, 'id'>
+  >;
+  approvalRequests?: Resolver<
+    ResolversTypes['ApprovalRequestConnection'],
+    ParentType,
+    ContextType,
+    Partial<QueryApprovalRequestsArgs>
+  >;
   auditLog?: Resolver<ResolversTypes['AuditConnection'], ParentType, ContextType, Partial<QueryAuditLogArgs>>;
   capabilities?: Resolver<
     ResolversTypes['Capabilities'],
@@ -1718,6 +2220,7 @@ export type QueryResolvers<
     ContextType,
     Partial<QueryLocationsArgs>
   >;
+  notificationSettings?: Resolver<ResolversTypes['NotificationSettings'], ParentType, ContextType>;
   organization?: Resolver<ResolversTypes['Organization'], ParentType, ContextType>;
   roles?: Resolver<
     Array<ResolversTypes['Role']>,
@@ -1741,6 +2244,17 @@ export type QueryResolvers<
     ContextType,
     RequireFields<QueryWhoCanArgs, 'permission'>
   >;
+}>;
+
+export type RequestApprovalPayloadResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['RequestApprovalPayload'] =
+    ResolversParentTypes['RequestApprovalPayload'],
+> = ResolversObject<{
+  outcome?: Resolver<ResolversTypes['Outcome'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  request?: Resolver<Maybe<ResolversTypes['ApprovalRequest']>, ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type RestrictionResolvers<
@@ -1787,6 +2301,19 @@ export type RolePayloadResolvers<
 }>;
 
 export type ScopeTypeResolvers = { LOCATION: 'location'; ORG: 'org'; TEAM: 'team' };
+
+export type SubscriptionResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription'],
+> = ResolversObject<{
+  approvalRequestChanged?: SubscriptionResolver<
+    ResolversTypes['ApprovalRequest'],
+    'approvalRequestChanged',
+    ParentType,
+    ContextType,
+    Partial<SubscriptionApprovalRequestChangedArgs>
+  >;
+}>;
 
 export type TeamResolvers<
   ContextType = Context,
@@ -1887,6 +2414,8 @@ export type UserResolvers<
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   locked?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  slackMemberId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  teamsAddress?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type UserConnectionResolvers<
@@ -1915,6 +2444,10 @@ export type UserPayloadResolvers<
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
+  ApprovalPayload?: ApprovalPayloadResolvers<ContextType>;
+  ApprovalRequest?: ApprovalRequestResolvers<ContextType>;
+  ApprovalRequestConnection?: ApprovalRequestConnectionResolvers<ContextType>;
+  ApprovalRequestEdge?: ApprovalRequestEdgeResolvers<ContextType>;
   Assignment?: AssignmentResolvers<ContextType>;
   AssignmentPayload?: AssignmentPayloadResolvers<ContextType>;
   AuditConnection?: AuditConnectionResolvers<ContextType>;
@@ -1929,21 +2462,28 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   Grant?: GrantResolvers<ContextType>;
   GrantKind?: GrantKindResolvers;
   GrantScope?: GrantScopeResolvers<ContextType>;
+  JSON?: GraphQLScalarType;
   Location?: LocationResolvers<ContextType>;
   LocationConnection?: LocationConnectionResolvers<ContextType>;
   LocationEdge?: LocationEdgeResolvers<ContextType>;
   LocationPayload?: LocationPayloadResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  Notification?: NotificationResolvers<ContextType>;
+  NotificationChannel?: NotificationChannelResolvers;
+  NotificationSettings?: NotificationSettingsResolvers<ContextType>;
+  NotificationSettingsPayload?: NotificationSettingsPayloadResolvers<ContextType>;
   Organization?: OrganizationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   PermissionExplanation?: PermissionExplanationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RequestApprovalPayload?: RequestApprovalPayloadResolvers<ContextType>;
   Restriction?: RestrictionResolvers<ContextType>;
   RevokePayload?: RevokePayloadResolvers<ContextType>;
   Role?: RoleResolvers<ContextType>;
   RoleKind?: RoleKindResolvers;
   RolePayload?: RolePayloadResolvers<ContextType>;
   ScopeType?: ScopeTypeResolvers;
+  Subscription?: SubscriptionResolvers<ContextType>;
   Team?: TeamResolvers<ContextType>;
   TeamMemberPayload?: TeamMemberPayloadResolvers<ContextType>;
   TeamPayload?: TeamPayloadResolvers<ContextType>;

@@ -19,6 +19,9 @@ export interface Guard {
   /** Argument path naming an assignment: needed at its scope, its user covered. */
   assignment?: string;
   serviceScope?: string;
+  /** Argument path naming an approval request the viewer must hold `approvalRole` on. */
+  approval?: string;
+  approvalRole?: 'approver' | 'party';
 }
 
 /** `CREATE_USER` → `createUser`: the SDL's enum values are the catalog's operation names. */
@@ -48,8 +51,18 @@ export function readGuards(schema: GraphQLSchema): Guard[] {
             );
           guard.operation = op;
         }
-        for (const key of ['permission', 'self', 'team', 'target', 'assignment', 'serviceScope'] as const)
+        for (const key of [
+          'permission',
+          'self',
+          'team',
+          'target',
+          'assignment',
+          'serviceScope',
+          'approval',
+        ] as const)
           if (args[key] !== undefined) guard[key] = String(args[key]);
+        if (args.approvalRole !== undefined)
+          guard.approvalRole = String(args.approvalRole).toLowerCase() as 'approver' | 'party';
         // A list argument written as one string in the SDL is a list of one.
         if (args.location !== undefined) guard.location = [args.location].flat();
         guards.push(guard);

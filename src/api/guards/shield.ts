@@ -70,8 +70,12 @@ export function validateGuards(schema: GraphQLSchema, guards: Guard[]): void {
     ),
   );
   for (const g of guards) {
-    if (g.kind === 'requires' && !g.operation && !g.permission)
-      problems.push(`${g.type}.${g.field}: @requires needs an operation or a permission`);
+    if (g.kind === 'requires' && !g.operation && !g.permission && !g.approval && !(g.self && g.serviceScope))
+      problems.push(
+        `${g.type}.${g.field}: @requires needs an operation or a permission (or an approval, or self with serviceScope)`,
+      );
+    if (!!g.approval !== !!g.approvalRole)
+      problems.push(`${g.type}.${g.field}: @requires gives approval and approvalRole together`);
     if (g.permission && !known.has(g.permission))
       problems.push(`${g.type}.${g.field}: @requires names ${g.permission}, which no catalog defines`);
     if (!isObjectType(schema.getType(g.type)))
@@ -111,6 +115,23 @@ function ruleFor(g: Guard) {
  * name; covering (or, for VIEW_USERS, seeing) the user it names; an assignment's scope and user.
  */
 async function checkGuard(g: Guard, parent: unknown, args: unknown, access: Access): Promise<void> {
+  if (g.approval && g.approvalRole) {
+    for (const id of valuesAt(args, g.approval).filter(isId))
+      await access.requireOnRequest(id, g.approvalRole);
+    return;
+  }
+  if (!g.operation && !g.permission) {
+    // Only yourself (checked before), or a service key with the scope.
+    const viewer = access.viewer;
+    if (viewer.kind === 'service' && g.serviceScope && viewer.scopes.includes(g.serviceScope)) return;
+    throw Access.forbidden(
+      g.serviceScope ?? 'self',
+      ROOT,
+      viewer.kind === 'service'
+        ? `forbidden: this API key lacks the scope ${g.serviceScope ?? 'for this field'}`
+        : 'forbidden: only for yourself',
+    );
+  }
   const what = g.operation ? { operation: g.operation } : { permission: g.permission! };
   const targets = g.target
     ? valuesAt(g.target.startsWith('parent.') ? { parent } : args, g.target).filter(isId)

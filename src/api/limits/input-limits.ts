@@ -50,6 +50,15 @@ export const INPUT_LIMITS: Readonly<Record<string, InputLimit>> = {
   after: { chars: ID },
   atLeastVersion: { chars: ID },
   assignments: { items: 100 },
+  // Approvals (migrations/004_approvals.sql). `arguments` (JSON) is limited by its scalar.
+  kind: { chars: KEY },
+  summary: { chars: 2_000 },
+  note: { chars: 2_000 },
+  argumentsHash: { chars: 64 },
+  slackBotToken: { chars: 500 },
+  teamsWebhookUrl: { chars: 2_000 },
+  slackMemberId: { chars: 32 },
+  teamsAddress: { chars: 320 },
 };
 
 /** Every ID-typed input without a rule of its own. */

@@ -1,0 +1,70 @@
+import type { Resolvers } from '../generated/graphql';
+import type { ApprovalRequest } from '../../store';
+import type { Context } from '../context';
+import { connection, idCursor, pageSize } from './pagination';
+
+/** Approval requests: thin maps to the approval service (src/approvals/); the guards are the schema's. */
+export const approvalResolvers: Resolvers = {
+  Query: {
+    approvalRequest: (_, { id }, ctx) => ctx.approvals.get(id),
+    approvalRequests: async (_, { status, kind, first, after }, ctx) => {
+      const n = pageSize(first);
+      const requests = await ctx.approvals.list({ status, kind, first: n, after: idCursor(after) });
+      return connection(requests, n, (r) => r.id);
+    },
+    notificationSettings: (_, __, ctx) => ctx.store.notifications.settings(ctx.viewer.orgId),
+  },
+  Mutation: {
+    requestApproval: (_, { input }, ctx) => ctx.approvals.request(input),
+    approveRequest: async (_, { input }, ctx) =>
+      payload(ctx, await ctx.approvals.decide(input.id, 'APPROVED', input.note)),
+    dismissRequest: async (_, { input }, ctx) =>
+      payload(ctx, await ctx.approvals.decide(input.id, 'DISMISSED', input.note)),
+    cancelRequest: async (_, { input }, ctx) =>
+      payload(ctx, await ctx.approvals.cancel(input.id, input.note)),
+    executeApproved: async (_, { input }, ctx) =>
+      payload(ctx, await ctx.approvals.execute(input.id, input.argumentsHash)),
+    setNotificationSettings: async (_, { input }, ctx) => ({
+      settings: await ctx.store.notifications.setSettings(
+        { orgId: ctx.viewer.orgId, actor: ctx.access.actor, requestId: ctx.requestId },
+        input,
+      ),
+    }),
+    setNotificationAddresses: async (_, { input }, ctx) => {
+      const { userId, ...addresses } = input;
+      await ctx.store.notifications.setAddresses(
+        { orgId: ctx.viewer.orgId, actor: ctx.access.actor, requestId: ctx.requestId },
+        userId,
+        addresses,
+      );
+      ctx.loaders.addresses.clear(userId);
+      return { user: (await ctx.loaders.users.load(userId))!, version: ctx.authz.version, warnings: [] };
+    },
+  },
+  Subscription: {
+    approvalRequestChanged: {
+      subscribe: (_, { id }, ctx) => ctx.approvals.changes(id, async () => (await ctx.fresh()).approvals),
+      resolve: (request: ApprovalRequest) => request,
+    },
+  },
+  ApprovalRequest: {
+    subject: async (r, _, ctx) => (await ctx.loaders.users.load(r.subjectId))!,
+    decidedBy: (r, _, ctx) => (r.decidedBy ? ctx.loaders.users.load(r.decidedBy) : null),
+    approvers: async (r, { first, after }, ctx) => {
+      const n = pageSize(first);
+      return connection(await ctx.approvals.approvers(r, n, idCursor(after)), n, (u) => u.id);
+    },
+    notifications: (r, _, ctx) => ctx.loaders.notificationsOf.load(r.id),
+  },
+  Notification: {
+    recipient: async (n, _, ctx) => (await ctx.loaders.users.load(n.recipientId))!,
+  },
+  User: {
+    slackMemberId: async (u, _, ctx) => (await ctx.loaders.addresses.load(u.id))?.slackMemberId ?? null,
+    teamsAddress: async (u, _, ctx) => (await ctx.loaders.addresses.load(u.id))?.teamsAddress ?? null,
+  },
+};
+
+function payload(ctx: Context, request: Awaited<ReturnType<Context['approvals']['get']>>) {
+  return { request: request!, version: ctx.authz.version };
+}
