@@ -92,7 +92,7 @@ describe('validateGuards refuses an incomplete schema', () => {
     .filter(
       (d) =>
         d.kind === Kind.DIRECTIVE_DEFINITION ||
-        (d.kind === Kind.ENUM_TYPE_DEFINITION && d.name.value === 'Operation'),
+        (d.kind === Kind.ENUM_TYPE_DEFINITION && ['Operation', 'ApprovalRole'].includes(d.name.value)),
     )
     .map((d) => print(d))
     .join('\n');
@@ -335,6 +335,18 @@ function queryCalls(w: World): Record<string, Call[]> {
       { query: `{ roles(includeDeleted: true) { key } }`, expect: 'forbidden' },
     ],
     organization: [{ query: `{ organization { id name catalog version } }`, expect: 'data' }],
+    // Approval requests: only those the viewer may see (none here), never an error that says more.
+    approvalRequest: [
+      {
+        query: `query($id: ID!) { approvalRequest(id: $id) { id status } }`,
+        variables: { id: NO_SUCH_REQUEST },
+        expect: 'data',
+      },
+    ],
+    approvalRequests: [{ query: `{ approvalRequests { edges { node { id } } } }`, expect: 'data' }],
+    notificationSettings: [
+      { query: `{ notificationSettings { slackBotTokenSet teamsWebhookUrl } }`, expect: 'forbidden' },
+    ],
     auditLog: [{ query: `{ auditLog { edges { node { seq action target } } } }`, expect: 'forbidden' }],
   };
 }
@@ -374,6 +386,27 @@ function mutationCalls(w: World): Record<string, { input: Record<string, unknown
     revokeAssignment: { input: { id: w.assignmentId }, select: 'assignment { id } version' },
     transferOwnership: { input: { toUserId: w.nobodyId }, select: 'owner { id } version' },
     setToolPolicy: { input: { tool: w.tool, mode: 'AUTO' }, select: 'toolPolicy { tool mode } version' },
+    // For someone else: only an agent's key with approvals:request may.
+    requestApproval: {
+      input: { kind: 'anything', userId: w.ownerId, summary: 'Do it' },
+      select: 'outcome request { id } version',
+    },
+    // A request the viewer may not see: NOT_FOUND, as for one that is not there (see approvalGuarded).
+    approveRequest: { input: { id: NO_SUCH_REQUEST }, select: 'request { id } version' },
+    dismissRequest: { input: { id: NO_SUCH_REQUEST }, select: 'request { id } version' },
+    cancelRequest: { input: { id: NO_SUCH_REQUEST }, select: 'request { id } version' },
+    executeApproved: {
+      input: { id: NO_SUCH_REQUEST, argumentsHash: '0'.repeat(64) },
+      select: 'request { id } version',
+    },
+    setNotificationSettings: {
+      input: { slackBotToken: 'xoxb-0000000000-not-a-real-token' },
+      select: 'settings { slackBotTokenSet }',
+    },
+    setNotificationAddresses: {
+      input: { userId: w.ownerId, slackMemberId: 'U0000EVIL' },
+      select: 'user { id } version',
+    },
   };
 }
 
@@ -389,6 +422,17 @@ function expectForbidden(r: GqlResult, field: string, permission: string) {
   expect(typeof ext.scope).toBe('string');
   expect(String(ext.scope).length).toBeGreaterThan(0);
   expect(r.errors![0]!.path).toEqual([field]);
+}
+
+/** Requests that do not exist and requests the viewer may not see are refused alike. */
+const NO_SUCH_REQUEST = '00000000-0000-4000-8000-000000000000';
+
+function expectNotFound(r: GqlResult, field: string) {
+  expect(r.status).toBeLessThan(500);
+  expect((r.data as Record<string, unknown> | undefined)?.[field] ?? null).toBeNull();
+  expect(r.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([
+    ['NOT_FOUND', `approval request ${NO_SUCH_REQUEST} does not exist`],
+  ]);
 }
 
 function expectData(r: GqlResult, field: string) {
@@ -437,7 +481,9 @@ describe('over HTTP, a user holding no role', () => {
 
   /** The permission a refusal names: the preset's for the operation, or the operation itself when left out. */
   const permissionFor = (preset: string, g: Guard) =>
-    g.operation ? (loadPreset(preset).document.operations?.[g.operation] ?? g.operation) : g.permission!;
+    g.operation
+      ? (loadPreset(preset).document.operations?.[g.operation] ?? g.operation)
+      : (g.permission ?? g.serviceScope!);
 
   test('every root Query field is walked', () => {
     const fields = Object.keys(schema.getQueryType()!.getFields()).sort();
@@ -501,6 +547,7 @@ describe('over HTTP, a user holding no role', () => {
     const w = worlds.get(preset)!;
     const g = guardOf('Mutation', field)!;
     const [before] = await t.store.organizations.versions([w.orgId]);
+    const entriesBefore = (await t.store.auditLog(w.orgId, { first: 10_000 })).length;
     const { input, select } = mutationCalls(w)[field]!;
     const inputType = schema.getMutationType()!.getFields()[field]!.args[0]!.type.toString();
     const r = await gql(
@@ -511,9 +558,12 @@ describe('over HTTP, a user holding no role', () => {
         input,
       },
     );
-    expectForbidden(r, field, permissionFor(preset, g));
+    if (g.approval) expectNotFound(r, field);
+    else expectForbidden(r, field, permissionFor(preset, g));
     const [after] = await t.store.organizations.versions([w.orgId]);
     expect(after).toBe(before);
+    // Nor an audited change that is not a version (approvals, notification settings).
+    expect((await t.store.auditLog(w.orgId, { first: 10_000 })).length).toBe(entriesBefore);
   });
 
   test.each(PRESETS)(
@@ -581,7 +631,8 @@ describe('over HTTP, a user holding no role', () => {
         `mutation($input: ${inputType}) { ${field}(input: $input) { ${select} } }`,
         { input },
       );
-      expectForbidden(r, field, permissionFor('junto', g));
+      if (g.approval) expectNotFound(r, field);
+      else expectForbidden(r, field, permissionFor('junto', g));
     }
     expect((await t.store.organizations.versions([w.orgId]))[0]).toBe(before);
   });
