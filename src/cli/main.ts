@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { CatalogError } from '../catalog';
 import { ConfigError } from '../config';
 import { StoreError } from '../store';
+import { approvalsCommand } from './approvals';
 import { auditCommand } from './audit';
 import { catalogCommand } from './catalog';
 import { migrateCommand } from './migrate';
@@ -22,6 +23,7 @@ program.addCommand(initCommand());
 program.addCommand(tokenCommand());
 program.addCommand(seedCommand());
 program.addCommand(keyCommand());
+program.addCommand(approvalsCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Expected refusals (a bad option, a missing organization, the store out of reach) say what was

@@ -69,6 +69,8 @@ export interface Visibility {
   kinds: readonly string[];
   /** Requests of a kind at one of these locations (approvable there). */
   kindAt: readonly { kind: string; locationId: string }[];
+  /** Every request (operators, from the command line). */
+  everything?: boolean;
 }
 
 /** Why a transition did not happen: the request as it is now. */
@@ -228,7 +230,7 @@ export class Approvals {
     const rows = await this.db.query<Row>(
       `SELECT ${COLUMNS} FROM approval_requests
         WHERE org_id = $1
-          AND (subject_id = $2::uuid OR requested_by = $3 OR kind = ANY($4::text[])
+          AND ($11::boolean OR subject_id = $2::uuid OR requested_by = $3 OR kind = ANY($4::text[])
                OR EXISTS (SELECT 1 FROM unnest($5::text[], $6::uuid[]) AS v(k, l)
                            WHERE v.k = kind AND v.l = location_id))
           AND ($7::text IS NULL OR ${STATUS_NOW} = $7)
@@ -248,9 +250,18 @@ export class Approvals {
         page.kind ?? null,
         page.after && isUuid(page.after) ? page.after : null,
         page.first,
+        visible.everything === true,
       ],
     );
     return rows.map(fromRow);
+  }
+
+  /** Every request of the organization (operators: `rolegate approvals list`), newest first. */
+  listAll(
+    orgId: string,
+    page: { status?: ApprovalStatus; kind?: string; after?: string | null; first: number },
+  ): Promise<ApprovalRequest[]> {
+    return this.list(orgId, { kinds: [], kindAt: [], everything: true }, page);
   }
 
   /**

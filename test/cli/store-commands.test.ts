@@ -11,7 +11,10 @@ describe('rolegate migrate', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rolegate-cli-'));
     try {
       const first = await rolegate(['migrate', '--data-dir', dir]);
-      expect(first).toMatchObject({ code: 0, stdout: `embedded store in ${dir}: applied 001, 002, 003\n` });
+      expect(first).toMatchObject({
+        code: 0,
+        stdout: `embedded store in ${dir}: applied 001, 002, 003, 004\n`,
+      });
       const again = await rolegate(['migrate'], { ROLEGATE_DATA_DIR: dir });
       expect(again).toMatchObject({ code: 0, stdout: `embedded store in ${dir}: up to date\n` });
     } finally {
@@ -86,5 +89,104 @@ describe('the embedded store', () => {
     // Closed: the lock is gone and the next process gets the store.
     expect((await rolegate(['migrate', '--data-dir', dir])).code).toBe(0);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('rolegate approvals list', () => {
+  it('lists every request of the organization, newest first, filtered by status and kind', async () => {
+    const { store, close } = await openTestStore('postgres');
+    try {
+      const { orgId, ctx } = await newOrg(store);
+      const { result: user } = await store.users.create(ctx, { email: `approvals-cli@example.com` });
+      const open = (kind: string, summary: string) =>
+        store.approvals.open(
+          { ...ctx, actor: user.id },
+          {
+            kind,
+            tool: null,
+            subjectId: user.id,
+            requestedBy: user.id,
+            summary,
+            arguments: { secret: 'not printed' },
+            argumentsHash: 'a'.repeat(64),
+            locationId: null,
+            lifetimeSeconds: 60,
+          },
+          [],
+        );
+      const first = await open('escalation', 'first');
+      const second = await open('action_request', 'second');
+      await store.approvals.decide({ ...ctx, actor: 'cli' }, first.id, 'CANCELLED', {
+        userId: null,
+        note: null,
+      });
+      const env = { DATABASE_URL: process.env.ROLEGATE_TEST_DATABASE_URL! };
+      const all = await rolegate(['approvals', 'list', '--org', orgId], env);
+      expect(all.code).toBe(0);
+      const lines = all.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => [l.id, l.kind, l.status])).toEqual([
+        [second.id, 'action_request', 'PENDING'],
+        [first.id, 'escalation', 'CANCELLED'],
+      ]);
+      expect(all.stdout).not.toContain('not printed');
+      const pending = await rolegate(['approvals', 'list', '--org', orgId, '--status', 'pending'], env);
+      expect(
+        pending.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).id),
+      ).toEqual([second.id]);
+      const kind = await rolegate(['approvals', 'list', '--org', orgId, '--kind', 'escalation'], env);
+      expect(
+        kind.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).id),
+      ).toEqual([first.id]);
+      const bad = await rolegate(['approvals', 'list', '--org', orgId, '--status', 'MAYBE'], env);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(
+        /expected one of PENDING, APPROVED, DISMISSED, EXPIRED, CANCELLED, EXECUTED/,
+      );
+      const none = await rolegate(
+        ['approvals', 'list', '--org', '00000000-0000-4000-8000-000000000000'],
+        env,
+      );
+      expect(none).toMatchObject({
+        code: 1,
+        stderr: 'rolegate: organization 00000000-0000-4000-8000-000000000000 does not exist\n',
+      });
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('rolegate key revoke', () => {
+  it('revokes a key: its token authenticates nothing more, and the revocation is audited', async () => {
+    const { store, close } = await openTestStore('postgres');
+    try {
+      const { orgId, ctx } = await newOrg(store);
+      const { result } = await store.apiKeys.create(ctx, { name: 'agent', scopes: ['approvals:request'] });
+      expect(await store.apiKeys.verify(result.token)).not.toBeNull();
+      const env = { DATABASE_URL: process.env.ROLEGATE_TEST_DATABASE_URL! };
+      const run = await rolegate(['key', 'revoke', '--org', orgId, '--id', result.key.id], env);
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ id: result.key.id, revokedAt: expect.any(String) });
+      expect(await store.apiKeys.verify(result.token)).toBeNull();
+      const entries = await store.auditLog(orgId, { first: 100 });
+      expect(entries.at(-1)).toMatchObject({
+        action: 'revokeApiKey',
+        actor: 'cli',
+        target: `apikey:${result.key.id}`,
+      });
+      const unknown = await rolegate(['key', 'revoke', '--org', orgId, '--id', 'nope'], env);
+      expect(unknown).toMatchObject({ code: 1, stderr: 'rolegate: API key nope does not exist\n' });
+    } finally {
+      await close();
+    }
   });
 });
