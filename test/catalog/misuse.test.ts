@@ -217,6 +217,82 @@ it('reports every problem at once, each with its place', () => {
   ]);
 });
 
+describe('approval kinds name what approves them and who hears of them', () => {
+  const APPROVALS = `${BASE}approvals:
+  tool_use:
+    name: Tool use
+    description: An agent tool waits for a writer.
+    approvedBy: doc:write
+    notify: [doc:write, flag:vip]
+    onToolDecision: true
+    defaultLifetimeSeconds: 600
+    maxLifetimeSeconds: 3600
+`;
+
+  it('the base catalog with approvals is valid, and its kinds compile', () => {
+    const catalog = compileCatalog(parseCatalog(APPROVALS, 'base.yaml'));
+    expect(catalog.approvalKinds).toEqual(['tool_use']);
+    expect(catalog.toolApproval).toMatchObject({ kind: 'tool_use', approvedBy: 'doc:write' });
+    expect(catalog.approval('nope')).toBeUndefined();
+  });
+
+  test.each([
+    [
+      'an unknown approving permission',
+      ['approvedBy: doc:write', 'approvedBy: doc:wirte'],
+      /approvals\.tool_use\.approvedBy: unknown permission "doc:wirte"/,
+    ],
+    [
+      'an unknown approving flag',
+      ['approvedBy: doc:write', 'approvedBy: flag:nope'],
+      /approvals\.tool_use\.approvedBy: unknown flag "nope"; expected one of: vip/,
+    ],
+    [
+      'an unknown permission to notify',
+      ['notify: [doc:write, flag:vip]', 'notify: [doc:erase]'],
+      /approvals\.tool_use\.notify\[0\]: unknown permission "doc:erase"/,
+    ],
+    [
+      'a page as the approver',
+      ['approvedBy: doc:write', 'approvedBy: page:home'],
+      /approvals\.tool_use\.approvedBy: unknown permission "page:home": expected a module:action permission/,
+    ],
+    [
+      'a default longer than the maximum',
+      ['defaultLifetimeSeconds: 600', 'defaultLifetimeSeconds: 7200'],
+      /approvals\.tool_use\.defaultLifetimeSeconds: the default lifetime \(7200 s\) is longer than the maximum \(3600 s\)/,
+    ],
+    [
+      'a lifetime past 30 days',
+      ['maxLifetimeSeconds: 3600', 'maxLifetimeSeconds: 2592001'],
+      /approvals\.tool_use\.maxLifetimeSeconds: expected at most 2592000 seconds/,
+    ],
+    [
+      'a lifetime that is not whole seconds',
+      ['defaultLifetimeSeconds: 600', 'defaultLifetimeSeconds: 1.5'],
+      /approvals\.tool_use\.defaultLifetimeSeconds: expected int, got 1\.5/,
+    ],
+    ['a missing lifetime', ['    maxLifetimeSeconds: 3600\n', ''], /approvals\.tool_use\.maxLifetimeSeconds/],
+    [
+      'an unknown field',
+      ['onToolDecision: true', 'onToolDecision: true\n    approvers: [doc:write]'],
+      /approvals\.tool_use.*approvers/,
+    ],
+    [
+      'two kinds opening on a tool decision',
+      [
+        '    maxLifetimeSeconds: 3600\n',
+        '    maxLifetimeSeconds: 3600\n  again:\n    name: Again\n    description: Again\n    approvedBy: doc:write\n    onToolDecision: true\n    defaultLifetimeSeconds: 60\n    maxLifetimeSeconds: 60\n',
+      ],
+      /approvals\.again\.onToolDecision: only one kind opens on a tool decision; "tool_use" already does/,
+    ],
+  ] as const)('%s', (_name, [from, to], expected) => {
+    const yaml = APPROVALS.replace(from, to);
+    expect(yaml).not.toBe(APPROVALS);
+    expect(problems(yaml).join('\n')).toMatch(expected);
+  });
+});
+
 it('a missing file names the file', () => {
   expect(() => loadPreset('/nonexistent/catalog.yaml')).toThrow(
     /\/nonexistent\/catalog\.yaml: cannot read the catalog: no such file/,
