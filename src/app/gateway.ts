@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { L1Cache } from '../cache/l1';
 import { SharedCache } from '../cache/redis';
+import { ExpirySweeper } from '../approvals/sweeper';
 import { LocalChanges, RedisChanges, type Changes } from '../consistency/changes';
 import { RedisVersions } from '../consistency/redis-versions';
 import { Versions } from '../consistency/versions';
@@ -29,6 +30,11 @@ export interface GatewayServicesOptions {
    * reading one per request, which breaks the consistency promise. It measures what strictness costs.
    */
   strictVersions?: false;
+  /**
+   * The approvals' background work on this replica: recording expiries every `sweepMs` (default 5 s).
+   * False: none (a process that only decides).
+   */
+  approvals?: false | { sweepMs?: number };
 }
 
 /** Everything a gateway's requests share, built once, each part given what it needs when it is made. */
@@ -105,6 +111,11 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
     options.env,
     l1 ? verifiedTokens(sizes.tokens, sizes.ttlMs) : undefined,
   );
+  const sweeper =
+    options.approvals === false
+      ? undefined
+      : new ExpirySweeper(store, changes, { everyMs: options.approvals?.sweepMs, log });
+  sweeper?.start();
   return {
     store,
     versions,
@@ -115,6 +126,7 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
     changes,
     redisUp: async () => (shared ? shared.ping() : null),
     async close() {
+      await sweeper?.stop();
       await changes.close();
       await redisVersions?.close();
       await shared?.close();

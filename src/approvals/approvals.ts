@@ -221,14 +221,18 @@ export class ApprovalService {
     if (viewer.kind === 'user') {
       for (const kind of this.authz.catalog.approvalKinds) {
         if (filter.kind && filter.kind !== kind) continue;
-        if (await this.access.holdsApproval(kind, null)) kinds.push(kind);
-        else {
-          const spec = this.authz.catalog.approval(kind)!;
-          if (spec.approvedBy.startsWith('flag:')) continue;
-          // Approvable at some locations only: those (whereCan is exact and complete).
-          for (const l of await this.scans.whereCan(viewer.userId, spec.approvedBy, { limit: 10_000 }))
-            kindAt.push({ kind, locationId: l.id });
+        if ((await this.access.holdsApproval(kind, null)) || (await this.access.managesKind(kind, null))) {
+          kinds.push(kind);
+          continue;
         }
+        // Approvable or managed at some locations only: those (whereCan is exact and complete).
+        const spec = this.authz.catalog.approval(kind)!;
+        const refs = [spec.approvedBy, spec.managedBy].filter(
+          (p): p is string => !!p && !p.startsWith('flag:'),
+        );
+        for (const permission of refs)
+          for (const l of await this.scans.whereCan(viewer.userId, permission, { limit: 10_000 }))
+            kindAt.push({ kind, locationId: l.id });
       }
     }
     return this.deps.store.approvals.list(

@@ -82,6 +82,11 @@ const approvalSpec = z.strictObject({
   description: text,
   /** Approvers hold this (a permission at the request's scope, or a flag). */
   approvedBy: holderRef,
+  /**
+   * Holders of this (a permission at the request's scope) see the kind's requests and may cancel them,
+   * without deciding them (Junto's "Manage escalations"). Default: nobody beyond the approvers.
+   */
+  managedBy: z.string().regex(PERMISSION, 'expected a permission "module:action" in snake_case').optional(),
   /** Who is notified when a request opens: holders of any of these. Default: the approvers. */
   notify: z.array(holderRef).optional(),
   /** A request lives this long unless its requester asks for less. */

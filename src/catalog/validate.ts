@@ -151,6 +151,11 @@ export function validateCatalog(doc: CatalogDocument): Problem[] {
     const at: Path = ['approvals', k];
     holder([...at, 'approvedBy'], approval.approvedBy);
     (approval.notify ?? []).forEach((ref, i) => holder([...at, 'notify', i], ref));
+    if (approval.managedBy && !isModuleAction(approval.managedBy))
+      report(
+        [...at, 'managedBy'],
+        unknownPermission(approval.managedBy, names, 'a module:action permission'),
+      );
     if (approval.raisedWith && !isModuleAction(approval.raisedWith))
       report(
         [...at, 'raisedWith'],

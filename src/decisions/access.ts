@@ -402,21 +402,39 @@ export class Access {
     );
   }
 
-  /** Whether the viewer may see a request: its subject, its requester, or someone who may approve its kind there. */
+  /** Whether the viewer holds the kind's `managedBy` at `locationId`: sees its requests, may cancel them. */
+  async managesKind(kind: string, locationId: string | null): Promise<boolean> {
+    const managedBy = this.catalog.approval(kind)?.managedBy;
+    if (!managedBy || this.viewer.kind !== 'user') return false;
+    const scope = scopeOf({ locationId });
+    if (scope.type !== 'org' && !(await this.exists(scope))) return this.holds(managedBy, ROOT);
+    return this.holds(managedBy, scope);
+  }
+
+  /**
+   * Whether the viewer may see a request: its subject, its requester, someone who may approve its kind
+   * there, or who manages its kind there.
+   */
   async maySeeRequest(request: ApprovalRequest): Promise<boolean> {
-    return this.isParty(request) || this.holdsApproval(request.kind, request.locationId);
+    return (
+      this.isParty(request) ||
+      (await this.holdsApproval(request.kind, request.locationId)) ||
+      this.managesKind(request.kind, request.locationId)
+    );
   }
 
   /**
    * Guards of the approval transitions. `approver`: the viewer may decide the request (holds its kind's
    * approval at its scope, and is neither its subject nor its requester). `party`: the viewer is its
-   * subject or its requester (cancel, execute). A request the viewer may not see is NOT_FOUND.
+   * subject or its requester (execute). `canceller`: a party, or someone who manages its kind there.
+   * A request the viewer may not see is NOT_FOUND.
    */
-  async requireOnRequest(id: string, role: 'approver' | 'party'): Promise<ApprovalRequest> {
+  async requireOnRequest(id: string, role: 'approver' | 'party' | 'canceller'): Promise<ApprovalRequest> {
     const request = await this.loaders.approvals.load(id);
     if (!request || !(await this.maySeeRequest(request))) throw notFound('approval request', id);
     const scope = scopeOf({ locationId: request.locationId });
-    if (role === 'party') {
+    if (role === 'canceller' && (await this.managesKind(request.kind, request.locationId))) return request;
+    if (role === 'party' || role === 'canceller') {
       if (!this.isParty(request))
         throw Access.forbidden(
           'approval request',

@@ -49,7 +49,7 @@ export type ApprovalPayload = {
  * Something waiting for a person's decision: an agent's tool use (a REQUIRES_APPROVAL decision), an Action
  * Request, an escalation, an Advisor recommendation: the kinds of the organization's catalog (`approvals:`).
  * Approvers hold the kind's approval permission at the request's scope and are neither its subject nor its
- * requester. Seen by its approvers, its subject and its requester.
+ * requester. Seen by its approvers, its subject, its requester, and who manages its kind (`managedBy`).
  */
 export type ApprovalRequest = {
   __typename?: 'ApprovalRequest';
@@ -86,7 +86,7 @@ export type ApprovalRequest = {
  * Something waiting for a person's decision: an agent's tool use (a REQUIRES_APPROVAL decision), an Action
  * Request, an escalation, an Advisor recommendation: the kinds of the organization's catalog (`approvals:`).
  * Approvers hold the kind's approval permission at the request's scope and are neither its subject nor its
- * requester. Seen by its approvers, its subject and its requester.
+ * requester. Seen by its approvers, its subject, its requester, and who manages its kind (`managedBy`).
  */
 export type ApprovalRequestApproversArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -109,6 +109,8 @@ export type ApprovalRequestEdge = {
 export type ApprovalRole =
   /** Holds the request kind's approval permission (catalog `approvals:`, `approvedBy`) at the request's scope, and is neither its subject nor its requester. */
   | 'APPROVER'
+  /** Its subject, its requester, or a holder of the kind's `managedBy` at the request's scope (Junto: Managers, for escalations). */
+  | 'CANCELLER'
   /** Its subject or its requester. */
   | 'PARTY';
 
@@ -419,7 +421,7 @@ export type Mutation = {
    * only roles whose permissions you hold there (or wider). A new owner gets the owner's flags.
    */
   assignRole: AssignmentPayload;
-  /** Withdraws a PENDING request: its requester or its subject. */
+  /** Withdraws a PENDING request: its requester, its subject, or who manages its kind there (Junto: Managers, for escalations). */
   cancelRequest: ApprovalPayload;
   /** Copies a built-in or custom role under a new key. */
   cloneRole: RolePayload;

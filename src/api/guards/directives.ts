@@ -21,7 +21,7 @@ export interface Guard {
   serviceScope?: string;
   /** Argument path naming an approval request the viewer must hold `approvalRole` on. */
   approval?: string;
-  approvalRole?: 'approver' | 'party';
+  approvalRole?: 'approver' | 'party' | 'canceller';
 }
 
 /** `CREATE_USER` → `createUser`: the SDL's enum values are the catalog's operation names. */
@@ -62,7 +62,7 @@ export function readGuards(schema: GraphQLSchema): Guard[] {
         ] as const)
           if (args[key] !== undefined) guard[key] = String(args[key]);
         if (args.approvalRole !== undefined)
-          guard.approvalRole = String(args.approvalRole).toLowerCase() as 'approver' | 'party';
+          guard.approvalRole = String(args.approvalRole).toLowerCase() as Guard['approvalRole'];
         // A list argument written as one string in the SDL is a list of one.
         if (args.location !== undefined) guard.location = [args.location].flat();
         guards.push(guard);
