@@ -17,6 +17,12 @@ import {
   type User,
 } from '../store';
 
+/**
+ * The most `approvers` lists one API request may ask for: each scans the organization's users, and a
+ * page of 500 requests each asking for theirs would scan it 500 times.
+ */
+export const MAX_APPROVER_LISTS = 10;
+
 /** The most people one request notifies (per channel each); more holders are not all messaged. */
 export const MAX_RECIPIENTS = 100;
 
@@ -59,6 +65,8 @@ export interface ApprovalDeps {
  * state allows it is the store's (one conditional update each, so races have one winner).
  */
 export class ApprovalService {
+  private approverLists = 0;
+
   constructor(
     private readonly deps: ApprovalDeps,
     private readonly authz: Authz,
@@ -254,6 +262,10 @@ export class ApprovalService {
 
   /** Who may decide the request now, in id order after `after` (one more than `limit`, for paging). */
   async approvers(request: ApprovalRequest, limit: number, after?: string | null): Promise<User[]> {
+    if (++this.approverLists > MAX_APPROVER_LISTS)
+      throw new InvalidInputError(
+        'too many approvers lists in one request: ask for the approvers of fewer requests at a time',
+      );
     const spec = this.authz.catalog.approval(request.kind);
     if (!spec) return [];
     const parties = new Set([request.subjectId, request.requestedBy]);

@@ -123,7 +123,7 @@ describe.each(BACKENDS)('bounded work per request on %s', (backend) => {
       expect(health).toBe(200);
       expectRefusal(
         r,
-        'too many whoCan, whereCan, users fields in one request: send them in separate requests',
+        'too many whoCan, whereCan, users, approvalRequests fields in one request: send them in separate requests',
       );
     });
 
@@ -222,7 +222,7 @@ describe.each(BACKENDS)('bounded work per request on %s', (backend) => {
       ]) {
         expectRefusal(
           await post(t.url, { query }, jrni.ownerToken),
-          'too many whoCan, whereCan, users fields in one request: send them in separate requests',
+          'too many whoCan, whereCan, users, approvalRequests fields in one request: send them in separate requests',
         );
       }
     });

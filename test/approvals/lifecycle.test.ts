@@ -323,6 +323,26 @@ describe.each(BACKENDS)('approvals on %s', (backend) => {
       expect(ids.sort()).toEqual([w.owner.id, w.approver.id, w.approver2.id].sort());
     });
 
+    test('hostile: approvers of a whole page of requests, or 30 aliased lists, are refused, not scanned', async () => {
+      for (let i = 0; i < 11; i++) await pendingInvoice(t, w);
+      const r = await gql(
+        t.url,
+        w.approver.token,
+        `{ approvalRequests(first: 50) { edges { node { id approvers { edges { node { id } } } } } } }`,
+      );
+      expect(r.status).toBeLessThan(500);
+      expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(r.errors?.[0]?.message).toMatch(/too many approvers lists in one request/);
+      expect(r.errors?.[0]?.message).not.toMatch(/\d/);
+      const aliased = await gql(
+        t.url,
+        w.approver.token,
+        `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: approvalRequests(first: 1) { edges { node { id } } }`).join(' ')} }`,
+      );
+      expect(aliased.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(aliased.data ?? null).toBeNull();
+    });
+
     test('escalations are decided by Escalation Approvers: the owner, not an Operator', async () => {
       const r = await requestApproval(t, w.subject.token, {
         kind: 'escalation',

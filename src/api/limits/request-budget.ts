@@ -21,5 +21,10 @@ export const DECISION_FIELDS: Readonly<Record<string, number | { itemsOf: string
  * Root fields whose cost grows with the organization whatever `first` is (they scan users or
  * locations until a page is full): at most MAX_EXPENSIVE of them per request.
  */
-export const EXPENSIVE_FIELDS: ReadonlySet<string> = new Set(['whoCan', 'whereCan', 'users']);
+export const EXPENSIVE_FIELDS: ReadonlySet<string> = new Set([
+  'whoCan',
+  'whereCan',
+  'users',
+  'approvalRequests',
+]);
 export const MAX_EXPENSIVE = 2;
