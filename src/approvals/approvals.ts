@@ -275,38 +275,60 @@ export class ApprovalService {
 
   /**
    * The request's changes the viewer may see, as they happen (`id`: of that one only). Each is read
-   * again and decided at the organization's state of that moment by `fresh`, which also refuses
-   * credentials revoked since the subscription began.
+   * again and decided at the organization's state of that moment, in a context from `fresh` (which
+   * also refuses credentials revoked since the subscription began), and handed out as `emit` makes
+   * it of the request and that context. Check first that `id` is one the viewer may see (`get`): the
+   * stream itself only filters. Ending it (`return()`) stops listening at once, even while it waits.
    */
-  async *changes(
+  changes<C extends { approvals: ApprovalService }, T>(
     id: string | null | undefined,
-    fresh: () => Promise<ApprovalService>,
-    signal?: AbortSignal,
-  ): AsyncGenerator<ApprovalRequest> {
-    if (id && !(await this.get(id))) throw notFound('approval request', id);
+    fresh: () => Promise<C>,
+    emit: (request: ApprovalRequest, context: C) => T,
+  ): AsyncIterableIterator<T> {
     const queue: Change[] = [];
     let wake: (() => void) | null = null;
+    let closed = false;
     const unsubscribe = this.deps.changes.subscribe((change) => {
       if (change.orgId !== this.orgId || (id && change.id !== id)) return;
-      if (queue.length < 1_000) queue.push(change);
+      // A subscriber that does not keep up loses the oldest changes first; each event is read fresh.
+      if (queue.length >= 1_000) queue.shift();
+      queue.push(change);
       wake?.();
     });
-    const aborted = () => wake?.();
-    signal?.addEventListener('abort', aborted);
-    try {
-      while (!signal?.aborted) {
-        if (!queue.length) await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
-        const change = queue.shift();
-        if (!change) continue;
-        const now = await fresh();
-        const request = await now.get(change.id);
-        if (request) yield request;
-      }
-    } finally {
+    const close = () => {
+      closed = true;
       unsubscribe();
-      signal?.removeEventListener('abort', aborted);
-    }
+      wake?.();
+    };
+    const events = (async function* () {
+      try {
+        while (!closed) {
+          if (!queue.length) await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+          const change = queue.shift();
+          if (!change || closed) continue;
+          const context = await fresh();
+          const request = await context.approvals.get(change.id);
+          if (request && !closed) yield emit(request, context);
+        }
+      } finally {
+        close();
+      }
+    })();
+    return {
+      next: () => events.next(),
+      return: async () => {
+        close();
+        return events.return(undefined);
+      },
+      throw: async (err?: unknown) => {
+        close();
+        return events.throw(err);
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
   }
 
   /** Tells every replica's subscribers; returns the request. */

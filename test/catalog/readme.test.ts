@@ -28,4 +28,5 @@ it('the README catalog example is valid and behaves as described', () => {
   expect(ask([{ role: 'owner' }], 'page:exports', ['billing_admin'])).toBe('ALLOW');
   expect(ask([], 'tool:invoices', ['billing_admin'])).toBe('REQUIRES_APPROVAL');
   expect(ask([{ role: 'lead', teamId: 't' }], 'project_priority:create', [], ['t'])).toBe('ALLOW');
+  expect(catalog.toolApproval).toMatchObject({ kind: 'tool_use', approvedBy: 'project:edit' });
 });

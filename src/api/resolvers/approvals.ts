@@ -1,6 +1,7 @@
 import type { Resolvers } from '../generated/graphql';
-import type { ApprovalRequest } from '../../store';
+import { notFound, type ApprovalRequest } from '../../store';
 import type { Context } from '../context';
+import { decidedAt } from '../live/event';
 import { connection, idCursor, pageSize } from './pagination';
 
 /** Approval requests: thin maps to the approval service (src/approvals/); the guards are the schema's. */
@@ -43,7 +44,13 @@ export const approvalResolvers: Resolvers = {
   },
   Subscription: {
     approvalRequestChanged: {
-      subscribe: (_, { id }, ctx) => ctx.approvals.changes(id, async () => (await ctx.fresh()).approvals),
+      // Each event is resolved in the context it was decided in (at that moment's state), not the
+      // subscription's: see src/api/live/event.ts.
+      subscribe: async (_, { id }, ctx) => {
+        // One the viewer may not see is refused like one that is not there.
+        if (id && !(await ctx.approvals.get(id))) throw notFound('approval request', id);
+        return ctx.approvals.changes(id, () => ctx.fresh(), decidedAt);
+      },
       resolve: (request: ApprovalRequest) => request,
     },
   },
