@@ -4,7 +4,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import fastifyApollo from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { GraphQLError, type ValidationRule } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import { openGatewayServices } from '../app/gateway';
 import { DEFAULT_REQUEST_TIMEOUT_MS, type Config } from '../config';
 import type { CacheSizes } from '../decisions/caches';
@@ -14,6 +14,9 @@ import { buildContext, type Context } from './context';
 import { formatError } from './errors';
 import { Deadline } from './limits/deadline';
 import { useRequestLimits } from './limits/use-request-limits';
+import { liveOptions, type LiveOptions } from './live/options';
+import { useNoHttpSubscriptions } from './live/use-no-http-subscriptions';
+import { startLiveServer } from './live/websocket-server';
 import { buildSchema } from './schema';
 
 /**
@@ -63,20 +66,31 @@ export interface GatewayOptions {
    * reading one per request, which breaks the consistency promise. It measures what strictness costs.
    */
   strictVersions?: false;
+  /**
+   * Subscriptions over WebSocket (graphql-ws) at /graphql; each bound has its default in
+   * src/api/live/options.ts: 20 subscriptions per connection, 10,000 connections, 10 s to send
+   * `connection_init`, 64 KiB per message, credentials checked again every 5 s, a ping every 12 s.
+   */
+  live?: LiveOptions;
 }
 
-/** Builds and starts the gateway: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
+/**
+ * Builds and starts the gateway: GraphQL at /graphql (queries and mutations over HTTP, subscriptions
+ * over WebSocket), liveness at /healthz, readiness at /readyz.
+ */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const log =
     options.log ??
     ((entry) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
   const development = config.env === 'development';
+  const logError = (err: unknown) => log({ level: 'error', msg: 'unexpected error', error: describe(err) });
   const requestTimeoutMs = options.requestTimeoutMs ?? config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   if (!Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0)
     throw new RangeError(
       `requestTimeoutMs must be a positive number of milliseconds, got ${requestTimeoutMs}`,
     );
+  const live = liveOptions(options.live);
   const { schema } = buildSchema();
 
   const services = await openGatewayServices({
@@ -112,23 +126,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // process before the store is closed (exit by SIGTERM, 143 in a container, instead of 0).
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
-    validationRules: [...armor.validationRules, noSubscriptions],
+    validationRules: armor.validationRules,
     validationOptions: { hideSuggestions: !development },
     parseOptions: { maxTokens: LIMITS.tokens },
     plugins: [
       ...armor.plugins,
       useRequestLimits<Context>(),
+      useNoHttpSubscriptions<Context>(),
       development
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true })
         : ApolloServerPluginLandingPageDisabled(),
     ],
     formatError: (formatted, error) =>
-      formatError(
-        formatted,
-        error,
-        (err) => log({ level: 'error', msg: 'unexpected error', error: describe(err) }),
-        { hideSuggestions: !development },
-      ),
+      formatError(formatted, error, logError, { hideSuggestions: !development }),
   });
   await apollo.start();
 
@@ -195,6 +205,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
 
+  // Subscriptions: the same port and path, over WebSocket; the same parse, validation and input limits
+  // and the same error masking as HTTP, and the same authentication, per operation and per event.
+  const liveServer = startLiveServer({
+    server: app.server,
+    path: '/graphql',
+    schema,
+    validationRules: armor.validationRules ?? [],
+    maxTokens: LIMITS.tokens,
+    hideSuggestions: !development,
+    context: (credentials) => buildContext(deps, credentials, new Deadline(requestTimeoutMs)),
+    formatError: (error: GraphQLError) =>
+      formatError(error.toJSON(), error.originalError ?? error, logError, { hideSuggestions: !development }),
+    logError,
+    limits: live,
+  });
+
   await app.listen({ port: config.port, host: options.host ?? '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -204,20 +230,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     app,
     store,
     async close() {
+      // WebSockets first (closed 1001): the HTTP server's close waits for every socket it upgraded.
+      await liveServer.close();
       await app.close();
       await apollo.stop();
       await services.close();
     },
   };
 }
-
-/** The gateway serves queries and mutations; a subscription is refused before it runs. */
-const noSubscriptions: ValidationRule = (context) => ({
-  OperationDefinition(node) {
-    if (node.operation === 'subscription')
-      context.reportError(new GraphQLError('subscriptions are not supported', { nodes: [node] }));
-  },
-});
 
 function describe(err: unknown): unknown {
   return err instanceof Error

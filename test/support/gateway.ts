@@ -1,4 +1,5 @@
 import { startGateway, type Gateway } from '../../src/api/server';
+import type { LiveOptions } from '../../src/api/live/options';
 import { developmentSecret, signDevelopmentToken } from '../../src/identity/tokens';
 import { createOrganization } from '../../src/cli/setup';
 import type { Store } from '../../src/store';
@@ -27,7 +28,7 @@ export interface TestGateway {
  */
 export async function startTestGateway(
   kind: Backend,
-  options: { redisUrl?: string; databaseUrl?: string } = {},
+  options: { redisUrl?: string; databaseUrl?: string; live?: LiveOptions } = {},
 ): Promise<TestGateway> {
   const { store, close } = await openTestStore(kind, options.databaseUrl);
   const logged: Record<string, unknown>[] = [];
@@ -36,6 +37,7 @@ export async function startTestGateway(
     config: { port: 0, env: 'development', redisUrl: options.redisUrl },
     auth: TEST_AUTH,
     log: (e) => logged.push(e),
+    live: options.live,
   });
   const key = await developmentSecret(store, TEST_AUTH);
   return {

@@ -1,5 +1,5 @@
 import type { Resolvers } from '../generated/graphql';
-import { notFound, type ApprovalRequest } from '../../store';
+import { notFound } from '../../store';
 import type { Context } from '../context';
 import { decidedAt } from '../live/event';
 import { connection, idCursor, pageSize } from './pagination';
@@ -45,13 +45,22 @@ export const approvalResolvers: Resolvers = {
   Subscription: {
     approvalRequestChanged: {
       // Each event is resolved in the context it was decided in (at that moment's state), not the
-      // subscription's: see src/api/live/event.ts.
+      // subscription's (src/api/live/event.ts). No `resolve`: graphql-middleware then guards
+      // `subscribe`, so the field's guard runs when the subscription starts.
       subscribe: async (_, { id }, ctx) => {
+        // Listening before the check: nothing between the two is missed.
+        const stream = ctx.approvals.changes(
+          id,
+          () => ctx.fresh(),
+          (request, context) => decidedAt({ approvalRequestChanged: request }, context),
+        );
         // One the viewer may not see is refused like one that is not there.
-        if (id && !(await ctx.approvals.get(id))) throw notFound('approval request', id);
-        return ctx.approvals.changes(id, () => ctx.fresh(), decidedAt);
+        if (id && !(await ctx.approvals.get(id))) {
+          await stream.return?.();
+          throw notFound('approval request', id);
+        }
+        return stream;
       },
-      resolve: (request: ApprovalRequest) => request,
     },
   },
   ApprovalRequest: {
