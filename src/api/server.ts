@@ -5,7 +5,7 @@ import fastifyApollo from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { GraphQLError } from 'graphql';
-import { openGatewayServices } from '../app/gateway';
+import { openGatewayServices, type GatewayServicesOptions } from '../app/gateway';
 import { DEFAULT_REQUEST_TIMEOUT_MS, type Config } from '../config';
 import type { CacheSizes } from '../decisions/caches';
 import type { AuthConfig } from '../identity/tokens';
@@ -72,6 +72,11 @@ export interface GatewayOptions {
    * `connection_init`, 64 KiB per message, credentials checked again every 5 s, a ping every 12 s.
    */
   live?: LiveOptions;
+  /**
+   * The approvals' background work (expiry sweep every 5 s, the notification outbox worker, its
+   * settings from the environment by default: see GatewayServicesOptions.approvals). False: none.
+   */
+  approvals?: GatewayServicesOptions['approvals'];
 }
 
 /**
@@ -101,6 +106,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     auth: options.auth,
     log,
     strictVersions: options.strictVersions,
+    approvals: options.approvals,
   });
   const { store, metrics } = services;
   const deps = { ...services, requestTimeoutMs };

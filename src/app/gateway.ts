@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { L1Cache } from '../cache/l1';
 import { SharedCache } from '../cache/redis';
+import {
+  NotificationWorker,
+  notifyConfigFromEnv,
+  type NotificationWorkerOptions,
+} from '../approvals/notify/worker';
 import { ExpirySweeper } from '../approvals/sweeper';
 import { LocalChanges, RedisChanges, type Changes } from '../consistency/changes';
 import { RedisVersions } from '../consistency/redis-versions';
@@ -31,11 +36,15 @@ export interface GatewayServicesOptions {
    */
   strictVersions?: false;
   /**
-   * The approvals' background work on this replica: recording expiries every `sweepMs` (default 5 s).
-   * False: none (a process that only decides).
+   * The approvals' background work on this replica: recording expiries every `sweepMs` (default 5 s),
+   * and delivering the notification outbox (`notify`: the worker's options; default from the
+   * environment, `notifyConfigFromEnv`; false: no worker here). False: none (a process that only decides).
    */
-  approvals?: false | { sweepMs?: number };
+  approvals?: false | { sweepMs?: number; notify?: false | NotifyOptions };
 }
+
+/** The outbox worker's options a gateway may be given (the rest it wires itself). */
+export type NotifyOptions = Partial<Omit<NotificationWorkerOptions, 'notifications' | 'log' | 'kindName'>>;
 
 /** Everything a gateway's requests share, built once, each part given what it needs when it is made. */
 export interface GatewayServices {
@@ -67,6 +76,10 @@ export interface GatewayServices {
  */
 export async function openGatewayServices(options: GatewayServicesOptions): Promise<GatewayServices> {
   const log = options.log ?? (() => {});
+  // Settings first: a bad one is refused before any connection is opened.
+  const background = options.approvals === false ? undefined : (options.approvals ?? {});
+  const notify = background &&
+    background.notify !== false && { ...notifyConfigFromEnv(), ...background.notify };
   const metrics = new Metrics();
   const db = countingDb(options.db, () => metrics.storeQueries.inc());
   const l1: L1Cache | undefined = options.cache === false ? undefined : inProcessLevel(options.cache || {});
@@ -101,7 +114,11 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
     strict: options.strictVersions !== false,
     observer: { read: (source, n) => metrics.versionReads.inc({ source }, n) },
   });
-  const store = new Store(db, { versions });
+  const store = new Store(db, {
+    versions,
+    // Organizations' Teams webhooks: on the allowed hosts only (the worker checks again before a send).
+    notifications: notify ? { checkTeamsWebhookUrl: (url) => notify.teamsHosts.problem(url) } : undefined,
+  });
   // Lookups are counted where there is a cache to look in (a gateway without one counts none).
   const levels = { l1, shared, metrics: l1 ? metrics : undefined };
   const sizes = options.cache || {};
@@ -111,22 +128,31 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
     options.env,
     l1 ? verifiedTokens(sizes.tokens, sizes.ttlMs) : undefined,
   );
-  const sweeper =
-    options.approvals === false
-      ? undefined
-      : new ExpirySweeper(store, changes, { everyMs: options.approvals?.sweepMs, log });
+  const orgStates = new OrgStates(store, { versions, levels });
+  const sweeper = background && new ExpirySweeper(store, changes, { everyMs: background.sweepMs, log });
+  const outbox = notify
+    ? new NotificationWorker({
+        ...notify,
+        notifications: store.notifications,
+        // The message names the kind as the organization's catalog does.
+        kindName: async (orgId, kind) => (await orgStates.load(orgId))?.catalog.approval(kind)?.name ?? null,
+        log,
+      })
+    : undefined;
   sweeper?.start();
+  outbox?.start();
   return {
     store,
     versions,
     requestCache: requestCache(store, levels),
-    orgStates: new OrgStates(store, { versions, levels }),
+    orgStates,
     authenticator,
     metrics,
     changes,
+    outbox,
     redisUp: async () => (shared ? shared.ping() : null),
     async close() {
-      await sweeper?.stop();
+      await Promise.all([sweeper?.stop(), outbox?.stop()]);
       await changes.close();
       await redisVersions?.close();
       await shared?.close();

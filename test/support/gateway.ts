@@ -1,4 +1,4 @@
-import { startGateway, type Gateway } from '../../src/api/server';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/api/server';
 import type { LiveOptions } from '../../src/api/live/options';
 import { developmentSecret, signDevelopmentToken } from '../../src/identity/tokens';
 import { createOrganization } from '../../src/cli/setup';
@@ -28,7 +28,12 @@ export interface TestGateway {
  */
 export async function startTestGateway(
   kind: Backend,
-  options: { redisUrl?: string; databaseUrl?: string; live?: LiveOptions } = {},
+  options: {
+    redisUrl?: string;
+    databaseUrl?: string;
+    live?: LiveOptions;
+    approvals?: GatewayOptions['approvals'];
+  } = {},
 ): Promise<TestGateway> {
   const { store, close } = await openTestStore(kind, options.databaseUrl);
   const logged: Record<string, unknown>[] = [];
@@ -38,6 +43,9 @@ export async function startTestGateway(
     auth: TEST_AUTH,
     log: (e) => logged.push(e),
     live: options.live,
+    // No outbox worker unless a test asks for one (pointed at its stand-in): the test run's gateways
+    // share one PostgreSQL, and a worker sends whatever any organization's outbox holds.
+    approvals: options.approvals ?? { notify: false },
   });
   const key = await developmentSecret(store, TEST_AUTH);
   return {

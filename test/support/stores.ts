@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { loadPreset } from '../../src/catalog';
+import { Client } from 'pg';
 import { openStore, type Store } from '../../src/store';
 
 const JRNI = loadPreset('jrni');
@@ -42,4 +44,30 @@ export async function newOrg(store: Store, name = 'Test org') {
     'test',
   );
   return { orgId: result.id, ctx: { orgId: result.id, actor: 'test', requestId: 'req-test' } };
+}
+
+/**
+ * A PostgreSQL database of its own on the test run's server, for tests whose outbox workers claim
+ * every organization's notifications (in the shared database they would take other files' too).
+ * `drop()` removes it.
+ */
+export async function privateDatabase(
+  prefix = 'rolegate_private',
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = process.env.ROLEGATE_TEST_DATABASE_URL;
+  if (!base) throw new Error('ROLEGATE_TEST_DATABASE_URL is not set: run the tests through jest');
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const c = new Client({ connectionString: base });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
