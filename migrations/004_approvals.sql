@@ -43,6 +43,8 @@ CREATE TABLE approval_requests (
 CREATE INDEX approval_requests_list ON approval_requests (org_id, created_at DESC, id);
 -- The expiry sweep: what is still open, by when it lapses.
 CREATE INDEX approval_requests_open ON approval_requests (expires_at) WHERE status IN ('PENDING', 'APPROVED');
+-- How many a requester has waiting (a bounded number each).
+CREATE INDEX approval_requests_waiting ON approval_requests (org_id, requested_by) WHERE status = 'PENDING';
 
 -- The outbox: written in the transaction that opens a request, delivered at least once by a worker.
 -- A claim leases a row (`leased_until`) so exactly one replica sends it; a replica that dies mid-send

@@ -10,6 +10,8 @@ import type { Outcome } from '../engine';
 import {
   canonicalJson,
   notFound,
+  StoreError,
+  approvalRefusal,
   type ApprovalRequest,
   type ApprovalStatus,
   type Recipient,
@@ -22,6 +24,9 @@ import {
  * page of 500 requests each asking for theirs would scan it 500 times.
  */
 export const MAX_APPROVER_LISTS = 10;
+
+/** The most PENDING requests one requester (a user, an agent's key) may have waiting at once. */
+export const MAX_PENDING_PER_REQUESTER = 1_000;
 
 /** The most people one request notifies (per channel each); more holders are not all messaged. */
 export const MAX_RECIPIENTS = 100;
@@ -130,16 +135,17 @@ export class ApprovalService {
     } else {
       if (input.tool)
         throw new InvalidInputError(`kind ${spec.kind} is not about an agent tool: leave tool out`);
-      if (!subject.active) return deny(`user ${input.userId} is locked or deleted`);
-      if (spec.raisedWith) {
-        const raise = await this.authz.decide({
-          userId: input.userId,
-          permission: spec.raisedWith,
-          locationId,
-        });
-        if (!raise.allowed) return deny(`raising ${spec.kind} requires ${spec.raisedWith}`);
-      }
+      const refused = await this.mayRaise(spec.kind, input.userId, locationId);
+      if (refused) return deny(refused);
     }
+    // A bounded number waiting per requester: a loop of requests cannot flood the approvers.
+    if (
+      (await this.deps.store.approvals.pendingBy(this.orgId, this.access.actor)) >= MAX_PENDING_PER_REQUESTER
+    )
+      throw new StoreError(
+        'CONFLICT',
+        'too many of your approval requests are waiting: cancel some, or wait for decisions',
+      );
 
     const recipients = await this.recipients(spec, locationId, input.userId);
     const request = await this.deps.store.approvals.open(
@@ -180,34 +186,54 @@ export class ApprovalService {
 
   /**
    * Uses an APPROVED request once (the guard checked the viewer is its requester or subject), decided
-   * again now: the subject still holds the tool (its policy does not deny it), and the approver still
-   * holds the kind's approval where it was given.
+   * again now: the subject still holds the tool (its policy does not deny it), or for other kinds is
+   * still active and may still raise it; and the approver still holds the kind's approval there. The
+   * request is read fresh: only one seen APPROVED is re-decided and executed (APPROVED can then only
+   * become EXECUTED or EXPIRED, which the conditional update checks).
    */
   async execute(id: string, hash: string): Promise<ApprovalRequest> {
-    const request = await this.loaders.approvals.load(id);
-    if (!request) throw notFound('approval request', id);
-    if (request.status === 'APPROVED') {
-      if (request.tool) {
-        const decision = await this.authz.decide({
-          userId: request.subjectId,
-          permission: `tool:${request.tool}`,
-          locationId: request.locationId,
-        });
-        if (decision.outcome === 'DENY')
-          throw Access.forbidden(
-            `tool:${request.tool}`,
-            scopeOf({ locationId: request.locationId }),
-            `forbidden: user ${request.subjectId} no longer may have the agent use ${request.tool}: the approval cannot be used`,
-          );
-      }
-      if (request.decidedBy && !(await this.approverStillMay(request)))
+    const current = await this.deps.store.approvals.get(this.orgId, id);
+    if (!current) throw notFound('approval request', id);
+    if (current.status !== 'APPROVED') throw approvalRefusal(current, 'executeApproved', hash);
+    const scope = scopeOf({ locationId: current.locationId });
+    if (current.tool) {
+      const decision = await this.authz.decide({
+        userId: current.subjectId,
+        permission: `tool:${current.tool}`,
+        locationId: current.locationId,
+      });
+      if (decision.outcome === 'DENY')
         throw Access.forbidden(
-          this.authz.catalog.approval(request.kind)?.approvedBy ?? request.kind,
-          scopeOf({ locationId: request.locationId }),
-          `forbidden: the approver ${request.decidedBy} no longer may approve ${request.kind} here: the approval cannot be used`,
+          `tool:${current.tool}`,
+          scope,
+          `forbidden: user ${current.subjectId} no longer may have the agent use ${current.tool}: the approval cannot be used`,
+        );
+    } else {
+      const refused = await this.mayRaise(current.kind, current.subjectId, current.locationId);
+      if (refused)
+        throw Access.forbidden(
+          this.authz.catalog.approval(current.kind)?.raisedWith ?? current.kind,
+          scope,
+          `forbidden: ${refused}: the approval cannot be used`,
         );
     }
+    if (!(await this.approverStillMay(current)))
+      throw Access.forbidden(
+        this.authz.catalog.approval(current.kind)?.approvedBy ?? current.kind,
+        scope,
+        `forbidden: the approver ${current.decidedBy} no longer may approve ${current.kind} here: the approval cannot be used`,
+      );
     return this.announce(await this.deps.store.approvals.execute(this.ctx, id, hash));
+  }
+
+  /** Why `userId` may not raise `kind` at `locationId` now (null: they may): active, and `raisedWith`. */
+  private async mayRaise(kind: string, userId: string, locationId: string | null): Promise<string | null> {
+    const subject = await this.loaders.grants.load(userId);
+    if (!subject || !subject.active) return `user ${userId} is locked or deleted`;
+    const raisedWith = this.authz.catalog.approval(kind)?.raisedWith;
+    if (raisedWith && !(await this.authz.decide({ userId, permission: raisedWith, locationId })).allowed)
+      return `raising ${kind} requires ${raisedWith}`;
+    return null;
   }
 
   /** A request the viewer may see, or null (whether it exists or not). */
@@ -223,6 +249,9 @@ export class ApprovalService {
     first: number;
     after?: string | null;
   }): Promise<ApprovalRequest[]> {
+    // A cursor is a request the viewer may see (one they may not is no cursor of their list).
+    if (filter.after && !(await this.get(filter.after)))
+      throw new InvalidInputError('after is not a cursor of this list: use an endCursor');
     const viewer = this.authz.viewer;
     const kinds: string[] = [];
     const kindAt: { kind: string; locationId: string }[] = [];

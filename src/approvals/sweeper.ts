@@ -5,7 +5,7 @@ import type { Store } from '../store';
 export const DEFAULT_SWEEP_MS = 5_000;
 
 /**
- * Records expiries: a PENDING request past its `expiresAt` becomes EXPIRED, with an audit entry by
+ * Records expiries: an open request (PENDING, or APPROVED and not executed) past its `expiresAt` becomes EXPIRED, with an audit entry by
  * `system`, and its subscribers are told. Every read already shows such a request EXPIRED and every
  * transition refuses it; the sweep makes the state durable and live. Safe on every replica at once
  * (each expiry is a conditional update: one replica records it).
@@ -39,9 +39,15 @@ export class ExpirySweeper {
     let count = 0;
     this.running = (async () => {
       try {
-        const expired = await this.store.approvals.expireDue();
+        const { expired, failed } = await this.store.approvals.expireDue();
         count = expired.length;
         for (const change of expired) await this.changes.publish(change);
+        for (const err of failed)
+          this.options.log?.({
+            level: 'warn',
+            msg: "an organization's expiries could not be recorded; retried at the next sweep",
+            error: err instanceof Error ? err.message : String(err),
+          });
       } catch (err) {
         this.options.log?.({
           level: 'warn',

@@ -96,6 +96,7 @@ interface Row {
   arguments_hash: string;
   location_id: string | null;
   status_now: ApprovalStatus;
+  status_stored: ApprovalStatus;
   created_at: Date;
   expires_at: Date;
   decided_by: string | null;
@@ -104,10 +105,14 @@ interface Row {
   executed_at: Date | null;
 }
 
-/** The status as of now: PENDING past its expiry is EXPIRED. */
-const STATUS_NOW = `CASE WHEN status = 'PENDING' AND expires_at <= now() THEN 'EXPIRED' ELSE status END`;
+/**
+ * The status as of this moment: a request still open (PENDING, or APPROVED and not executed) past its
+ * expiry is EXPIRED. `clock_timestamp()`, not `now()`: the moment of the statement, not of its
+ * transaction's start (which may have waited for a lock).
+ */
+const STATUS_NOW = `CASE WHEN status IN ('PENDING', 'APPROVED') AND expires_at <= clock_timestamp() THEN 'EXPIRED' ELSE status END`;
 const COLUMNS = `org_id, id, kind, tool, subject_id, requested_by, summary, arguments, arguments_hash,
-  location_id, ${STATUS_NOW} AS status_now, created_at, expires_at, decided_by, decided_at, note, executed_at`;
+  location_id, ${STATUS_NOW} AS status_now, status AS status_stored, created_at, expires_at, decided_by, decided_at, note, executed_at`;
 
 const fromRow = (r: Row): ApprovalRequest => ({
   id: r.id,
@@ -192,7 +197,7 @@ export class Approvals {
           {
             action: 'requestApproval',
             target: `approval:${id}`,
-            after: { ...audited(request), notifications: recipients.length },
+            after: { ...audited(request), summary: request.summary, notifications: recipients.length },
           },
         ],
         result: request,
@@ -281,8 +286,8 @@ export class Approvals {
     return this.transition(ctx, id, action, (tx) =>
       tx.query<Row>(
         `UPDATE approval_requests
-            SET status = $3, decided_by = $4, decided_at = now(), note = $5
-          WHERE org_id = $1 AND id = $2 AND status = 'PENDING' AND expires_at > now()
+            SET status = $3, decided_by = $4, decided_at = clock_timestamp(), note = $5
+          WHERE org_id = $1 AND id = $2 AND status = 'PENDING' AND expires_at > clock_timestamp()
           RETURNING ${COLUMNS}`,
         [ctx.orgId, id, to, by.userId, by.note],
       ),
@@ -304,8 +309,9 @@ export class Approvals {
       'executeApproved',
       (tx) =>
         tx.query<Row>(
-          `UPDATE approval_requests SET status = 'EXECUTED', executed_at = now()
-          WHERE org_id = $1 AND id = $2 AND status = 'APPROVED' AND expires_at > now() AND arguments_hash = $3
+          `UPDATE approval_requests SET status = 'EXECUTED', executed_at = clock_timestamp()
+          WHERE org_id = $1 AND id = $2 AND status = 'APPROVED' AND expires_at > clock_timestamp()
+            AND arguments_hash = $3
           RETURNING ${COLUMNS}`,
           [ctx.orgId, id, argumentsHash],
         ),
@@ -338,53 +344,91 @@ export class Approvals {
   }
 
   /**
-   * Records the expiry of PENDING requests past their `expiresAt` (at most `limit`, oldest first), each
-   * an audit entry by `system`. Returns what it expired. Safe to run on every replica at once.
+   * Records the expiry of open requests (PENDING, or APPROVED and not executed) past their `expiresAt`
+   * (at most `limit`, oldest first), each an audit entry by `system`. Returns what it expired, and the
+   * organizations it could not sweep (one organization's failure does not stop the others'). Safe to
+   * run on every replica at once: each expiry is a conditional update.
    */
-  async expireDue(limit = 500): Promise<{ orgId: string; id: string }[]> {
+  async expireDue(limit = 500): Promise<{ expired: { orgId: string; id: string }[]; failed: unknown[] }> {
     const due = await this.db.query<{ org_id: string; id: string }>(
-      `SELECT org_id, id FROM approval_requests WHERE status = 'PENDING' AND expires_at <= now()
+      `SELECT org_id, id FROM approval_requests
+        WHERE status IN ('PENDING', 'APPROVED') AND expires_at <= clock_timestamp()
         ORDER BY expires_at LIMIT $1`,
       [limit],
     );
     const byOrg = new Map<string, string[]>();
     for (const r of due) byOrg.set(r.org_id, [...(byOrg.get(r.org_id) ?? []), r.id]);
     const expired: { orgId: string; id: string }[] = [];
+    const failed: unknown[] = [];
     for (const [orgId, ids] of byOrg) {
-      const done = await this.record({ orgId, actor: 'system' }, async (tx) => {
-        const rows = await tx.query<Row>(
-          `UPDATE approval_requests SET status = 'EXPIRED'
-            WHERE org_id = $1 AND id = ANY($2::uuid[]) AND status = 'PENDING' AND expires_at <= now()
-            RETURNING ${COLUMNS}`,
-          [orgId, ids],
-        );
-        const entries = rows.map(fromRow).map((r): Entry => ({
-          action: 'expireRequest',
-          target: `approval:${r.id}`,
-          before: { ...audited(r), status: 'PENDING' },
-          after: audited(r),
-        }));
-        return { entries, result: rows.map((r) => r.id) };
-      });
-      expired.push(...done.map((id) => ({ orgId, id })));
+      try {
+        const done = await this.record({ orgId, actor: 'system' }, async (tx) => {
+          const before = await tx.query<Row>(
+            `SELECT ${COLUMNS} FROM approval_requests
+              WHERE org_id = $1 AND id = ANY($2::uuid[]) AND status IN ('PENDING', 'APPROVED')
+                AND expires_at <= clock_timestamp()
+              FOR UPDATE`,
+            [orgId, ids],
+          );
+          const rows = await tx.query<Row>(
+            `UPDATE approval_requests SET status = 'EXPIRED'
+              WHERE org_id = $1 AND id = ANY($2::uuid[]) AND status IN ('PENDING', 'APPROVED')
+                AND expires_at <= clock_timestamp()
+              RETURNING ${COLUMNS}`,
+            [orgId, before.map((r) => r.id)],
+          );
+          const was = new Map(before.map((r) => [r.id, r]));
+          const entries = rows.map(fromRow).map((r): Entry => ({
+            action: 'expireRequest',
+            target: `approval:${r.id}`,
+            // What it was: PENDING, or APPROVED and never executed.
+            before: { ...audited(r), status: stored(was.get(r.id)) },
+            after: audited(r),
+          }));
+          return { entries, result: rows.map((r) => r.id) };
+        });
+        expired.push(...done.map((id) => ({ orgId, id })));
+      } catch (err) {
+        failed.push(err);
+      }
     }
-    return expired;
+    return { expired, failed };
+  }
+
+  /**
+   * Counts the PENDING requests an actor opened in an organization: a requester may keep a bounded
+   * number waiting (see MAX_PENDING_PER_REQUESTER).
+   */
+  async pendingBy(orgId: string, requestedBy: string): Promise<number> {
+    const [row] = await this.db.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM approval_requests
+        WHERE org_id = $1 AND requested_by = $2 AND status = 'PENDING' AND expires_at > clock_timestamp()`,
+      [orgId, requestedBy],
+    );
+    return Number(row?.n ?? 0);
   }
 }
 
+/** A row's stored status (before the lapse `STATUS_NOW` shows). */
+function stored(row: Row | undefined): string {
+  return row?.status_stored ?? 'PENDING';
+}
+
 /** Why a transition from `current` was refused, in words a client can act on. */
-function refusal(current: ApprovalRequest, action: string, argumentsHash?: string): TransitionRefused {
+export function refusal(current: ApprovalRequest, action: string, argumentsHash?: string): TransitionRefused {
   const at = current.expiresAt.toISOString();
   if (action === 'executeApproved') {
     if (current.status === 'EXECUTED')
       return new TransitionRefused(current, `approval request ${current.id} was already executed`);
+    // Approved, then lapsed unexecuted (or APPROVED here while the database's clock says it lapsed).
+    const lapsed = current.expiresAt.getTime() <= Date.now();
+    if ((current.status === 'EXPIRED' && current.decidedAt) || (current.status === 'APPROVED' && lapsed))
+      return new TransitionRefused(current, `the approval of request ${current.id} expired at ${at}`);
     if (current.status !== 'APPROVED')
       return new TransitionRefused(
         current,
         `approval request ${current.id} is ${current.status}, not APPROVED`,
       );
-    if (current.expiresAt.getTime() <= Date.now())
-      return new TransitionRefused(current, `the approval of request ${current.id} expired at ${at}`);
     if (argumentsHash !== current.argumentsHash)
       return new TransitionRefused(
         current,

@@ -26,6 +26,7 @@ export { ApiKeys, gatewaySecret, type ApiKey } from './api-keys';
 export {
   APPROVAL_STATUSES,
   TransitionRefused,
+  refusal as approvalRefusal,
   type ApprovalRequest,
   type ApprovalStatus,
   type Recipient,

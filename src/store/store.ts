@@ -98,12 +98,16 @@ export class Store {
   /** Recomputes the organization's audit chain; names the first entry edited, deleted or reordered. */
   async verifyAudit(orgId: string): Promise<AuditVerdict> {
     if (!isUuid(orgId)) throw notFound('organization', orgId);
-    const [org] = await this.db.query<{ seq: string }>(
-      'SELECT audit_seq::text AS seq FROM organizations WHERE id = $1',
-      [orgId],
-    );
-    if (!org) throw notFound('organization', orgId);
-    return verifyAudit(this.db, orgId, Number(org.seq));
+    // One snapshot: writes committing meanwhile (approvals, the expiry sweep) are not half seen.
+    return this.db.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const [org] = await tx.query<{ seq: string }>(
+        'SELECT audit_seq::text AS seq FROM organizations WHERE id = $1',
+        [orgId],
+      );
+      if (!org) throw notFound('organization', orgId);
+      return verifyAudit(tx, orgId, Number(org.seq));
+    });
   }
 
   close(): Promise<void> {

@@ -357,6 +357,28 @@ describe('the live options', () => {
 });
 
 describe('gateway bounds and shutdown', () => {
+  test('one viewer cannot take every connection: over their bound, closed 1013; others still connect', async () => {
+    const u = await startLiveGateway('pglite', { ...LIVE, maxConnectionsPerViewer: 2 });
+    try {
+      const { orgId, ownerId } = await newTenant(u, 'junto');
+      const other = (await u.store.users.create({ orgId, actor: 'test' }, { email: 'other@junto.example' }))
+        .result;
+      const token = await u.token(orgId, ownerId);
+      const a = connect(u, bearer(token));
+      const b = connect(u, bearer(token));
+      await Promise.all([a.connected, b.connected]);
+      // Another token of the same user is the same viewer.
+      const c = connect(u, bearer(await u.token(orgId, ownerId)));
+      expectCleanClose(await within(c.closed, 5_000), 1013, /too many connections for these credentials/);
+      const d = connect(u, bearer(await u.token(orgId, other.id)));
+      expect(await within(d.connected, 5_000)).not.toBe('timeout');
+      await Promise.all([a.dispose(), b.dispose(), d.dispose()]);
+      expect(u.logged).toEqual([]);
+    } finally {
+      await u.close().catch(() => {});
+    }
+  });
+
   test('a connection over the gateway bound is closed 1013; close() closes the rest 1001', async () => {
     const u = await startLiveGateway('pglite', { ...LIVE, maxConnections: 2 });
     try {

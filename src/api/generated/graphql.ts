@@ -53,7 +53,10 @@ export type ApprovalPayload = {
  */
 export type ApprovalRequest = {
   __typename?: 'ApprovalRequest';
-  /** Who may decide it now: holders of the kind's approval permission here, not its subject or requester. */
+  /**
+   * Who may decide it now: holders of the kind's approval permission here, not its subject or requester.
+   * Like `whoCan`: you need the permission to view users at the request's scope (a key: `decisions:check`).
+   */
   approvers: UserConnection;
   arguments?: Maybe<Scalars['JSON']['output']>;
   /** SHA-256 (hex) of the canonical JSON of `arguments` (keys sorted): `executeApproved` must present it. */
@@ -69,7 +72,10 @@ export type ApprovalRequest = {
   locationId?: Maybe<Scalars['ID']['output']>;
   /** The approver's (or canceller's) note. */
   note?: Maybe<Scalars['String']['output']>;
-  /** The Slack and Teams messages sent about it, with their delivery state. */
+  /**
+   * The Slack and Teams messages sent about it, with their delivery state. They name their recipients:
+   * you need the permission to view users at the request's scope (a key: `directory:read`).
+   */
   notifications: Array<Notification>;
   /** Who opened it: a user id, or `apikey:<id>` for an agent's API key. */
   requestedBy: Scalars['String']['output'];

@@ -147,15 +147,20 @@ async function checkGuard(g: Guard, parent: unknown, args: unknown, access: Acce
   // A guard naming only whom it acts on is decided there; otherwise at the scopes named (the root by default).
   if ((g.target || g.assignment) && !g.location && !g.team) return;
   // Reads name scopes as filters: one that does not exist is the resolver's NOT_FOUND (a check's own).
-  await access.require(what, scopesOf(g, args), g.serviceScope, { unknownScopeAtRoot: g.type === 'Query' });
+  await access.require(what, scopesOf(g, args, parent), g.serviceScope, {
+    unknownScopeAtRoot: g.type === 'Query',
+  });
 }
 
-/** The scopes a guard's `location` and `team` paths name; none given or all empty: the root. */
-function scopesOf(g: Guard, args: unknown): Scope[] {
+/**
+ * The scopes a guard's `location` and `team` paths name (a `parent.` path: the object's own field);
+ * none given or all empty: the root.
+ */
+function scopesOf(g: Guard, args: unknown, parent?: unknown): Scope[] {
   const teams = g.team ? valuesAt(args, g.team) : [];
   const scopes: Scope[] = [];
   (g.location ?? []).forEach((path, i) =>
-    valuesAt(args, path).forEach((location, j) =>
+    valuesAt(path.startsWith('parent.') ? { parent } : args, path).forEach((location, j) =>
       scopes.push(
         scopeOf({
           locationId: isId(location) ? location : null,

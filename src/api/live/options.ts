@@ -7,6 +7,8 @@ export interface LiveOptions {
   maxSubscriptionsPerConnection?: number;
   /** Open WebSocket connections per gateway; one more is closed 1013 (try again later). Default 10,000. */
   maxConnections?: number;
+  /** Open connections of one viewer (a user, an API key); one more is closed 1013. Default 50. */
+  maxConnectionsPerViewer?: number;
   /** How long a new socket may take to send `connection_init`; then it is closed 4408. Default 10 s. */
   connectionInitTimeoutMs?: number;
   /** The largest message a client may send (ws `maxPayload`); a larger one closes the socket 1009. Default 64 KiB. */
@@ -23,6 +25,7 @@ export interface LiveOptions {
 export const LIVE_DEFAULTS: Required<LiveOptions> = {
   maxSubscriptionsPerConnection: 20,
   maxConnections: 10_000,
+  maxConnectionsPerViewer: 50,
   connectionInitTimeoutMs: 10_000,
   maxMessageBytes: 64 * 1024,
   recheckMs: 5_000,

@@ -46,6 +46,8 @@ interface Connection {
   socket: WebSocket;
   request: IncomingMessage;
   credentials?: Credentials;
+  /** Who it authenticated as (`<org>:<user or key>`), for the per-viewer bound. */
+  viewer?: string;
   closing: boolean;
 }
 
@@ -127,15 +129,29 @@ export function startLiveServer(options: LiveServerOptions): LiveServer {
         close(connection, LiveClose.UNAUTHORIZED, credentials);
         return false;
       }
+      let viewer: string;
       try {
-        await options.context(credentials);
+        const { viewer: v } = await options.context(credentials);
+        viewer = `${v.orgId}:${v.kind === 'user' ? v.userId : `apikey:${v.keyId}`}`;
       } catch (err) {
         const refusal = refusalOf(err, 'connect')!;
         close(connection, refusal.code, refusal.reason);
         return false;
       }
       if (connection.closing) return false;
+      // One viewer cannot take every connection of the gateway (nor multiply the work of each change).
+      let same = 0;
+      for (const c of open) if (c.viewer === viewer) same++;
+      if (same >= limits.maxConnectionsPerViewer) {
+        close(
+          connection,
+          LiveClose.TRY_AGAIN_LATER,
+          'too many connections for these credentials: close some',
+        );
+        return false;
+      }
       connection.credentials = credentials;
+      connection.viewer = viewer;
       return true;
     },
 

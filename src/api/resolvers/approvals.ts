@@ -54,10 +54,12 @@ export const approvalResolvers: Resolvers = {
           () => ctx.fresh(),
           (request, context) => decidedAt({ approvalRequestChanged: request }, context),
         );
-        // One the viewer may not see is refused like one that is not there.
-        if (id && !(await ctx.approvals.get(id))) {
+        // One the viewer may not see is refused like one that is not there; a failed check stops it too.
+        try {
+          if (id && !(await ctx.approvals.get(id))) throw notFound('approval request', id);
+        } catch (err) {
           await stream.return?.();
-          throw notFound('approval request', id);
+          throw err;
         }
         return stream;
       },
