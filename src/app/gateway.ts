@@ -78,8 +78,11 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
   const log = options.log ?? (() => {});
   // Settings first: a bad one is refused before any connection is opened.
   const background = options.approvals === false ? undefined : (options.approvals ?? {});
-  const notify = background &&
-    background.notify !== false && { ...notifyConfigFromEnv(), ...background.notify };
+  const given = background && background.notify !== false ? background.notify : undefined;
+  const notifyConfig = { ...notifyConfigFromEnv(), ...given };
+  // The worker runs where asked; the allowed Teams hosts hold wherever settings are written.
+  const notify = background && background.notify !== false ? notifyConfig : undefined;
+  const teamsHosts = notifyConfig.teamsHosts;
   const metrics = new Metrics();
   const db = countingDb(options.db, () => metrics.storeQueries.inc());
   const l1: L1Cache | undefined = options.cache === false ? undefined : inProcessLevel(options.cache || {});
@@ -117,7 +120,7 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
   const store = new Store(db, {
     versions,
     // Organizations' Teams webhooks: on the allowed hosts only (the worker checks again before a send).
-    notifications: notify ? { checkTeamsWebhookUrl: (url) => notify.teamsHosts.problem(url) } : undefined,
+    notifications: { checkTeamsWebhookUrl: (url) => teamsHosts.problem(url) },
   });
   // Lookups are counted where there is a cache to look in (a gateway without one counts none).
   const levels = { l1, shared, metrics: l1 ? metrics : undefined };

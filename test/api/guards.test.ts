@@ -345,7 +345,7 @@ function queryCalls(w: World): Record<string, Call[]> {
     ],
     approvalRequests: [{ query: `{ approvalRequests { edges { node { id } } } }`, expect: 'data' }],
     notificationSettings: [
-      { query: `{ notificationSettings { slackBotTokenSet teamsWebhookUrl } }`, expect: 'forbidden' },
+      { query: `{ notificationSettings { slackBotTokenSet teamsWebhookSet } }`, expect: 'forbidden' },
     ],
     auditLog: [{ query: `{ auditLog { edges { node { seq action target } } } }`, expect: 'forbidden' }],
   };

@@ -71,7 +71,7 @@ describe('Junto', () => {
     const settings = await gql(
       t.url,
       w.owner.token,
-      `mutation($i: SetNotificationSettingsInput!) { setNotificationSettings(input: $i) { settings { slackBotTokenSet teamsWebhookUrl } } }`,
+      `mutation($i: SetNotificationSettingsInput!) { setNotificationSettings(input: $i) { settings { slackBotTokenSet teamsWebhookSet teamsWebhookHost } } }`,
       {
         i: {
           slackBotToken: 'xoxb-1234567890-abcdefghij',
@@ -82,8 +82,18 @@ describe('Junto', () => {
     expect(settings.errors).toBeUndefined();
     expect(settings.data!.setNotificationSettings.settings).toEqual({
       slackBotTokenSet: true,
-      teamsWebhookUrl: 'https://acme.webhook.office.com/webhookb2/abc',
+      teamsWebhookSet: true,
+      teamsWebhookHost: 'acme.webhook.office.com',
     });
+    // A webhook on a host the gateway does not allow is refused, naming the field.
+    const evil = await gql(
+      t.url,
+      w.owner.token,
+      `mutation($i: SetNotificationSettingsInput!) { setNotificationSettings(input: $i) { settings { teamsWebhookSet } } }`,
+      { i: { teamsWebhookUrl: 'https://169.254.169.254/latest/meta-data' } },
+    );
+    expect(evil.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(evil.errors?.[0]?.message).toMatch(/^teamsWebhookUrl's host 169\.254\.169\.254 is not allowed/);
     // The token is never returned, and never recorded.
     expect(JSON.stringify(await t.store.auditLog(w.orgId, { first: 10_000 }))).not.toContain('abcdefghij');
     // Each person says where they are reached (their own addresses need no permission).

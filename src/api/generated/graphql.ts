@@ -766,12 +766,17 @@ export type Notification = {
 
 export type NotificationChannel = 'slack' | 'teams';
 
-/** How the organization reaches its approvers. The Slack token is never returned. */
+/**
+ * How the organization reaches its approvers. Neither the Slack token nor the Teams webhook's URL (its
+ * signature is a credential) is ever returned: only whether each is set, and the webhook's host.
+ */
 export type NotificationSettings = {
   __typename?: 'NotificationSettings';
   slackBotTokenSet: Scalars['Boolean']['output'];
-  /** An incoming webhook of Microsoft Teams (Workflows) that posts Adaptive Cards. */
-  teamsWebhookUrl?: Maybe<Scalars['String']['output']>;
+  /** Its host, e.g. `acme.webhook.office.com`. */
+  teamsWebhookHost?: Maybe<Scalars['String']['output']>;
+  /** An incoming webhook of Microsoft Teams (Workflows) that posts Adaptive Cards is set. */
+  teamsWebhookSet: Scalars['Boolean']['output'];
 };
 
 export type NotificationSettingsPayload = {
@@ -2130,7 +2135,8 @@ export type NotificationSettingsResolvers<
     ResolversParentTypes['NotificationSettings'],
 > = ResolversObject<{
   slackBotTokenSet?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  teamsWebhookUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  teamsWebhookHost?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  teamsWebhookSet?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
 export type NotificationSettingsPayloadResolvers<

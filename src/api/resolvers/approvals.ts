@@ -1,5 +1,5 @@
 import type { Resolvers } from '../generated/graphql';
-import { notFound } from '../../store';
+import { notFound, type NotificationSettings } from '../../store';
 import type { Context } from '../context';
 import { decidedAt } from '../live/event';
 import { connection, idCursor, pageSize } from './pagination';
@@ -13,7 +13,8 @@ export const approvalResolvers: Resolvers = {
       const requests = await ctx.approvals.list({ status, kind, first: n, after: idCursor(after) });
       return connection(requests, n, (r) => r.id);
     },
-    notificationSettings: (_, __, ctx) => ctx.store.notifications.settings(ctx.viewer.orgId),
+    notificationSettings: async (_, __, ctx) =>
+      shownSettings(await ctx.store.notifications.settings(ctx.viewer.orgId)),
   },
   Mutation: {
     requestApproval: (_, { input }, ctx) => ctx.approvals.request(input),
@@ -26,9 +27,11 @@ export const approvalResolvers: Resolvers = {
     executeApproved: async (_, { input }, ctx) =>
       payload(ctx, await ctx.approvals.execute(input.id, input.argumentsHash)),
     setNotificationSettings: async (_, { input }, ctx) => ({
-      settings: await ctx.store.notifications.setSettings(
-        { orgId: ctx.viewer.orgId, actor: ctx.access.actor, requestId: ctx.requestId },
-        input,
+      settings: shownSettings(
+        await ctx.store.notifications.setSettings(
+          { orgId: ctx.viewer.orgId, actor: ctx.access.actor, requestId: ctx.requestId },
+          input,
+        ),
       ),
     }),
     setNotificationAddresses: async (_, { input }, ctx) => {
@@ -85,4 +88,13 @@ export const approvalResolvers: Resolvers = {
 
 function payload(ctx: Context, request: Awaited<ReturnType<Context['approvals']['get']>>) {
   return { request: request!, version: ctx.authz.version };
+}
+
+/** What the API shows of the settings: whether each is set, and the webhook's host (never its URL). */
+function shownSettings(s: NotificationSettings) {
+  return {
+    slackBotTokenSet: s.slackBotTokenSet,
+    teamsWebhookSet: s.teamsWebhookUrl !== null,
+    teamsWebhookHost: s.teamsWebhookUrl ? new URL(s.teamsWebhookUrl).host : null,
+  };
 }
