@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from './db';
-import { notFound } from './errors';
+import { notFound, StoreError } from './errors';
 import { isUuid, newId } from './ids';
 import type { Write, WriteContext, Written } from './write';
 
@@ -24,6 +24,12 @@ interface Row {
   revoked_at: Date | null;
 }
 
+/**
+ * What an API key may be allowed (each guard's `serviceScope` is one of these): deciding for others,
+ * reading the directory, opening approval requests on a user's behalf (an agent).
+ */
+export const SERVICE_SCOPES = ['decisions:check', 'directory:read', 'approvals:request'] as const;
+
 const PREFIX = 'rgk_';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const fromRow = (r: Row): ApiKey => ({
@@ -46,6 +52,12 @@ export class ApiKeys {
     ctx: WriteContext,
     input: { name: string; scopes: string[] },
   ): Promise<Written<{ key: ApiKey; token: string }>> {
+    const unknown = input.scopes.filter((s) => !(SERVICE_SCOPES as readonly string[]).includes(s));
+    if (unknown.length)
+      throw new StoreError(
+        'INVALID',
+        `unknown scope ${JSON.stringify(unknown[0]!.slice(0, 100))}; expected one of: ${SERVICE_SCOPES.join(', ')}`,
+      );
     return this.write(ctx, 'createApiKey', async (tx) => {
       const id = newId();
       const secret = randomBytes(32).toString('base64url');

@@ -22,7 +22,7 @@ export { roleSpec, type CustomRole, type RoleInput } from './roles';
 export { toEngineAssignment, type Assignment, type AssignInput } from './assignments';
 export { EFFECTIVE_OWNER_SQL, isActiveOwner, isOwnerAssignment } from './owners';
 export { canonicalJson, type AuditEntry, type AuditVerdict } from './audit';
-export { ApiKeys, gatewaySecret, type ApiKey } from './api-keys';
+export { ApiKeys, gatewaySecret, SERVICE_SCOPES, type ApiKey } from './api-keys';
 export {
   APPROVAL_STATUSES,
   TransitionRefused,

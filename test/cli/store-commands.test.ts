@@ -190,3 +190,25 @@ describe('rolegate key revoke', () => {
     }
   });
 });
+
+describe('rolegate key create', () => {
+  it('refuses a scope no API key can hold, naming the ones it can', async () => {
+    const { store, close } = await openTestStore('postgres');
+    try {
+      const { orgId } = await newOrg(store);
+      const env = { DATABASE_URL: process.env.ROLEGATE_TEST_DATABASE_URL! };
+      const run = await rolegate(
+        ['key', 'create', '--org', orgId, '--name', 'agent', '--scope', 'approval:request'],
+        env,
+      );
+      expect(run).toMatchObject({
+        code: 1,
+        stderr:
+          'rolegate: unknown scope "approval:request"; expected one of: decisions:check, directory:read, approvals:request\n',
+      });
+      expect(await store.auditLog(orgId, { first: 100 })).toHaveLength(1);
+    } finally {
+      await close();
+    }
+  });
+});

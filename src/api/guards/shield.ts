@@ -1,4 +1,4 @@
-import { asError } from '../../store';
+import { asError, SERVICE_SCOPES } from '../../store';
 import { isObjectType, type GraphQLSchema } from 'graphql';
 import { middleware, type IMiddleware, type IMiddlewareGenerator } from 'graphql-middleware';
 import { deny, rule, shield } from 'graphql-shield';
@@ -73,6 +73,10 @@ export function validateGuards(schema: GraphQLSchema, guards: Guard[]): void {
     if (g.kind === 'requires' && !g.operation && !g.permission && !g.approval && !(g.self && g.serviceScope))
       problems.push(
         `${g.type}.${g.field}: @requires needs an operation or a permission (or an approval, or self with serviceScope)`,
+      );
+    if (g.serviceScope && !(SERVICE_SCOPES as readonly string[]).includes(g.serviceScope))
+      problems.push(
+        `${g.type}.${g.field}: @requires names the service scope ${g.serviceScope}, which no API key can hold (SERVICE_SCOPES)`,
       );
     if (!!g.approval !== !!g.approvalRole)
       problems.push(`${g.type}.${g.field}: @requires gives approval and approvalRole together`);
