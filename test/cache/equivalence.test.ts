@@ -219,8 +219,11 @@ async function checkWorld(world: World): Promise<void> {
 
   // What the requests load: grants by user, paths by location; and which of them exist (only those
   // are cached: "no such user" and "no such location" are read from the store every time).
-  const userIdsLoaded = new Set(inputs.map((i) => i.userId));
-  const locationIdsLoaded = new Set(inputs.flatMap((i) => (i.locationId ? [i.locationId] : [])));
+  // A check of an unknown name is refused before anything is loaded: its user and location count
+  // only if another input loads them (user 0 may appear in those checks alone).
+  const loading = inputs.filter((_, i) => i >= checks.length || i < world.checks.length);
+  const userIdsLoaded = new Set(loading.map((i) => i.userId));
+  const locationIdsLoaded = new Set(loading.flatMap((i) => (i.locationId ? [i.locationId] : [])));
   const existing = new Set(stored.userIds);
   const storedLocations = new Set(
     (await store.locations.getMany(orgId, [...locationIdsLoaded])).flatMap((l) => (l ? [l.id] : [])),
