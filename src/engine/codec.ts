@@ -10,7 +10,8 @@ import { UserGrants, type GrantParts, type RestrictedGrant } from './grants';
  * other catalog (a replica on another release, a changed catalog) or for bytes it cannot read.
  */
 
-const FORMAT = 1;
+/** 2: team memberships (rule 3). Entries of another format are misses. */
+const FORMAT = 2;
 
 /** Encodes grants for the shared cache. */
 export function encodeGrants(grants: UserGrants): Buffer {
@@ -21,6 +22,8 @@ export function encodeGrants(grants: UserGrants): Buffer {
   w.f64(grants.validUntil);
   w.u32(grants.flags.length);
   for (const f of grants.flags) w.str(f);
+  w.u32(grants.memberOf.length);
+  for (const t of grants.memberOf) w.str(t);
   w.bits(grants.org);
   w.bits(grants.flagAdd);
   w.bits(grants.flagKeep);
@@ -51,6 +54,7 @@ export function decodeGrants(catalog: CompiledCatalog, userId: string, bytes: Bu
     const state = r.u8();
     const validUntil = r.f64();
     const flags = r.list(() => r.str());
+    const memberOf = r.list(() => r.str());
     const org = r.bits();
     const flagAdd = r.bits();
     const flagKeep = r.bits();
@@ -70,6 +74,7 @@ export function decodeGrants(catalog: CompiledCatalog, userId: string, bytes: Bu
       deleted: (state & 2) !== 0,
       active: (state & 4) !== 0,
       flags,
+      memberOf,
       validUntil,
       org,
       flagAdd,

@@ -1,4 +1,3 @@
-import { hasBit } from './bitset';
 import type { CompiledCatalog } from './compile';
 import type { UserGrants } from './grants';
 import type { CheckRequest, Outcome, ToolPolicies } from './types';
@@ -14,7 +13,7 @@ export function decide(
   policies: ToolPolicies = {},
 ): Outcome {
   const { bit, tool } = catalog.resolve(req.permission);
-  if (!hasBit(grants.effective(req), bit)) return 'DENY';
+  if (!grants.holds(req, bit)) return 'DENY';
   if (!tool) return 'ALLOW';
   return outcomeOfPolicy(catalog.toolMode(tool, policies).mode);
 }

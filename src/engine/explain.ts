@@ -61,6 +61,12 @@ export interface Explanation {
   tool?: { name: string; permission: string; policy: string; policySource: 'organization' | 'catalog' };
   /** When a `page:`/`nav:` entry follows another permission. */
   follows?: string;
+  /**
+   * When the resource names teams: the team it was judged in (rule 3: each named team alone, with the
+   * organization and location grants). The first named team where it holds; when it holds in none, the
+   * first where something grants it, else the first named.
+   */
+  team?: string;
   detail: PermissionExplanation;
 }
 
@@ -76,6 +82,51 @@ export function explain(
 ): Explanation {
   const { tool } = catalog.resolve(req.permission); // throws on unknown names
   const target = tool ? tool.permission : (catalog.aliasOf(req.permission) ?? req.permission);
+  const named = [...new Set(req.teamIds ?? [])];
+  // Rule 3: each named team is judged alone; the first where the permission holds decides.
+  const judged = named.length
+    ? named.map((team) => ({ team, detail: explainIn(catalog, subject, req, team, options.now)(target) }))
+    : [{ team: undefined, detail: explainIn(catalog, subject, req, undefined, options.now)(target) }];
+  const { team, detail } =
+    judged.find((j) => j.detail.effective) ?? judged.find((j) => j.detail.grantedBy.length) ?? judged[0]!;
+
+  let outcome: Outcome = detail.effective ? 'ALLOW' : 'DENY';
+  let toolInfo: Explanation['tool'];
+  if (tool) {
+    const { mode, overridden } = catalog.toolMode(tool, options.policies);
+    toolInfo = {
+      name: tool.name,
+      permission: tool.permission,
+      policy: mode,
+      policySource: overridden ? 'organization' : 'catalog',
+    };
+    if (detail.effective) outcome = outcomeOfPolicy(mode);
+  }
+  const follows = !tool && target !== req.permission ? target : undefined;
+  return {
+    permission: req.permission,
+    outcome,
+    allowed: outcome === 'ALLOW',
+    summary: summarize(subject, detail, outcome, toolInfo, follows, team === undefined ? [] : named),
+    user: { id: subject.userId, locked: !!subject.locked, deleted: !!subject.deleted },
+    ...(toolInfo ? { tool: toolInfo } : {}),
+    ...(follows ? { follows } : {}),
+    ...(team !== undefined ? { team } : {}),
+    detail,
+  };
+}
+
+/**
+ * Explains permissions (rules 1, 2 and 4–8) with the organization and location grants plus, when
+ * `team` is given, the grants of that one team (rule 3); memoized per permission.
+ */
+function explainIn(
+  catalog: CompiledCatalog,
+  subject: Subject,
+  req: CheckRequest,
+  team: string | undefined,
+  now: number,
+): (permission: string) => PermissionExplanation {
   const active = !subject.locked && !subject.deleted;
   const flags = new Set(subject.flags ?? []);
   const memo = new Map<string, PermissionExplanation>();
@@ -117,7 +168,7 @@ export function explain(
         scope: scopeOf(a, req),
         ...(isRestricted(a) ? { restriction: restrictionOf(a) } : {}),
       };
-      const why = whyNotCounted(role, a, req, options.now, subject, out.requiresFlag);
+      const why = whyNotCounted(role, a, req, team, now, subject, out.requiresFlag);
       if (why) out.ignored.push({ ...source, why });
       else out.grantedBy.push(source);
     }
@@ -126,31 +177,7 @@ export function explain(
     out.effective = active && out.grantedBy.length > 0 && out.requires.every((r) => r.effective);
     return out;
   };
-
-  const detail = explainPermission(target);
-  let outcome: Outcome = detail.effective ? 'ALLOW' : 'DENY';
-  let toolInfo: Explanation['tool'];
-  if (tool) {
-    const { mode, overridden } = catalog.toolMode(tool, options.policies);
-    toolInfo = {
-      name: tool.name,
-      permission: tool.permission,
-      policy: mode,
-      policySource: overridden ? 'organization' : 'catalog',
-    };
-    if (detail.effective) outcome = outcomeOfPolicy(mode);
-  }
-  const follows = !tool && target !== req.permission ? target : undefined;
-  return {
-    permission: req.permission,
-    outcome,
-    allowed: outcome === 'ALLOW',
-    summary: summarize(subject, detail, outcome, toolInfo, follows),
-    user: { id: subject.userId, locked: !!subject.locked, deleted: !!subject.deleted },
-    ...(toolInfo ? { tool: toolInfo } : {}),
-    ...(follows ? { follows } : {}),
-    detail,
-  };
+  return explainPermission;
 }
 
 function permissionSpec(catalog: CompiledCatalog, permission: string) {
@@ -215,6 +242,7 @@ function whyNotCounted(
   role: CompiledRole,
   a: Assignment,
   req: CheckRequest,
+  team: string | undefined,
   now: number,
   subject: Subject,
   requiresFlag: PermissionExplanation['requiresFlag'],
@@ -225,6 +253,12 @@ function whyNotCounted(
   if (!fitsScope(role, a)) return `a ${role.kind} role cannot be assigned at this scope`;
   if (a.teamId && !(req.teamIds ?? []).includes(a.teamId)) {
     return `given in team ${a.teamId}, which the resource does not name`;
+  }
+  if (a.teamId && a.teamId !== team) {
+    return `given in team ${a.teamId}, and this is judged in team ${team}: roles in different teams are not summed`;
+  }
+  if (a.teamId && !(subject.memberOf ?? []).includes(a.teamId)) {
+    return `the user is not a member of team ${a.teamId}`;
   }
   if (a.locationId && !(req.locationPath ?? []).includes(a.locationId)) {
     return `given at location ${a.locationId}, which is neither this location nor above it`;
@@ -263,6 +297,7 @@ function summarize(
   outcome: Outcome,
   tool: Explanation['tool'],
   follows: string | undefined,
+  teams: readonly string[],
 ): string {
   const what = tool
     ? `tool ${tool.name} (${detail.permission})`
@@ -283,7 +318,13 @@ function summarize(
       missing = firstMissing(missing);
       chain.push(missing!.permission);
     }
-    return `denied: ${detail.permission} requires ${chain.join(', which requires ')}, which is not effective here`;
+    const where =
+      teams.length > 1
+        ? ` in any one of the teams ${teams.join(', ')} (each is judged alone)`
+        : teams.length
+          ? ` in team ${teams[0]}`
+          : ' here';
+    return `denied: ${detail.permission} requires ${chain.join(', which requires ')}, which is not effective${where}`;
   }
   const by = `granted by ${describe(detail.grantedBy[0]!)}`;
   if (tool) {

@@ -19,6 +19,7 @@ export type GrantParts = Pick<
   | 'deleted'
   | 'active'
   | 'flags'
+  | 'memberOf'
   | 'validUntil'
   | 'org'
   | 'byLocation'
@@ -28,14 +29,18 @@ export type GrantParts = Pick<
   | 'flagKeep'
 >;
 
+/** Where a check is asked, and about which resource: a request without its permission. */
+export type CheckScope = Omit<CheckRequest, 'permission'>;
+
 /** Effective sets memoized per location, for checks that name no resource. Cleared when full. */
 const MEMO_LIMIT = 1024;
 
 /**
  * One user's grants, compiled against one catalog at one instant: every counted assignment's role
  * closure, bucketed by scope, plus the user's flag masks. Answering a check then costs a few bitset
- * operations. Built for one version of the organization (its tree, roles and the user's assignments);
- * rebuild it when the version changes or at `validUntil`, when the next assignment expires.
+ * operations. Built for one version of the organization (its tree, roles, the user's assignments and
+ * team memberships); rebuild it when the version changes or at `validUntil`, when the next assignment
+ * expires.
  */
 export class UserGrants {
   readonly userId: string;
@@ -45,12 +50,15 @@ export class UserGrants {
   readonly active: boolean;
   /** The user's flags as stored (unknown ones included): what `capabilities` reports. */
   readonly flags: readonly string[];
+  /** The teams the user is a member of (team roles elsewhere were left out when compiling). */
+  readonly memberOf: readonly string[];
   /** Earliest expiry (epoch ms) among the assignments counted; Infinity when none expires. */
   readonly validUntil: number;
 
   // The compiled parts below are read by `codec.ts` (the shared cache's encoding) and nothing else.
   readonly org: Bits;
   readonly byLocation = new Map<string, Bits>();
+  /** Team-role grants by team, members' teams only. */
   readonly byTeam = new Map<string, Bits>();
   readonly restricted: RestrictedGrant[] = [];
   /** Permissions the user's flags grant on their own. */
@@ -58,6 +66,8 @@ export class UserGrants {
   /** Permissions roles may grant given the user's flags: all but those gated on a flag the user lacks. */
   readonly flagKeep: Bits;
   private readonly memo = new Map<string, Bits>();
+  /** Two working sets for checks naming teams or a resource, so that those allocate nothing either. */
+  private scratch?: [Bits, Bits];
 
   /** Compiles a subject's grants at `now`; or restores grants compiled before (`GrantParts`, the codec's). */
   constructor(catalog: CompiledCatalog, subject: Subject, now: number);
@@ -74,6 +84,7 @@ export class UserGrants {
       this.deleted = p.deleted;
       this.active = p.active;
       this.flags = p.flags;
+      this.memberOf = p.memberOf;
       this.validUntil = p.validUntil;
       this.org = p.org;
       this.flagAdd = p.flagAdd;
@@ -90,6 +101,7 @@ export class UserGrants {
     this.deleted = !!subject.deleted;
     this.active = !subject.locked && !subject.deleted;
     this.flags = [...(subject.flags ?? [])];
+    this.memberOf = [...new Set(subject.memberOf ?? [])];
     this.org = emptyBits(words);
     this.flagAdd = emptyBits(words);
     this.flagKeep = emptyBits(words).fill(0xffffffff);
@@ -109,6 +121,8 @@ export class UserGrants {
         if (a.expiresAt != null && a.expiresAt <= now) continue;
         const role = catalog.roles.get(a.role);
         if (!role || !fitsScope(role, a)) continue;
+        // Team roles count only while the user is a member of the team (rule 3).
+        if (a.teamId && !this.memberOf.includes(a.teamId)) continue;
         if (a.expiresAt != null && a.expiresAt < validUntil) validUntil = a.expiresAt;
         if (isRestricted(a)) {
           this.restricted.push({
@@ -131,12 +145,13 @@ export class UserGrants {
   }
 
   /**
-   * The set of effective permissions for a request's scope and resource (rules 1–8). The request's
+   * The set of effective permissions for a request's scope and resource (rules 1–8): for a resource
+   * naming teams, what holds in at least one of them (each judged alone, rule 3). The request's
    * `permission` is ignored. The result is shared: do not modify it.
    */
-  effective(req: Omit<CheckRequest, 'permission'>): Bits {
+  effective(req: CheckScope): Bits {
+    const plain = isPlain(req);
     const path = req.locationPath ?? [];
-    const plain = !req.teamIds?.length && req.personId == null && !req.groupIds?.length;
     const memoKey = path.length ? path[0]! : '';
     if (plain) {
       const hit = this.memo.get(memoKey);
@@ -145,24 +160,16 @@ export class UserGrants {
 
     const set = emptyBits(this.catalog.words);
     if (this.active) {
-      orInto(set, this.org);
-      for (const loc of path) {
-        const b = this.byLocation.get(loc);
-        if (b) orInto(set, b);
-      }
+      const [base, work] = this.working();
+      this.baseInto(base, req);
       for (const team of req.teamIds ?? []) {
-        const b = this.byTeam.get(team);
-        if (b) orInto(set, b);
+        work.set(base);
+        if (!this.teamInto(work, team, req)) continue;
+        this.settle(work);
+        orInto(set, work);
       }
-      for (const r of this.restricted) {
-        if (appliesAt(r, path, req.teamIds) && matchesResource(r, req)) orInto(set, r.bits);
-      }
-      andInto(set, this.flagKeep);
-      orInto(set, this.flagAdd);
-      // Dependencies come in order (requirements first), so one pass reaches the fixpoint.
-      for (const dep of this.catalog.dependencies) {
-        if (hasBit(set, dep.bit) && !hasAll(set, dep.requires)) clearBit(set, dep.bit);
-      }
+      this.settle(base);
+      orInto(set, base);
     }
 
     if (plain) {
@@ -170,6 +177,71 @@ export class UserGrants {
       this.memo.set(memoKey, set);
     }
     return set;
+  }
+
+  /**
+   * Whether the permission at `bit` is effective for the request: `effective(req)` has it. A check
+   * naming no resource reads the memo; one naming teams or a resource is worked out in two reused
+   * sets, team by team, and stops at the first team where it holds.
+   */
+  holds(req: CheckScope, bit: number): boolean {
+    if (!this.active) return false;
+    if (isPlain(req)) return hasBit(this.effective(req), bit);
+    const [base, work] = this.working();
+    this.baseInto(base, req);
+    for (const team of req.teamIds ?? []) {
+      work.set(base);
+      if (!this.teamInto(work, team, req)) continue;
+      this.settle(work);
+      if (hasBit(work, bit)) return true;
+    }
+    // A team with no grants of the user's is judged on the rest alone, as is a request naming none.
+    this.settle(base);
+    return hasBit(base, bit);
+  }
+
+  private working(): [Bits, Bits] {
+    return (this.scratch ??= [emptyBits(this.catalog.words), emptyBits(this.catalog.words)]);
+  }
+
+  /** The organization's and the locations' grants (rules 1, 2, 5), before flags and dependencies. */
+  private baseInto(set: Bits, req: CheckScope): void {
+    const path = req.locationPath ?? [];
+    set.set(this.org);
+    for (const loc of path) {
+      const b = this.byLocation.get(loc);
+      if (b) orInto(set, b);
+    }
+    for (const r of this.restricted) {
+      if (r.teamId) continue;
+      if ((!r.locationId || path.includes(r.locationId)) && matchesResource(r, req)) orInto(set, r.bits);
+    }
+  }
+
+  /** Adds one team's grants (rule 3); false when the user has none there (the set is unchanged). */
+  private teamInto(set: Bits, team: string, req: CheckScope): boolean {
+    let added = false;
+    const b = this.byTeam.get(team);
+    if (b) {
+      orInto(set, b);
+      added = true;
+    }
+    for (const r of this.restricted) {
+      if (r.teamId !== team || !matchesResource(r, req)) continue;
+      orInto(set, r.bits);
+      added = true;
+    }
+    return added;
+  }
+
+  /** Flags (rule 6), then dependencies (rule 7), in place. */
+  private settle(set: Bits): void {
+    andInto(set, this.flagKeep);
+    orInto(set, this.flagAdd);
+    // Dependencies come in order (requirements first), so one pass reaches the fixpoint.
+    for (const dep of this.catalog.dependencies) {
+      if (hasBit(set, dep.bit) && !hasAll(set, dep.requires)) clearBit(set, dep.bit);
+    }
   }
 }
 
@@ -194,13 +266,12 @@ export function isRestricted(a: Assignment): boolean {
   return a.personId != null || (a.groupIds?.length ?? 0) > 0;
 }
 
-function appliesAt(r: RestrictedGrant, path: readonly string[], teamIds?: readonly string[]): boolean {
-  if (r.teamId) return !!teamIds?.includes(r.teamId);
-  if (r.locationId) return path.includes(r.locationId);
-  return true;
+/** A request naming no team and no resource: its effective set depends on the location alone. */
+function isPlain(req: CheckScope): boolean {
+  return !req.teamIds?.length && req.personId == null && !req.groupIds?.length;
 }
 
-function matchesResource(r: RestrictedGrant, req: Omit<CheckRequest, 'permission'>): boolean {
+function matchesResource(r: RestrictedGrant, req: CheckScope): boolean {
   if (r.personId != null && req.personId === r.personId) return true;
   for (const g of req.groupIds ?? []) if (r.groupIds.has(g)) return true;
   return false;

@@ -16,6 +16,11 @@ export interface Subject {
   deleted?: boolean;
   /** The user's flags, e.g. `billing_admin`. Unknown flags are ignored. */
   flags?: readonly string[];
+  /**
+   * The teams the user is a member of: team roles count only in these (rule 3). Default: none, so a
+   * team role of someone with no membership counts for nothing.
+   */
+  memberOf?: readonly string[];
   assignments: readonly Assignment[];
 }
 
@@ -48,7 +53,10 @@ export interface CheckRequest {
    * Empty or omitted: the organization root itself.
    */
   locationPath?: readonly string[];
-  /** Teams a team-based resource belongs to (rule 3). */
+  /**
+   * Teams a team-based resource belongs to (rule 3): the permission holds if it holds in one of them,
+   * judged on the organization and location grants plus that one team's grants (never summed across).
+   */
   teamIds?: readonly string[];
   /** The staff person of the resource (rule 5). */
   personId?: string | null;

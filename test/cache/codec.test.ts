@@ -37,6 +37,7 @@ function parts(g: UserGrants) {
     deleted: g.deleted,
     active: g.active,
     flags: [...g.flags],
+    memberOf: [...g.memberOf],
     validUntil: g.validUntil,
     org: [...g.org],
     flagAdd: [...g.flagAdd],
@@ -294,6 +295,7 @@ describe('codec: encodeGrants / decodeGrants on random worlds', () => {
         {
           userId: '👩‍💻 ñ',
           flags: ['f0', 'drapeau-ü', '🚩', '\u0000', 'x,y'],
+          memberOf: ['チーム 🧪', 'e\u0301\u0000,チーム'],
           assignments: [
             { id: 'a1', role: 'loc', locationId: '🏢 Zürich', personId: 'Ωmega' },
             { id: 'a2', role: 'loc', locationId: 'e\u0301\u0000,מחלקה', groupIds: ['グループ', '👥'] },
@@ -321,6 +323,7 @@ describe('codec: encodeGrants / decodeGrants on random worlds', () => {
     const decoded = decodeGrants(catalog, subject.userId, encodeGrants(original));
     expectSameGrants(world, catalog, subject, original, decoded);
     expect(decoded!.flags).toEqual(['f0', 'drapeau-ü', '🚩', '\u0000', 'x,y']);
+    expect(decoded!.memberOf).toEqual(['チーム 🧪', 'e\u0301\u0000,チーム']);
     expect(requests.map((r) => decide(catalog, decoded!, r))).toEqual([
       'ALLOW',
       'DENY',

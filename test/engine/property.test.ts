@@ -143,6 +143,8 @@ describe('engine vs the naive reference evaluator (random worlds)', () => {
     inherited: 0,
     cascaded: 0,
     team: 0,
+    notMember: 0,
+    otherTeam: 0,
     restricted: 0,
     byFlag: 0,
     flagMissing: 0,
@@ -167,6 +169,8 @@ describe('engine vs the naive reference evaluator (random worlds)', () => {
       if (d.ignored.some((g) => g.why.startsWith('roles grant it only with the flag'))) seen.flagMissing++;
       if (d.ignored.some((g) => g.why.startsWith('the assignment expired'))) seen.expired++;
       if (d.ignored.some((g) => g.why.includes('cannot be assigned at this scope'))) seen.misfit++;
+      if (d.ignored.some((g) => g.why.startsWith('the user is not a member of team'))) seen.notMember++;
+      if (d.ignored.some((g) => g.why.includes('roles in different teams are not summed'))) seen.otherTeam++;
       if (why.user.locked || why.user.deleted) seen.inactive++;
       if (why.tool && d.effective) seen.toolPolicyDeny++;
     }
@@ -296,6 +300,41 @@ describe('the property catches deliberately wrong engines', () => {
     'team sum: only the first team named': (world) => {
       const engine = realEngine(world);
       return (i, request) => engine(i, { ...request, teamIds: (request.teamIds ?? []).slice(0, 1) });
+    },
+    // The rule before rule 3 changed: the roles of every named team summed into one set, so that a
+    // dependency is met by a role held in another team.
+    'team sum: a union across the named teams': (world) => {
+      const compiled = compileWorld(world);
+      return (i, request) => {
+        const u = world.users[i]!;
+        const named = request.teamIds ?? [];
+        const joined = (team: string | null | undefined) =>
+          !!team && named.includes(team) && (u.memberOf ?? []).includes(team);
+        const summed: Subject = {
+          ...u,
+          memberOf: ['T_union'],
+          assignments: u.assignments.map((a) => (joined(a.teamId) ? { ...a, teamId: 'T_union' } : a)),
+        };
+        const grants = new UserGrants(compiled, summed, NOW);
+        return decide(
+          compiled,
+          grants,
+          { ...request, teamIds: named.length ? ['T_union'] : [] },
+          world.policies,
+        );
+      };
+    },
+    'team membership ignored': (world) => {
+      const compiled = compileWorld(world);
+      const grants = world.users.map(
+        (u) =>
+          new UserGrants(
+            compiled,
+            { ...u, memberOf: u.assignments.flatMap((a) => (a.teamId ? [a.teamId] : [])) },
+            NOW,
+          ),
+      );
+      return (i, request) => decide(compiled, grants[i]!, request, world.policies);
     },
     'locked and deleted users treated as active': (world) => {
       const compiled = compileWorld(world);

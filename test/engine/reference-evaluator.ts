@@ -68,7 +68,12 @@ export function referenceDecide(
 
   // --- Rule 8: a locked or deleted user holds nothing. ---
   const active = !subject.locked && !subject.deleted;
-  const held = active && isEffective(permission);
+  // --- Rule 3: with teams named, the permission holds if it holds in at least one of them, judged on
+  // the org and location grants plus that one team's grants (dependencies included), never a sum. ---
+  const named = request.teamIds ?? [];
+  const held =
+    active &&
+    (named.length ? named.some((team) => isEffective(permission, team)) : isEffective(permission, null));
 
   if (!held) return 'DENY';
   if (!tool) return 'ALLOW';
@@ -110,8 +115,11 @@ export function referenceDecide(
     return false;
   }
 
-  /** Whether an assignment counts for this request at all (rules 2, 3, 5, 8 and the scope fit). */
-  function counts(a: Assignment): boolean {
+  /**
+   * Whether an assignment counts for this request, judged in `team` (null: no team), at all (rules 2,
+   * 3, 5, 8 and the scope fit).
+   */
+  function counts(a: Assignment, team: string | null): boolean {
     if (a.expiresAt !== undefined && a.expiresAt !== null && a.expiresAt <= now) return false;
     const role = roleSpec(a.role);
     if (!role) return false;
@@ -123,7 +131,9 @@ export function referenceDecide(
     if (role.kind === 'team' && !hasTeam) return false;
 
     if (hasTeam) {
-      if (!(request.teamIds ?? []).includes(a.teamId!)) return false;
+      // Only the team being judged, and only while the user is a member of it.
+      if (a.teamId !== team) return false;
+      if (!(subject.memberOf ?? []).includes(a.teamId!)) return false;
     } else if (hasLocation) {
       if (!(request.locationPath ?? []).includes(a.locationId!)) return false;
     }
@@ -142,8 +152,8 @@ export function referenceDecide(
     return true;
   }
 
-  /** Rules 1-7 for one permission, recursively through its `requires`. */
-  function isEffective(name: string): boolean {
+  /** Rules 1-7 for one permission in one team (or none), recursively through its `requires`. */
+  function isEffective(name: string, team: string | null): boolean {
     const spec = permissionSpec(name); // undefined for page:/nav: entries
     const flags = subject.flags ?? [];
 
@@ -152,7 +162,7 @@ export function referenceDecide(
     const rolesMayGrant = !spec?.requiresFlag || flags.includes(spec.requiresFlag);
     if (!granted && rolesMayGrant) {
       for (const a of subject.assignments) {
-        if (counts(a) && roleGrants(a.role, name)) {
+        if (counts(a, team) && roleGrants(a.role, name)) {
           granted = true;
           break;
         }
@@ -160,7 +170,7 @@ export function referenceDecide(
     }
     if (!granted) return false;
     for (const required of spec?.requires ?? []) {
-      if (!isEffective(required)) return false;
+      if (!isEffective(required, team)) return false;
     }
     return true;
   }

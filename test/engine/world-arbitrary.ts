@@ -69,6 +69,11 @@ const rawRole = fc.record({
   grants: fc.oneof({ weight: 3, arbitrary: picks(6) }, { weight: 1, arbitrary: picks(16) }),
   /** `module:*` grants, drawn apart so that they are not lost among many single permissions. */
   stars: fc.oneof({ weight: 1, arbitrary: fc.constant([] as number[]) }, { weight: 1, arbitrary: picks(4) }),
+  /**
+   * A narrow role: its first grant alone, nothing inherited (Juno's roles that hold one thing, as
+   * "Edit project"), so that a requirement can be held in one team and its dependent in another.
+   */
+  narrow: rarely(4),
 });
 
 const rawCustomRole = fc.record({
@@ -133,6 +138,12 @@ const rawUser = fc.record({
   ),
   flags: picks(3),
   assignments: fc.array(rawAssignment, { maxLength: 6 }),
+  /**
+   * Team memberships: mostly the teams of the user's team roles (the store keeps it so), sometimes any
+   * teams, sometimes none (the field left out).
+   */
+  membership: fc.constantFrom('assigned', 'assigned', 'assigned', 'random', 'none'),
+  memberPicks: picks(3),
 });
 
 const rawCheck = fc.record({
@@ -140,6 +151,11 @@ const rawCheck = fc.record({
   permission: fc.nat(),
   location: fc.nat(),
   teams: picks(3),
+  /**
+   * Name the teams the user holds roles in, rather than drawn ones, and ask a permission that requires
+   * others when there is one: where rules 3 and 7 meet (a requirement held in another team).
+   */
+  usersTeams: rarely(3),
   person: fc.constantFrom('none', 'none', 'null', 'p'),
   personIndex: fc.nat(),
   groups: picks(2),
@@ -234,13 +250,13 @@ function buildCatalog(raw: Raw<typeof rawCatalog>): {
   roles.forEach((r, i) => {
     const earlierSameKind = roles.slice(0, i).filter((o) => o.kind === r.kind);
     const spec: RoleSpec = { name: `Role ${r.key}`, kind: r.kind };
-    const inherits = earlierSameKind.length
-      ? uniq(r.raw.inherits.map((n) => at(earlierSameKind, n).key))
-      : [];
-    const grants = uniq([
-      ...r.raw.grants.map((n) => at(grantable, n)),
-      ...r.raw.stars.map((n) => at(stars, n)),
-    ]);
+    const inherits =
+      earlierSameKind.length && !r.raw.narrow
+        ? uniq(r.raw.inherits.map((n) => at(earlierSameKind, n).key))
+        : [];
+    const grants = r.raw.narrow
+      ? r.raw.grants.slice(0, 1).map((n) => at(grantable, n))
+      : uniq([...r.raw.grants.map((n) => at(grantable, n)), ...r.raw.stars.map((n) => at(stars, n))]);
     if (inherits.length) spec.inherits = inherits;
     if (grants.length) spec.grants = grants;
     roleSpecs[r.key] = spec;
@@ -341,43 +357,46 @@ function buildWorld(raw: Raw<typeof rawWorld>): World {
   const roleKeys = [...Object.keys(allRoles), 'ghost_role'];
   const flags = [...Object.keys(doc.flags ?? {}), 'unknown_flag'];
 
-  const users: Subject[] = raw.users.map((u, ui) => ({
-    userId: `u${ui}`,
-    ...(u.state === 'locked' || u.state === 'both' ? { locked: true } : {}),
-    ...(u.state === 'deleted' || u.state === 'both' ? { deleted: true } : {}),
-    flags: uniq(u.flags.map((n) => at(flags, n))),
-    assignments: u.assignments.map((a, ai): Assignment => {
-      const role = at(roleKeys, a.role);
-      const kind = allRoles[role]?.kind;
-      const locationId = at([...locationIds, 'L_elsewhere'], a.location);
-      const teamId = at([...TEAMS, 'T_elsewhere'], a.team);
-      const out: Assignment = { id: `u${ui}a${ai}`, role };
-      let scope = a.scope;
-      if (scope === 'fit')
-        scope = kind === 'team' ? 'team' : kind === 'location' && a.location % 3 !== 0 ? 'location' : 'none';
-      if (scope === 'location') out.locationId = locationId;
-      if (scope === 'team') out.teamId = teamId;
-      if (scope === 'both') Object.assign(out, { locationId, teamId });
-      if (scope === 'nulls') Object.assign(out, { locationId: null, teamId: null });
-      const groups = uniq(a.groups.map((n) => at(GROUPS, n)));
-      if (a.restriction === 'person') out.personId = at(PEOPLE, a.person);
-      if (a.restriction === 'groups') out.groupIds = groups;
-      if (a.restriction === 'emptyGroups') out.groupIds = [];
-      if (a.restriction === 'nullPerson') Object.assign(out, { personId: null, groupIds: null });
-      if (a.restriction === 'personAndGroups')
-        Object.assign(out, { personId: at(PEOPLE, a.person), groupIds: groups });
-      const expiresAt = {
-        none: undefined,
-        null: null,
-        past: NOW - 1,
-        now: NOW,
-        justAfter: NOW + 1,
-        future: NOW + 86_400_000,
-      }[a.expiry];
-      if (expiresAt !== undefined) out.expiresAt = expiresAt;
-      return out;
+  const users: Subject[] = raw.users.map((u, ui) =>
+    withMembership(u, {
+      userId: `u${ui}`,
+      ...(u.state === 'locked' || u.state === 'both' ? { locked: true } : {}),
+      ...(u.state === 'deleted' || u.state === 'both' ? { deleted: true } : {}),
+      flags: uniq(u.flags.map((n) => at(flags, n))),
+      assignments: u.assignments.map((a, ai): Assignment => {
+        const role = at(roleKeys, a.role);
+        const kind = allRoles[role]?.kind;
+        const locationId = at([...locationIds, 'L_elsewhere'], a.location);
+        const teamId = at([...TEAMS, 'T_elsewhere'], a.team);
+        const out: Assignment = { id: `u${ui}a${ai}`, role };
+        let scope = a.scope;
+        if (scope === 'fit')
+          scope =
+            kind === 'team' ? 'team' : kind === 'location' && a.location % 3 !== 0 ? 'location' : 'none';
+        if (scope === 'location') out.locationId = locationId;
+        if (scope === 'team') out.teamId = teamId;
+        if (scope === 'both') Object.assign(out, { locationId, teamId });
+        if (scope === 'nulls') Object.assign(out, { locationId: null, teamId: null });
+        const groups = uniq(a.groups.map((n) => at(GROUPS, n)));
+        if (a.restriction === 'person') out.personId = at(PEOPLE, a.person);
+        if (a.restriction === 'groups') out.groupIds = groups;
+        if (a.restriction === 'emptyGroups') out.groupIds = [];
+        if (a.restriction === 'nullPerson') Object.assign(out, { personId: null, groupIds: null });
+        if (a.restriction === 'personAndGroups')
+          Object.assign(out, { personId: at(PEOPLE, a.person), groupIds: groups });
+        const expiresAt = {
+          none: undefined,
+          null: null,
+          past: NOW - 1,
+          now: NOW,
+          justAfter: NOW + 1,
+          future: NOW + 86_400_000,
+        }[a.expiry];
+        if (expiresAt !== undefined) out.expiresAt = expiresAt;
+        return out;
+      }),
     }),
-  }));
+  );
 
   const toolNames = Object.keys(doc.tools ?? {});
   const policies: Record<string, ToolMode> = {};
@@ -391,12 +410,18 @@ function buildWorld(raw: Raw<typeof rawWorld>): World {
     ...Object.keys(doc.navigation ?? {}).map((k) => `nav:${k}`),
     ...toolNames.map((t) => `tool:${t}`),
   ];
+  const dependent = Object.entries(doc.permissions).flatMap(([m, actions]) =>
+    Object.entries(actions).flatMap(([a, spec]) => (spec.requires?.length ? [`${m}:${a}`] : [])),
+  );
   const checks: WorldCheck[] = raw.checks.map((c) => {
     const request: CheckRequest = {
-      permission: at(checkable, c.permission),
+      permission: at(c.usersTeams && dependent.length ? dependent : checkable, c.permission),
       locationPath: locationPath(locations, at([null, ...locationIds], c.location)),
     };
-    const teams = uniq(c.teams.map((n) => at([...TEAMS, 'T_other'], n)));
+    const user = users[c.user % users.length]!;
+    const teams = c.usersTeams
+      ? uniq(user.assignments.flatMap((a) => (a.teamId ? [a.teamId] : [])))
+      : uniq(c.teams.map((n) => at([...TEAMS, 'T_other'], n)));
     if (teams.length) request.teamIds = teams;
     if (c.person === 'null') request.personId = null;
     if (c.person === 'p') request.personId = at([...PEOPLE, 'p_other'], c.personIndex);
@@ -406,6 +431,16 @@ function buildWorld(raw: Raw<typeof rawWorld>): World {
   });
 
   return { doc, customRoles, locations, users, policies, checks };
+}
+
+/** The user's team memberships, as drawn. */
+function withMembership(raw: Raw<typeof rawUser>, subject: Subject): Subject {
+  if (raw.membership === 'none') return subject;
+  const memberOf =
+    raw.membership === 'assigned'
+      ? uniq(subject.assignments.flatMap((a) => (a.teamId ? [a.teamId] : [])))
+      : uniq(raw.memberPicks.map((n) => at([...TEAMS, 'T_elsewhere'], n)));
+  return { ...subject, memberOf };
 }
 
 /** A random world: a valid catalog and custom roles, a location tree, users, tool policies, checks. */

@@ -28,7 +28,16 @@ export function preset(name: 'junto' | 'juno' | 'jrni', customRoles: Record<stri
 }
 
 let ids = 0;
-/** A subject holding the given assignments (ids filled in). */
+/**
+ * A subject holding the given assignments (ids filled in), a member of every team they hold a role in
+ * (as the store keeps it: giving a team role makes a member); `extra.memberOf` says otherwise.
+ */
 export function user(assignments: Omit<Assignment, 'id'>[], extra: Partial<Subject> = {}): Subject {
-  return { userId: `u${++ids}`, assignments: assignments.map((a) => ({ id: `a${++ids}`, ...a })), ...extra };
+  const memberOf = [...new Set(assignments.flatMap((a) => (a.teamId ? [a.teamId] : [])))];
+  return {
+    userId: `u${++ids}`,
+    memberOf,
+    assignments: assignments.map((a) => ({ id: `a${++ids}`, ...a })),
+    ...extra,
+  };
 }
