@@ -163,6 +163,8 @@ export class Admin {
     }
     const subject: Subject = {
       userId: 'new',
+      // A team role makes its holder a member of the team in the same write.
+      memberOf: teamsOf(assignments),
       assignments: assignments.map((a, i) => engineAssignment(a, `new-${i}`)),
     };
     await this.access.requireNoGain(null, subject);
@@ -239,10 +241,26 @@ export class Admin {
     await this.access.requireCanGive(this.closures(restored.map(toEngineAssignment)), ROOT);
     return this.store.teams.undelete(this.ctx(), id);
   }
+  /** A member holds nothing more by joining: a team role counts only where it was given, to a member. */
   addTeamMember(teamId: string, userId: string) {
     return this.store.teams.addMember(this.ctx(), teamId, userId);
   }
-  removeTeamMember(teamId: string, userId: string) {
+  /**
+   * Leaving a team takes the member's roles in it (rule 3), so it is also a revocation of each: the
+   * viewer needs what `revokeAssignment` needs for every one of them.
+   */
+  async removeTeamMember(teamId: string, userId: string) {
+    const [held] = await this.store.assignments.forUsers(this.orgId, [userId]);
+    const inTeam = (held ?? []).filter((a) => a.teamId === teamId);
+    if (inTeam.length) {
+      const scope: Scope = { type: 'team', id: teamId };
+      await this.access.require({ operation: 'revokeAssignment' }, [scope]);
+      await this.access.requireCovers(userId, 'revokeAssignment');
+      for (const a of inTeam) {
+        const role = this.catalog.roles.get(a.roleKey);
+        if (role) await this.access.requireHoldsAll(role.closure, scope);
+      }
+    }
     return this.store.teams.removeMember(this.ctx(), teamId, userId);
   }
 
@@ -354,7 +372,12 @@ export class Admin {
     const before = await this.loaders.subjects.load(input.userId);
     if (!before) throw notFound('user', input.userId);
     const added = engineAssignment(assignment, 'new');
-    await this.access.requireNoGain(before, { ...before, assignments: [...before.assignments, added] });
+    await this.access.requireNoGain(before, {
+      ...before,
+      // Given in a team, the role makes its holder a member in the same write.
+      memberOf: [...new Set([...(before.memberOf ?? []), ...teamsOf([assignment])])],
+      assignments: [...before.assignments, added],
+    });
     return this.store.assignments.assign(this.ctx(), {
       ...assignment,
       userId: input.userId,
@@ -492,6 +515,11 @@ function engineAssignment(a: Omit<AssignInput, 'userId'>, id: string): Assignmen
     groupIds: a.groupIds ?? [],
     expiresAt: a.expiresAt ? a.expiresAt.getTime() : null,
   };
+}
+
+/** The teams that assignments are given in. */
+function teamsOf(assignments: readonly { teamId?: string | null }[]): string[] {
+  return [...new Set(assignments.flatMap((a) => (a.teamId ? [a.teamId] : [])))];
 }
 
 function unique(scopes: Scope[]): Scope[] {

@@ -412,7 +412,7 @@ export class ApprovalService {
 
   /** Active users holding `ref` (a permission at the location, or `flag:<key>`), in id order. */
   private async holders(ref: string, locationId: string | null, limit: number, after?: string | null) {
-    if (!ref.startsWith('flag:')) return this.scans.whoCan(ref, locationId, { limit, after });
+    if (!ref.startsWith('flag:')) return this.scans.whoCan(ref, locationId, [], { limit, after });
     return this.scans.withFlag(ref.slice(5), { limit, after });
   }
 }

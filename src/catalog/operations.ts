@@ -10,6 +10,8 @@ export const OPERATIONS = [
   'viewRoles',
   'checkOthers',
   'viewAudit',
+  // teams and their members (a member reads their own teams without it)
+  'viewTeams',
   // locations
   'createLocation',
   'moveLocation',

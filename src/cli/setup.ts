@@ -85,7 +85,7 @@ export async function seedDemo(
       [qa, 'tester', 'mobile'],
       [ownerId, 'project_manager', 'web'],
     ] as const) {
-      await store.teams.addMember(ctx, teams[team]!, userId);
+      // A team role makes its holder a member of the team.
       await store.assignments.assign(ctx, { userId, roleKey: role, teamId: teams[team]! });
     }
   }

@@ -229,9 +229,10 @@ export class Access {
   /**
    * Covering: to act on an existing user with `operation`, the viewer must hold, at every scope where
    * that user holds a live assignment, the operation's permission and every permission the user holds
-   * there (as if the user were active and their restrictions matched; what only flags grant does not
-   * count: flags are managed per user, never through roles). A user with no live assignment needs the
-   * operation at the root. An active owner covers everyone.
+   * there (as if the user were active, a member of the teams of their team roles and their
+   * restrictions matched; what only flags grant does not count: flags are managed per user, never
+   * through roles). A user with no live assignment needs the operation at the root. An active owner
+   * covers everyone.
    */
   async requireCovers(userId: string, operation: Operation): Promise<void> {
     const permission = this.permissionOf(operation);
@@ -253,6 +254,10 @@ export class Access {
         ...subject,
         locked: false,
         deleted: false,
+        // As a member of every team they hold a role in (as the store keeps them).
+        memberOf: [
+          ...new Set([...(subject.memberOf ?? []), ...live.flatMap((a) => (a.teamId ? [a.teamId] : []))]),
+        ],
         assignments: live.map((a) => ({ ...a, personId: null, groupIds: [] })),
       },
       this.authz.now,
@@ -283,6 +288,16 @@ export class Access {
         );
       }
     }
+  }
+
+  /**
+   * Whether the viewer (a user) is a member of every one of these live teams; false for none, and for a
+   * service key. Memberships come with the viewer's compiled grants (cached by version).
+   */
+  async isMemberOfAll(teamIds: readonly string[]): Promise<boolean> {
+    if (this.viewer.kind !== 'user' || !teamIds.length) return false;
+    const grants = await this.loaders.grants.load(this.viewer.userId);
+    return !!grants && grants.active && teamIds.every((t) => grants.memberOf.includes(t));
   }
 
   /** Acting on an assignment (revoking it): the operation at its scope, and its user covered. */

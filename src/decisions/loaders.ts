@@ -44,6 +44,13 @@ export function createLoaders(store: Store, cache: RequestCache, scope: RequestS
     assignments: new DataLoader<string, Assignment | null>((ids) => store.assignments.getMany(orgId, ids)),
     locations: new DataLoader<string, Location | null>((ids) => store.locations.getMany(orgId, ids)),
     teams: new DataLoader<string, Team | null>((ids) => store.teams.getMany(orgId, ids)),
+    /** The live teams each user is a member of (ids). */
+    teamsOf: new DataLoader<string, string[]>((ids) => store.teams.membershipsOf(orgId, ids)),
+    /** A page of a team's members, for many teams in one query. */
+    members: new DataLoader<{ teamId: string; after: string | null; first: number }, User[], string>(
+      (pages) => store.users.membersOfTeams(orgId, pages),
+      { cacheKeyFn: (p) => `${p.teamId}|${p.after ?? ''}|${p.first}` },
+    ),
     /** Approval requests, as of the database's clock (a PENDING one past its expiry reads EXPIRED). */
     approvals: new DataLoader<string, ApprovalRequest | null>((ids) => store.approvals.getMany(orgId, ids)),
     /** Each approval request's notifications (the outbox), oldest first. */

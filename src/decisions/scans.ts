@@ -29,13 +29,15 @@ export class Scans {
   }
 
   /**
-   * Every user holding `permission` at a location (default: the root), in id order after `after`:
-   * `limit` of them at most. Scans users in id order and asks the engine about each, so a page is
-   * exact and complete; the cost grows with the organization (see the notes: candidates by role next).
+   * Every user holding `permission` at a location (default: the root), for a resource of `teamIds`
+   * (held in one of them, rule 3), in id order after `after`: `limit` of them at most. Scans users in id
+   * order and asks the engine about each, so a page is exact and complete; the cost grows with the
+   * organization (see the notes: candidates by role next).
    */
   async whoCan(
     permission: string,
     locationId: string | null | undefined,
+    teamIds: readonly string[],
     page: { limit: number; after?: string | null },
   ): Promise<User[]> {
     this.authz.catalog.resolve(permission);
@@ -53,8 +55,12 @@ export class Scans {
           if (!subject) return false; // gone since the page was read
           const grants = new UserGrants(this.authz.catalog, subject, this.authz.now);
           return (
-            decide(this.authz.catalog, grants, { permission, locationPath }, this.authz.state.policies) ===
-            'ALLOW'
+            decide(
+              this.authz.catalog,
+              grants,
+              { permission, locationPath, teamIds },
+              this.authz.state.policies,
+            ) === 'ALLOW'
           );
         });
       },

@@ -75,12 +75,16 @@ export interface OwnershipTransfer {
   formerRole?: string;
 }
 
-/** Inserts one assignment inside a write (the caller checks the role exists and suits the scope). */
+/**
+ * Inserts one assignment inside a write (the caller checks the role exists and suits the scope). A
+ * role given in a team makes the user a member of it (team roles count only for members: rule 3);
+ * `joinedTeam` says whether they were not one before.
+ */
 export async function insertAssignment(
   tx: Queryable,
   orgId: string,
   input: AssignInput,
-): Promise<Assignment> {
+): Promise<{ assignment: Assignment; joinedTeam: boolean }> {
   check(!(input.locationId && input.teamId), 'give a location or a team, not both');
   for (const [what, id] of [
     ['user', input.userId],
@@ -104,7 +108,30 @@ export async function insertAssignment(
       input.expiresAt ?? null,
     ],
   );
-  return fromRow(row!);
+  const assignment = fromRow(row!);
+  const joined = assignment.teamId
+    ? await tx.query(
+        `INSERT INTO team_members (org_id, team_id, user_id) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING RETURNING user_id`,
+        [orgId, assignment.teamId, assignment.userId],
+      )
+    : [];
+  return { assignment, joinedTeam: joined.length > 0 };
+}
+
+/** Deletes a user's roles in a team inside a write (they leave it: rule 3), returning them. */
+export async function deleteTeamRoles(
+  tx: Queryable,
+  orgId: string,
+  teamId: string,
+  userId: string,
+): Promise<Assignment[]> {
+  const rows = await tx.query<Row>(
+    `DELETE FROM assignments AS a WHERE a.org_id = $1 AND a.team_id = $2 AND a.user_id = $3
+     RETURNING ${COLUMNS}`,
+    [orgId, teamId, userId],
+  );
+  return rows.map(fromRow).sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }
 
 /** Adds flags to a user inside a write (the owner's flags, when someone becomes an owner). */
@@ -133,11 +160,15 @@ export class Assignments {
   ): Promise<Written<Assignment>> {
     check(!(input.locationId && input.teamId), 'give a location or a team, not both');
     return this.write(ctx, 'assignRole', async (tx) => {
-      const assignment = await insertAssignment(tx, ctx.orgId, input);
+      const { assignment, joinedTeam } = await insertAssignment(tx, ctx.orgId, input);
       await addFlags(tx, ctx.orgId, assignment.userId, input.flags ?? []);
       return {
         target: `user:${assignment.userId}`,
-        after: input.flags?.length ? { ...assignment, flagsAdded: input.flags } : assignment,
+        after: {
+          ...assignment,
+          ...(input.flags?.length ? { flagsAdded: input.flags } : {}),
+          ...(joinedTeam ? { joinedTeam: assignment.teamId } : {}),
+        },
         result: assignment,
       };
     });

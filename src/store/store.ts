@@ -63,13 +63,13 @@ export class Store {
   }
 
   /**
-   * What the engine needs to decide for each user: the user's state, flags and assignments. One entry
-   * per id in key order, null for a user that does not exist in this organization. Two queries for
-   * any number of users.
+   * What the engine needs to decide for each user: the user's state, flags, team memberships and
+   * assignments. One entry per id in key order, null for a user that does not exist in this
+   * organization. Two queries for any number of users.
    */
   async subjects(orgId: string, userIds: readonly string[]): Promise<(Subject | null)[]> {
     const [users, assignments] = await Promise.all([
-      this.users.getMany(orgId, userIds),
+      this.users.getManyWithTeams(orgId, userIds),
       this.assignments.forUsers(orgId, userIds),
     ]);
     return users.map((u, i) =>
@@ -79,6 +79,7 @@ export class Store {
             locked: u.locked,
             deleted: u.deletedAt !== null,
             flags: u.flags,
+            memberOf: u.teamIds,
             assignments: assignments[i]!.map(toEngineAssignment),
           }
         : null,

@@ -1,3 +1,4 @@
+import { deleteTeamRoles, type Assignment } from './assignments';
 import type { Db } from './db';
 import { notFound, StoreError } from './errors';
 import { isUuid, newId } from './ids';
@@ -72,11 +73,15 @@ export class Teams {
     });
   }
 
+  /**
+   * Takes a user out of a team, and their roles in that team with them (team roles count only for
+   * members: rule 3), in one write whose audit entry lists the roles taken.
+   */
   removeMember(
     ctx: WriteContext,
     teamId: string,
     userId: string,
-  ): Promise<Written<{ teamId: string; userId: string }>> {
+  ): Promise<Written<{ teamId: string; userId: string; revoked: Assignment[] }>> {
     return this.write(ctx, 'removeTeamMember', async (tx) => {
       const gone =
         isUuid(teamId) && isUuid(userId)
@@ -86,9 +91,28 @@ export class Teams {
             )
           : [];
       if (!gone.length) throw new StoreError('NOT_FOUND', `user ${userId} is not a member of team ${teamId}`);
-      const member = { teamId, userId };
-      return { target: `team:${teamId}`, before: member, result: member };
+      const revoked = await deleteTeamRoles(tx, ctx.orgId, teamId, userId);
+      return {
+        target: `team:${teamId}`,
+        before: { teamId, userId, assignments: revoked },
+        after: { teamId, userId, member: false },
+        result: { teamId, userId, revoked },
+      };
     });
+  }
+
+  /** A page of the organization's teams in id order after `after` (deleted ones only when asked). */
+  async list(
+    orgId: string,
+    page: { first: number; after?: string | null; includeDeleted?: boolean },
+  ): Promise<Team[]> {
+    if (!isUuid(orgId)) return [];
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM teams WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid)
+         AND ($4 OR deleted_at IS NULL) ORDER BY id LIMIT $3`,
+      [orgId, page.after && isUuid(page.after) ? page.after : null, page.first, !!page.includeDeleted],
+    );
+    return rows.map(fromRow);
   }
 
   async getMany(orgId: string, ids: readonly string[]): Promise<(Team | null)[]> {

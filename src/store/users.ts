@@ -64,8 +64,17 @@ export class Users {
         ...(input.assignments ?? []),
       ].map((a) => ({ ...a, userId: user.id }));
       const assignments = [];
-      for (const a of given) assignments.push(await insertAssignment(tx, ctx.orgId, a));
-      return { target: `user:${user.id}`, after: { ...user, assignments }, result: user };
+      const joinedTeams = [];
+      for (const a of given) {
+        const { assignment, joinedTeam } = await insertAssignment(tx, ctx.orgId, a);
+        assignments.push(assignment);
+        if (joinedTeam) joinedTeams.push(assignment.teamId);
+      }
+      return {
+        target: `user:${user.id}`,
+        after: { ...user, assignments, ...(joinedTeams.length ? { joinedTeams } : {}) },
+        result: user,
+      };
     });
   }
 
@@ -112,6 +121,29 @@ export class Users {
   }
 
   /** Users by id, one entry per id in key order; null where there is none in this organization. */
+  /**
+   * Users by id with the live teams each is a member of (what the engine's subject needs besides the
+   * assignments), in one query; one entry per id in key order, null where there is none.
+   */
+  async getManyWithTeams(
+    orgId: string,
+    ids: readonly string[],
+  ): Promise<((User & { teamIds: string[] }) | null)[]> {
+    const valid = ids.filter(isUuid);
+    const rows = valid.length
+      ? await this.db.query<Row & { team_ids: string[] }>(
+          `SELECT ${COLUMNS}, ARRAY(
+             SELECT m.team_id::text FROM team_members m JOIN teams t ON t.org_id = m.org_id AND t.id = m.team_id
+              WHERE m.org_id = u.org_id AND m.user_id = u.id AND t.deleted_at IS NULL ORDER BY m.team_id
+           ) AS team_ids
+             FROM users u WHERE org_id = $1 AND id = ANY($2::uuid[])`,
+          [orgId, valid],
+        )
+      : [];
+    const byId = new Map(rows.map((r) => [r.id, { ...fromRow(r), teamIds: r.team_ids }]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
   async getMany(orgId: string, ids: readonly string[]): Promise<(User | null)[]> {
     const valid = ids.filter(isUuid);
     const rows = valid.length
@@ -150,6 +182,34 @@ export class Users {
       [orgId, page.after && isUuid(page.after) ? page.after : null, page.first, page.locationId ?? null],
     );
     return rows.map(fromRow);
+  }
+
+  /**
+   * A page of each team's members, in user id order after each page's `after`: one query for any
+   * number of teams (a list of teams asking for their members), one list per page in key order.
+   */
+  async membersOfTeams(
+    orgId: string,
+    pages: readonly { teamId: string; after?: string | null; first: number }[],
+  ): Promise<User[][]> {
+    const valid = pages.filter((p) => isUuid(p.teamId) && (p.after == null || isUuid(p.after)));
+    const rows = valid.length
+      ? await this.db.query<Row & { ord: string }>(
+          `SELECT k.ord, u.id, u.email, u.name, u.flags, u.locked, u.deleted_at, u.created_at
+             FROM unnest($2::uuid[], $3::uuid[], $4::int[]) WITH ORDINALITY AS k(team_id, after_id, n, ord)
+             CROSS JOIN LATERAL (
+               SELECT us.* FROM team_members m JOIN users us ON us.org_id = m.org_id AND us.id = m.user_id
+                WHERE m.org_id = $1 AND m.team_id = k.team_id AND (k.after_id IS NULL OR m.user_id > k.after_id)
+                ORDER BY m.user_id LIMIT k.n
+             ) u
+            ORDER BY k.ord, u.id`,
+          [orgId, valid.map((p) => p.teamId), valid.map((p) => p.after ?? null), valid.map((p) => p.first)],
+        )
+      : [];
+    const byPage = valid.map((): User[] => []);
+    for (const r of rows) byPage[Number(r.ord) - 1]!.push(fromRow(r));
+    const found = new Map(valid.map((p, i) => [p, byPage[i]!]));
+    return pages.map((p) => found.get(p) ?? []);
   }
 
   /** Which of `flags` no active (unlocked, undeleted) user of the organization holds. */

@@ -81,6 +81,7 @@ const OPERATIONS = {
   deleteTeam: ['TeamIdInput', 'version'],
   undeleteTeam: ['TeamIdInput', 'version'],
   addTeamMember: ['TeamMemberInput', 'version'],
+  removeTeamMember: ['TeamMemberInput', 'version'],
   transferOwnership: ['TransferOwnershipInput', 'version'],
 } as const;
 type Kind = keyof typeof OPERATIONS;
@@ -98,6 +99,8 @@ const USER_OPERATIONS = new Set<Kind>([
   'setUserFlags',
   'assignRole',
   'revokeAssignment',
+  // Leaving a team takes the member's roles in it.
+  'removeTeamMember',
 ]);
 
 /** Operations decided at a location or a team (the others are decided at the organization root). */
@@ -165,7 +168,7 @@ const WEIGHTS: Partial<Record<Kind, number>> = {
   setUserFlags: 4,
 };
 const guardOf = (doc: CatalogDocument, kind: Kind) =>
-  doc.operations?.[kind === 'addTeamMember' ? 'updateTeam' : kind];
+  doc.operations?.[kind === 'addTeamMember' || kind === 'removeTeamMember' ? 'updateTeam' : kind];
 
 const rawOperation = (doc: CatalogDocument) =>
   fc.record({
@@ -210,7 +213,11 @@ const TEAM_PROBE: Scope = { key: 'probe', locationPath: [], teamIds: ['probe'] }
 function rolesOf(doc: CatalogDocument, state: OrgState): RoleInfo[] {
   const info = (key: string, kind: RoleKind, custom: boolean): RoleInfo => {
     const where = kind === 'team' ? TEAM_PROBE : ROOT;
-    const holder = { userId: 'probe', assignments: [{ id: 'probe', role: key, teamId: where.teamIds[0] }] };
+    const holder = {
+      userId: 'probe',
+      memberOf: where.teamIds,
+      assignments: [{ id: 'probe', role: key, teamId: where.teamIds[0] }],
+    };
     return { key, kind, custom, grants: holdsAt(doc, state.customRoles, holder, where, state.now) };
   };
   return [
@@ -410,6 +417,11 @@ function interpret(doc: CatalogDocument, state: OrgState, raw: RawOperation, ser
       return { kind, actor, input: { id: at(teams(true), raw.scope) ?? anyTeam } };
     case 'addTeamMember':
       return { kind, actor, target, input: { teamId: anyTeam, userId: target } };
+    case 'removeTeamMember': {
+      // Mostly a team the target holds a role in, so that leaving it takes roles.
+      const held = state.users.get(target)?.subject.assignments.flatMap((a) => (a.teamId ? [a.teamId] : []));
+      return { kind, actor, target, input: { teamId: at(held ?? [], raw.scope) ?? anyTeam, userId: target } };
+    }
     case 'transferOwnership':
       return { kind, actor, input: { toUserId: target } };
   }

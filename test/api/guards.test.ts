@@ -74,7 +74,6 @@ describe('the schema walk', () => {
         'Query.location',
         'Query.locations',
         'Query.organization',
-        'Query.team',
         'Query.viewer',
         // Approval requests are filtered to those the viewer may see (approver, subject, requester).
         'Query.approvalRequest',
@@ -158,7 +157,7 @@ describe('operations in the presets', () => {
   const LEFT_OUT: Record<(typeof PRESETS)[number], Operation[]> = {
     junto: [],
     juno: ['createLocation', 'deleteLocation', 'moveLocation', 'setToolPolicy'],
-    jrni: ['createTeam', 'deleteTeam', 'setToolPolicy', 'undeleteTeam', 'updateTeam'],
+    jrni: ['createTeam', 'deleteTeam', 'setToolPolicy', 'undeleteTeam', 'updateTeam', 'viewTeams'],
   };
 
   test.each(PRESETS)('%s guards every operation with a permission it defines, or leaves it out', (name) => {
@@ -327,8 +326,25 @@ function queryCalls(w: World): Record<string, Call[]> {
       },
     ],
     locations: [{ query: `{ locations { id name } }`, expect: 'data' }],
+    // Teams: their members, or the permission to view teams (nobody here is a member).
     team: [
-      { query: `query($id: ID!) { team(id: $id) { id name } }`, variables: { id: w.teamId }, expect: 'data' },
+      {
+        query: `query($id: ID!) { team(id: $id) { id name } }`,
+        variables: { id: w.teamId },
+        expect: 'forbidden',
+      },
+      {
+        query: `query($id: ID!) { team(id: $id) { id members { edges { node { id } } } } }`,
+        variables: { id: w.teamId },
+        expect: 'forbidden',
+      },
+    ],
+    teams: [
+      { query: `{ teams { edges { node { id name } } } }`, expect: 'forbidden' },
+      {
+        query: `{ teams(first: 1, includeDeleted: true) { pageInfo { hasNextPage } } }`,
+        expect: 'forbidden',
+      },
     ],
     roles: [
       { query: `{ roles { key permissions } }`, expect: 'forbidden' },

@@ -572,19 +572,36 @@ describe.each(BACKENDS)('hostile input on %s', (backend) => {
     const STRINGS = [...SQLISH, NUL, LONG];
 
     test('in ids of reads: nothing found, nothing broken', async () => {
+      // Teams are read where someone may view them: JRNI has none (viewTeams left out), Juno's owner may.
+      const juno = await newTenant(t, 'juno');
       const got = await run(
         STRINGS.map((s) => ({
           label: show(s),
-          query: 'query($id: ID!) { user(id: $id) { id } location(id: $id) { id } team(id: $id) { id } }',
+          query: 'query($id: ID!) { user(id: $id) { id } location(id: $id) { id } }',
           variables: { id: s },
         })),
+      );
+      const teams = await run(
+        STRINGS.map((s) => ({
+          label: show(s),
+          query: 'query($id: ID!) { team(id: $id) { id members { edges { node { id } } } } }',
+          variables: { id: s },
+        })),
+        juno.ownerToken,
       );
       // Ids longer than an id may be are refused before any work (src/api/limits/input-limits.ts).
       expect(got).toEqual(
         STRINGS.map((s) =>
           s.length > 128
-            ? { label: show(s), data: null, codes: ['BAD_USER_INPUT', 'BAD_USER_INPUT', 'BAD_USER_INPUT'] }
-            : { label: show(s), data: { user: null, location: null, team: null }, codes: [] },
+            ? { label: show(s), data: null, codes: ['BAD_USER_INPUT', 'BAD_USER_INPUT'] }
+            : { label: show(s), data: { user: null, location: null }, codes: [] },
+        ),
+      );
+      expect(teams).toEqual(
+        STRINGS.map((s) =>
+          s.length > 128
+            ? { label: show(s), data: null, codes: ['BAD_USER_INPUT'] }
+            : { label: show(s), data: { team: null }, codes: [] },
         ),
       );
     });
@@ -1006,13 +1023,26 @@ describe.each(BACKENDS)('hostile input on %s', (backend) => {
       const got = await run(
         IDS.map((id) => ({
           label: id,
-          query: 'query($id: ID!) { user(id: $id) { id } location(id: $id) { id } team(id: $id) { id } }',
+          query: 'query($id: ID!) { user(id: $id) { id } location(id: $id) { id } }',
           variables: { id },
         })),
       );
-      expect(got).toEqual(
-        IDS.map((id) => ({ label: id, data: { user: null, location: null, team: null }, codes: [] })),
+      expect(got).toEqual(IDS.map((id) => ({ label: id, data: { user: null, location: null }, codes: [] })));
+      // Teams: as Juno's owner (JRNI has no teams, and nobody there may view them).
+      const juno = await newTenant(t, 'juno');
+      const teams = await run(
+        IDS.map((id) => ({
+          label: id,
+          query: 'query($id: ID!) { team(id: $id) { id } }',
+          variables: { id },
+        })),
+        juno.ownerToken,
       );
+      expect(teams).toEqual(IDS.map((id) => ({ label: id, data: { team: null }, codes: [] })));
+      const jrni = await run([
+        { label: UNKNOWN, query: 'query($id: ID!) { team(id: $id) { id } }', variables: { id: UNKNOWN } },
+      ]);
+      expect(jrni).toEqual([{ label: UNKNOWN, data: { team: null }, codes: ['FORBIDDEN'] }]);
     });
 
     test('an id of another organization reads as null, and cannot be checked or written', async () => {

@@ -51,6 +51,8 @@ export interface StoredWorld {
  *   rows, since the store's foreign keys demand them; no check names them, so they count nowhere;
  * - an assignment naming both a location and a team is refused by the store (a CHECK constraint) and
  *   counts for nothing in the engine (`fitsScope`), so it is left out.
+ * And one the store's writes never make: memberships are written as the world draws them (`memberOf`),
+ * so a team role's holder may be no member of its team (as before migration 005), by a raw delete.
  */
 export async function writeWorld(store: Store, world: World, name: string): Promise<StoredWorld> {
   const { result: org } = await store.organizations.create(
@@ -84,6 +86,8 @@ export async function writeWorld(store: Store, world: World, name: string): Prom
     if (a.teamId && !teams.has(a.teamId))
       teams.set(a.teamId, (await store.teams.create(ctx, { name: a.teamId })).result.id);
   }
+  for (const t of world.users.flatMap((u) => u.memberOf ?? []))
+    if (!teams.has(t)) teams.set(t, (await store.teams.create(ctx, { name: t })).result.id);
   // Ids only checks name (T_other, a team nobody holds a role in): UUIDs the store does not hold.
   const unknown = new Map<string, string>();
   const ghost = (id: string) => {
@@ -118,6 +122,9 @@ export async function writeWorld(store: Store, world: World, name: string): Prom
         expiresAt: a.expiresAt == null ? null : new Date(a.expiresAt),
       });
     }
+    // The world says who is a member of what, not its team roles.
+    await store.db.query('DELETE FROM team_members WHERE org_id = $1 AND user_id = $2', [org.id, user.id]);
+    for (const t of u.memberOf ?? []) await store.teams.addMember(ctx, team(t), user.id);
     if (u.locked) await store.users.lock(ctx, user.id);
     if (u.deleted) await store.users.delete(ctx, user.id);
   }

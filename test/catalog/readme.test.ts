@@ -18,7 +18,12 @@ it('the README catalog example is valid and behaves as described', () => {
       catalog,
       new UserGrants(
         catalog,
-        { userId: 'u', flags, assignments: assignments.map((a, i) => ({ id: `a${i}`, ...a })) },
+        {
+          userId: 'u',
+          flags,
+          memberOf: assignments.flatMap((a) => (a.teamId ? [a.teamId] : [])),
+          assignments: assignments.map((a, i) => ({ id: `a${i}`, ...a })),
+        },
         now,
       ),
       { permission, teamIds },
@@ -28,5 +33,6 @@ it('the README catalog example is valid and behaves as described', () => {
   expect(ask([{ role: 'owner' }], 'page:exports', ['billing_admin'])).toBe('ALLOW');
   expect(ask([], 'tool:invoices', ['billing_admin'])).toBe('REQUIRES_APPROVAL');
   expect(ask([{ role: 'lead', teamId: 't' }], 'project_priority:create', [], ['t'])).toBe('ALLOW');
+  expect(ask([{ role: 'lead', teamId: 't' }], 'project_priority:create', [], ['u'])).toBe('DENY');
   expect(catalog.toolApproval).toMatchObject({ kind: 'tool_use', approvedBy: 'project:edit' });
 });

@@ -1,5 +1,5 @@
 import { compileCatalog, decide, loadPreset, parseCatalog, UserGrants } from '../../src';
-import { StoreError, type Store } from '../../src/store';
+import { listMigrations, StoreError, type Store, type Team } from '../../src/store';
 import { writer } from '../../src/store/write';
 import { BACKENDS, newOrg, openTestStore } from '../support/stores';
 
@@ -211,8 +211,10 @@ describe.each(BACKENDS)('store contract on %s', (backend) => {
         locked: false,
         deleted: false,
         flags: [],
+        memberOf: [],
         assignments: [expect.objectContaining({ role: 'owner', locationId: parent.id, teamId: null })],
       });
+      expect(b!.memberOf).toEqual([team.id]);
       expect(b!.assignments).toEqual([
         expect.objectContaining({
           role: 'user',
@@ -250,6 +252,132 @@ describe.each(BACKENDS)('store contract on %s', (backend) => {
       expect((await store.teams.getMany(orgId, [team.id]))[0]!.name).toBe('Web 2');
       await store.teams.removeMember(ctx, team.id, u.id);
       await rejects(store.teams.removeMember(ctx, team.id, u.id), 'NOT_FOUND');
+    });
+
+    it('a team role makes its holder a member in the same write; leaving a team takes its roles, audited', async () => {
+      const { orgId, ctx } = await newOrg(store);
+      const [web, ops] = [
+        (await store.teams.create(ctx, { name: 'Web' })).result,
+        (await store.teams.create(ctx, { name: 'Ops' })).result,
+      ];
+      const u = (await store.users.create(ctx, { email: 'u@example.com' })).result;
+      const v0 = Number(await version(orgId));
+      const dev = (
+        await store.assignments.assign(ctx, { userId: u.id, roleKey: 'developer', teamId: web.id })
+      ).result;
+      expect(Number(await version(orgId))).toBe(v0 + 1); // one write
+      expect((await store.subjects(orgId, [u.id]))[0]!.memberOf).toEqual([web.id]);
+      const [joined] = (await store.auditLog(orgId, { first: 100 })).slice(-1);
+      expect(joined).toMatchObject({ action: 'assignRole', after: { id: dev.id, joinedTeam: web.id } });
+      // A second role in the same team: already a member, nothing more to say.
+      await store.assignments.assign(ctx, { userId: u.id, roleKey: 'tester', teamId: web.id });
+      const [again] = (await store.auditLog(orgId, { first: 100 })).slice(-1);
+      expect(again!.after).not.toHaveProperty('joinedTeam');
+      await store.assignments.assign(ctx, { userId: u.id, roleKey: 'viewer', teamId: ops.id });
+      expect((await store.subjects(orgId, [u.id]))[0]!.memberOf).toEqual([web.id, ops.id].sort());
+
+      // A user created with team roles is a member of those teams.
+      const w = (
+        await store.users.create(ctx, {
+          email: 'w@example.com',
+          roles: ['member'],
+          assignments: [{ roleKey: 'viewer', teamId: ops.id }],
+        })
+      ).result;
+      expect((await store.subjects(orgId, [w.id]))[0]!.memberOf).toEqual([ops.id]);
+      expect((await store.auditLog(orgId, { first: 100 })).slice(-1)[0]!.after).toMatchObject({
+        joinedTeams: [ops.id],
+      });
+
+      // Leaving Web takes both Web roles, and only those, in one audited write.
+      const v1 = Number(await version(orgId));
+      const { result } = await store.teams.removeMember(ctx, web.id, u.id);
+      expect(Number(await version(orgId))).toBe(v1 + 1);
+      expect(result.revoked.map((a) => a.roleKey).sort()).toEqual(['developer', 'tester']);
+      const [subject] = await store.subjects(orgId, [u.id]);
+      expect(subject!.memberOf).toEqual([ops.id]);
+      expect(subject!.assignments.map((a) => `${a.role}@${a.teamId}`)).toEqual([`viewer@${ops.id}`]);
+      const [left] = (await store.auditLog(orgId, { first: 100 })).slice(-1);
+      expect(left).toMatchObject({
+        action: 'removeTeamMember',
+        target: `team:${web.id}`,
+        before: {
+          teamId: web.id,
+          userId: u.id,
+          assignments: expect.arrayContaining([expect.objectContaining({ roleKey: 'developer' })]),
+        },
+        after: { teamId: web.id, userId: u.id, member: false },
+      });
+      expect((left!.before as { assignments: unknown[] }).assignments).toHaveLength(2);
+      expect(await store.verifyAudit(orgId)).toMatchObject({ ok: true });
+    });
+
+    it('teams and their members are listed page by page in id order', async () => {
+      const { orgId, ctx } = await newOrg(store);
+      const teams: Team[] = [];
+      for (const name of ['A', 'B', 'C']) teams.push((await store.teams.create(ctx, { name })).result);
+      await store.teams.delete(ctx, teams[1]!.id);
+      const ids = teams.map((t) => t.id).sort();
+      const live = teams
+        .filter((t) => t !== teams[1])
+        .map((t) => t.id)
+        .sort();
+      expect((await store.teams.list(orgId, { first: 10 })).map((t) => t.id)).toEqual(live);
+      expect((await store.teams.list(orgId, { first: 10, includeDeleted: true })).map((t) => t.id)).toEqual(
+        ids,
+      );
+      const [first] = await store.teams.list(orgId, { first: 1, includeDeleted: true });
+      expect(
+        (await store.teams.list(orgId, { first: 10, after: first!.id, includeDeleted: true })).map(
+          (t) => t.id,
+        ),
+      ).toEqual(ids.slice(1));
+      // Another organization's teams are not listed.
+      expect(
+        await store.teams.list((await newOrg(store)).orgId, { first: 10, includeDeleted: true }),
+      ).toEqual([]);
+
+      const users = [];
+      for (const e of ['a', 'b', 'c'])
+        users.push((await store.users.create(ctx, { email: `${e}@x.test` })).result);
+      for (const u of users.slice(0, 2)) await store.teams.addMember(ctx, teams[0]!.id, u.id);
+      await store.teams.addMember(ctx, teams[2]!.id, users[2]!.id);
+      const members = users
+        .slice(0, 2)
+        .map((u) => u.id)
+        .sort();
+      const memberIds = (lists: { id: string }[][]) => lists.map((l) => l.map((u) => u.id));
+      // Several teams, pages and cursors in one call, one list per page in key order.
+      expect(
+        memberIds(
+          await store.users.membersOfTeams(orgId, [
+            { teamId: teams[0]!.id, first: 10 },
+            { teamId: teams[0]!.id, first: 1 },
+            { teamId: teams[0]!.id, after: members[0], first: 10 },
+            { teamId: 'not-a-uuid', first: 10 },
+            { teamId: teams[2]!.id, first: 10 },
+            { teamId: teams[1]!.id, first: 10 },
+            { teamId: teams[0]!.id, after: 'not-a-uuid', first: 10 },
+          ]),
+        ),
+      ).toEqual([members, members.slice(0, 1), members.slice(1), [], [users[2]!.id], [], []]);
+      // Another organization sees no members of these teams.
+      const other = await newOrg(store);
+      expect(await store.users.membersOfTeams(other.orgId, [{ teamId: teams[0]!.id, first: 10 }])).toEqual([
+        [],
+      ]);
+    });
+
+    it('migration 005 makes the holders of team roles members of their teams', async () => {
+      const { orgId, ctx } = await newOrg(store);
+      const team = (await store.teams.create(ctx, { name: 'Web' })).result;
+      const u = (await store.users.create(ctx, { email: 'u@example.com' })).result;
+      await store.assignments.assign(ctx, { userId: u.id, roleKey: 'developer', teamId: team.id });
+      // As a team role given before memberships counted: no membership row.
+      await store.db.query('DELETE FROM team_members WHERE org_id = $1', [orgId]);
+      expect((await store.subjects(orgId, [u.id]))[0]!.memberOf).toEqual([]);
+      await store.db.exec(listMigrations().find((m) => m.version === 5)!.sql);
+      expect((await store.subjects(orgId, [u.id]))[0]!.memberOf).toEqual([team.id]);
     });
 
     it('custom roles are created, updated, deleted and restored', async () => {

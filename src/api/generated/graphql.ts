@@ -242,7 +242,7 @@ export type CheckInput = {
   permission: Scalars['String']['input'];
   /** The staff person of the resource. */
   personId?: InputMaybe<Scalars['ID']['input']>;
-  /** Teams of a team-based resource (their team roles are summed). */
+  /** Teams of a team-based resource: allowed if allowed in one of them, with that team's roles alone (never summed across teams). */
   teamIds?: InputMaybe<Array<Scalars['ID']['input']>>;
   /** The subject. */
   userId: Scalars['ID']['input'];
@@ -329,6 +329,8 @@ export type Explanation = {
   outcome: Outcome;
   permission: Scalars['String']['output'];
   summary: Scalars['String']['output'];
+  /** When the resource names teams: the team it was judged in (the first where it holds, else the nearest miss); each team is judged alone. */
+  team?: Maybe<Scalars['ID']['output']>;
   tool?: Maybe<ToolExplanation>;
   version: Scalars['String']['output'];
 };
@@ -418,7 +420,7 @@ export type MoveLocationInput = {
  */
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Adds a user to a team. */
+  /** Adds a user to a team. (Giving someone a team role with `assignRole` makes them a member too.) */
   addTeamMember: TeamMemberPayload;
   /** Approves a PENDING request: you hold its kind's approval permission at its scope and are not its subject or requester. The first decision wins; a later one is a CONFLICT. */
   approveRequest: ApprovalPayload;
@@ -461,7 +463,10 @@ export type Mutation = {
    * parent, and must hold at the location what the roles given above the new parent would bring to it.
    */
   moveLocation: LocationPayload;
-  /** Removes a user from a team. */
+  /**
+   * Removes a user from a team, and their roles in that team in the same write (they count only for
+   * members): for those you also need what `revokeAssignment` needs, in that team.
+   */
   removeTeamMember: TeamMemberPayload;
   /**
    * Opens an approval request. For yourself, or as an agent's API key with the scope `approvals:request`
@@ -826,6 +831,7 @@ export type Operation =
   | 'UPDATE_USER'
   | 'VIEW_AUDIT'
   | 'VIEW_ROLES'
+  | 'VIEW_TEAMS'
   | 'VIEW_USERS';
 
 export type Organization = {
@@ -896,7 +902,13 @@ export type Query = {
   organization: Organization;
   /** The catalog's roles and the organization's custom roles. */
   roles: Array<Role>;
+  /** One team (null when there is none): for its members, or with the permission to view teams. */
   team?: Maybe<Team>;
+  /**
+   * The organization's teams, page by page in id order (deleted ones too with `includeDeleted`). Needs the
+   * permission to view teams; a member finds their own teams in `viewer { teams }`.
+   */
+  teams: TeamConnection;
   /** One user of the organization (null when there is none): yourself, or a user you may see. */
   user?: Maybe<User>;
   /**
@@ -909,9 +921,10 @@ export type Query = {
   /** Every location where a user holds `permission`, page by page. */
   whereCan: LocationConnection;
   /**
-   * Every user who holds `permission` at the location (default: the root), page by page. You need the
-   * permission to view users at that location; an API key needs `decisions:check` (and `directory:read`
-   * to see more of each user than the id).
+   * Every user who holds `permission` at the location (default: the root), for a resource of `teamIds`
+   * when given (held in one of those teams), page by page. You need the permission to view users at that
+   * location; an API key needs `decisions:check` (and `directory:read` to see more of each user than the
+   * id).
    */
   whoCan: UserConnection;
 };
@@ -1014,6 +1027,16 @@ export type QueryTeamArgs = {
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
  */
+export type QueryTeamsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  includeDeleted?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+/**
+ * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
+ * adds its own fields in its own file.
+ */
 export type QueryUserArgs = {
   id: Scalars['ID']['input'];
 };
@@ -1048,6 +1071,7 @@ export type QueryWhoCanArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   locationId?: InputMaybe<Scalars['ID']['input']>;
   permission: Scalars['String']['input'];
+  teamIds?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
 export type RequestApprovalInput = {
@@ -1183,13 +1207,36 @@ export type SubscriptionApprovalRequestChangedArgs = {
 
 /**
  * A group of users. Team-based resources (projects, docs spaces) name their teams; a user's team roles
- * in those teams are summed.
+ * count only while they are a member, and are summed within one team, never across teams.
  */
 export type Team = {
   __typename?: 'Team';
   deleted: Scalars['Boolean']['output'];
   id: Scalars['ID']['output'];
+  /** The team's members, page by page in id order: for its members, or with the permission to view teams. */
+  members: UserConnection;
   name: Scalars['String']['output'];
+};
+
+/**
+ * A group of users. Team-based resources (projects, docs spaces) name their teams; a user's team roles
+ * count only while they are a member, and are summed within one team, never across teams.
+ */
+export type TeamMembersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type TeamConnection = {
+  __typename?: 'TeamConnection';
+  edges: Array<TeamEdge>;
+  pageInfo: PageInfo;
+};
+
+export type TeamEdge = {
+  __typename?: 'TeamEdge';
+  cursor: Scalars['String']['output'];
+  node: Team;
 };
 
 export type TeamIdInput = {
@@ -1203,6 +1250,8 @@ export type TeamMemberInput = {
 
 export type TeamMemberPayload = {
   __typename?: 'TeamMemberPayload';
+  /** The member's roles in the team that leaving it took (`removeTeamMember`); empty otherwise. */
+  revoked: Array<Assignment>;
   team: Team;
   user: User;
   version: Scalars['String']['output'];
@@ -1320,6 +1369,8 @@ export type User = {
   name?: Maybe<Scalars['String']['output']>;
   /** Where approval notifications reach this user on Slack. */
   slackMemberId?: Maybe<Scalars['String']['output']>;
+  /** The teams the user is a member of (deleted teams left out): their team roles count only there. */
+  teams?: Maybe<Array<Team>>;
   /** Where approval notifications reach this user on Teams. */
   teamsAddress?: Maybe<Scalars['String']['output']>;
 };
@@ -1524,10 +1575,18 @@ export type ResolversTypes = ResolversObject<{
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Team: ResolverTypeWrapper<TeamModel>;
+  TeamConnection: ResolverTypeWrapper<
+    Omit<TeamConnection, 'edges'> & { edges: Array<ResolversTypes['TeamEdge']> }
+  >;
+  TeamEdge: ResolverTypeWrapper<Omit<TeamEdge, 'node'> & { node: ResolversTypes['Team'] }>;
   TeamIdInput: TeamIdInput;
   TeamMemberInput: TeamMemberInput;
   TeamMemberPayload: ResolverTypeWrapper<
-    Omit<TeamMemberPayload, 'team' | 'user'> & { team: ResolversTypes['Team']; user: ResolversTypes['User'] }
+    Omit<TeamMemberPayload, 'revoked' | 'team' | 'user'> & {
+      revoked: Array<ResolversTypes['Assignment']>;
+      team: ResolversTypes['Team'];
+      user: ResolversTypes['User'];
+    }
   >;
   TeamPayload: ResolverTypeWrapper<Omit<TeamPayload, 'team'> & { team: ResolversTypes['Team'] }>;
   ToolCapability: ResolverTypeWrapper<ToolCapability>;
@@ -1625,9 +1684,12 @@ export type ResolversParentTypes = ResolversObject<{
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
   Team: TeamModel;
+  TeamConnection: Omit<TeamConnection, 'edges'> & { edges: Array<ResolversParentTypes['TeamEdge']> };
+  TeamEdge: Omit<TeamEdge, 'node'> & { node: ResolversParentTypes['Team'] };
   TeamIdInput: TeamIdInput;
   TeamMemberInput: TeamMemberInput;
-  TeamMemberPayload: Omit<TeamMemberPayload, 'team' | 'user'> & {
+  TeamMemberPayload: Omit<TeamMemberPayload, 'revoked' | 'team' | 'user'> & {
+    revoked: Array<ResolversParentTypes['Assignment']>;
     team: ResolversParentTypes['Team'];
     user: ResolversParentTypes['User'];
   };
@@ -1666,6 +1728,7 @@ export type RequiresDirectiveArgs = {
   approvalRole?: Maybe<ApprovalRole>;
   assignment?: Maybe<Scalars['String']['input']>;
   location?: Maybe<Array<Scalars['String']['input']>>;
+  member?: Maybe<Scalars['String']['input']>;
   operation?: Maybe<Operation>;
   permission?: Maybe<Scalars['String']['input']>;
   self?: Maybe<Scalars['String']['input']>;
@@ -1836,6 +1899,7 @@ export type ExplanationResolvers<
   outcome?: Resolver<ResolversTypes['Outcome'], ParentType, ContextType>;
   permission?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   summary?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  team?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   tool?: Resolver<Maybe<ResolversTypes['ToolExplanation']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
@@ -2243,6 +2307,7 @@ export type QueryResolvers<
     RequireFields<QueryRolesArgs, 'includeDeleted'>
   >;
   team?: Resolver<Maybe<ResolversTypes['Team']>, ParentType, ContextType, RequireFields<QueryTeamArgs, 'id'>>;
+  teams?: Resolver<ResolversTypes['TeamConnection'], ParentType, ContextType, Partial<QueryTeamsArgs>>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
   users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, Partial<QueryUsersArgs>>;
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
@@ -2335,13 +2400,31 @@ export type TeamResolvers<
 > = ResolversObject<{
   deleted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  members?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, Partial<TeamMembersArgs>>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type TeamConnectionResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['TeamConnection'] = ResolversParentTypes['TeamConnection'],
+> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['TeamEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type TeamEdgeResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['TeamEdge'] = ResolversParentTypes['TeamEdge'],
+> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Team'], ParentType, ContextType>;
 }>;
 
 export type TeamMemberPayloadResolvers<
   ContextType = Context,
   ParentType extends ResolversParentTypes['TeamMemberPayload'] = ResolversParentTypes['TeamMemberPayload'],
 > = ResolversObject<{
+  revoked?: Resolver<Array<ResolversTypes['Assignment']>, ParentType, ContextType>;
   team?: Resolver<ResolversTypes['Team'], ParentType, ContextType>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -2429,6 +2512,7 @@ export type UserResolvers<
   locked?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   slackMemberId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  teams?: Resolver<Maybe<Array<ResolversTypes['Team']>>, ParentType, ContextType>;
   teamsAddress?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
@@ -2499,6 +2583,8 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   ScopeType?: ScopeTypeResolvers;
   Subscription?: SubscriptionResolvers<ContextType>;
   Team?: TeamResolvers<ContextType>;
+  TeamConnection?: TeamConnectionResolvers<ContextType>;
+  TeamEdge?: TeamEdgeResolvers<ContextType>;
   TeamMemberPayload?: TeamMemberPayloadResolvers<ContextType>;
   TeamPayload?: TeamPayloadResolvers<ContextType>;
   ToolCapability?: ToolCapabilityResolvers<ContextType>;

@@ -18,6 +18,8 @@ export interface Guard {
   target?: string;
   /** Argument path naming an assignment: needed at its scope, its user covered. */
   assignment?: string;
+  /** Argument path (or `parent.id`) naming a team: its members pass without the permission. */
+  member?: string;
   serviceScope?: string;
   /** Argument path naming an approval request the viewer must hold `approvalRole` on. */
   approval?: string;
@@ -57,6 +59,7 @@ export function readGuards(schema: GraphQLSchema): Guard[] {
           'team',
           'target',
           'assignment',
+          'member',
           'serviceScope',
           'approval',
         ] as const)

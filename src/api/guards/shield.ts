@@ -136,6 +136,11 @@ async function checkGuard(g: Guard, parent: unknown, args: unknown, access: Acce
         : 'forbidden: only for yourself',
     );
   }
+  // A member of the team named reads it without the permission (`member:`).
+  if (g.member) {
+    const teams = valuesAt(g.member.startsWith('parent.') ? { parent } : args, g.member).filter(isId);
+    if (await access.isMemberOfAll(teams)) return;
+  }
   const what = g.operation ? { operation: g.operation } : { permission: g.permission! };
   const targets = g.target
     ? valuesAt(g.target.startsWith('parent.') ? { parent } : args, g.target).filter(isId)

@@ -21,10 +21,13 @@ export const decisionResolvers: Resolvers = {
     },
     explain: (_, { input }, ctx) => ctx.authz.explain(input),
     // One match more than asked for tells whether a next page exists.
-    whoCan: async (_, { permission, locationId, first, after }, ctx) => {
+    whoCan: async (_, { permission, locationId, teamIds, first, after }, ctx) => {
       const n = pageSize(first);
       return connection(
-        await ctx.scans.whoCan(permission, locationId, { limit: n + 1, after: idCursor(after) }),
+        await ctx.scans.whoCan(permission, locationId, teamIds ?? [], {
+          limit: n + 1,
+          after: idCursor(after),
+        }),
         n,
         (u) => u.id,
       );
@@ -56,6 +59,7 @@ export const decisionResolvers: Resolvers = {
   },
   Explanation: {
     follows: (e) => e.follows ?? null,
+    team: (e) => e.team ?? null,
     tool: (e) =>
       e.tool
         ? { ...e.tool, policy: e.tool.policy as 'auto', policySource: e.tool.policySource.toUpperCase() }

@@ -2,7 +2,7 @@ import type { Resolvers } from '../generated/graphql';
 import { customRoleModel, type RoleModel } from '../models';
 import { connection, idCursor, pageSize, seqCursor } from './pagination';
 import type { Context } from '../context';
-import { notFound, type Location } from '../../store';
+import { notFound, type Location, type Team } from '../../store';
 
 /** Reads of the organization's directory: users, locations, teams, roles, the organization itself. */
 export const directoryResolvers: Resolvers = {
@@ -23,6 +23,15 @@ export const directoryResolvers: Resolvers = {
     location: (_, { id }, ctx) => ctx.loaders.locations.load(id),
     locations: (_, { parentId }, ctx) => ctx.store.locations.children(ctx.viewer.orgId, parentId ?? null),
     team: (_, { id }, ctx) => ctx.loaders.teams.load(id),
+    teams: async (_, { first, after, includeDeleted }, ctx) => {
+      const n = pageSize(first);
+      const teams = await ctx.store.teams.list(ctx.viewer.orgId, {
+        first: n + 1,
+        after: idCursor(after),
+        includeDeleted: !!includeDeleted,
+      });
+      return connection(teams, n, (t) => t.id);
+    },
     roles: async (_, { includeDeleted }, ctx) => {
       const builtIn = Object.entries(ctx.authz.catalog.catalog.document.roles).map(([key]) =>
         roleModel(ctx, key, false),
@@ -43,6 +52,10 @@ export const directoryResolvers: Resolvers = {
   User: {
     deleted: (u) => u.deletedAt !== null,
     assignments: (u, _, ctx) => ctx.loaders.assignmentsOf.load(u.id),
+    teams: async (u, _, ctx) =>
+      (await ctx.loaders.teams.loadMany(await ctx.loaders.teamsOf.load(u.id))).filter(
+        (t): t is Team => !!t && !(t instanceof Error),
+      ),
   },
   Location: {
     parent: (l, _, ctx) => (l.parentId ? ctx.loaders.locations.load(l.parentId) : null),
@@ -54,6 +67,12 @@ export const directoryResolvers: Resolvers = {
   },
   Team: {
     deleted: (t) => t.deletedAt !== null,
+    // One match more than asked for tells whether a next page exists.
+    members: async (t, { first, after }, ctx) => {
+      const n = pageSize(first);
+      const members = await ctx.loaders.members.load({ teamId: t.id, after: idCursor(after), first: n + 1 });
+      return connection(members, n, (u) => u.id);
+    },
   },
   Assignment: {
     user: async (a, _, ctx) => (await ctx.loaders.users.load(a.userId))!,

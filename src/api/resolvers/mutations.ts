@@ -1,4 +1,4 @@
-import type { CustomRole } from '../../store';
+import type { Assignment, CustomRole } from '../../store';
 import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
 import { customRoleModel } from '../models';
@@ -73,11 +73,17 @@ async function payload<K extends string, T>(
 
 async function membership(
   ctx: Context,
-  written: { result: { teamId: string; userId: string }; version: string },
+  written: { result: { teamId: string; userId: string; revoked?: Assignment[] }; version: string },
 ) {
   const [team] = await ctx.store.teams.getMany(ctx.viewer.orgId, [written.result.teamId]);
   const [user] = await ctx.store.users.getMany(ctx.viewer.orgId, [written.result.userId]);
-  return { team: team!, user: user!, version: written.version, warnings: await ctx.admin.warnings() };
+  return {
+    team: team!,
+    user: user!,
+    revoked: written.result.revoked ?? [],
+    version: written.version,
+    warnings: await ctx.admin.warnings(),
+  };
 }
 
 async function rolePayload(ctx: Context, written: { result: CustomRole; version: string }) {
