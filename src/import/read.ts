@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readCsv } from './csv';
 import { ImportFileError, tooLarge } from './errors';
 import { base64Length, IMPORT_LIMITS } from './limits';
@@ -12,6 +13,8 @@ export interface FileRead {
   broken?: { row: number; message: string };
   /** The file's size in bytes (the CSV as UTF-8, the workbook decoded). */
   bytes: number;
+  /** SHA-256 of those bytes (hex), for the audit log: which file was imported, not what it held. */
+  sha256: string;
 }
 
 /**
@@ -24,14 +27,18 @@ export async function readImportFile(format: ImportFormat, content: string | Buf
   if (format === 'csv') {
     // A string's UTF-16 length is at most its UTF-8 length: the cheap test first.
     if (content.length > max) throw tooLarge();
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    if (bytes.length > max) throw tooLarge();
     const text = typeof content === 'string' ? content : utf8(content);
-    const bytes = typeof content === 'string' ? Buffer.byteLength(content, 'utf8') : content.length;
-    if (bytes > max) throw tooLarge();
-    return { ...readCsv(text), bytes };
+    return { ...readCsv(text), bytes: bytes.length, sha256: sha256(bytes) };
   }
   const bytes = typeof content === 'string' ? fromBase64(content) : content;
   if (bytes.length > max) throw tooLarge();
-  return { rows: await readXlsx(bytes), bytes: bytes.length };
+  return { rows: await readXlsx(bytes), bytes: bytes.length, sha256: sha256(bytes) };
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Standard base64 (RFC 4648 §4), line breaks and spaces allowed; refused when too long before decoding. */
