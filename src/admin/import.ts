@@ -110,6 +110,8 @@ interface RoleRef {
 
 interface Draft {
   row: number;
+  /** False when a cell could not be read (its problem is reported): the row's rules are not run. */
+  ok: boolean;
   email: string;
   name: string | null;
   roles: RoleRef[];
@@ -171,7 +173,7 @@ export async function importUsers(
     Directory.load(deps, drafts),
     deps.store.users.byEmails(
       deps.viewer.orgId,
-      drafts.map((d) => d.email),
+      drafts.filter((d) => d.ok).map((d) => d.email),
     ),
   ]);
   const byEmail = new Map(existing.map((u) => [u.email.toLowerCase(), u]));
@@ -184,7 +186,10 @@ export async function importUsers(
       if (i) await yieldToLoop();
     }
     const draft = drafts[i]!;
+    // Every cell is read, so that each of a row's problems is reported; the rules run on good rows only.
     const assignments = directory.assignments(draft, problems);
+    const flagsKnown = rules.knownFlags(draft);
+    if (!draft.ok || !assignments || !flagsKnown) continue;
     const user = byEmail.get(draft.email.toLowerCase());
     if (!user) {
       const planned = await rules.newUser(draft, assignments);
@@ -287,7 +292,7 @@ function draftRows(rows: readonly TableRow[], problems: Problems): Draft[] {
     const flags = list(cells.flags).map((f) => f.toLowerCase());
     if (flags.length > 100) bad('flags', 'flags has too many items');
     else if (flags.some((f) => f.length > 100)) bad('flags', 'a flag is too long');
-    if (ok) drafts.push({ row, email, name, roles: refs, flags: [...new Set(flags)] });
+    drafts.push({ row, ok, email, name, roles: refs, flags: [...new Set(flags)] });
   }
   return drafts;
 }
@@ -429,10 +434,8 @@ class Rules {
   }
 
   /** A new user as createUser would make it, or null (with its problems). */
-  async newUser(draft: Draft, given: Omit<AssignInput, 'userId'>[] | null): Promise<ImportedUser | null> {
+  async newUser(draft: Draft, given: Omit<AssignInput, 'userId'>[]): Promise<ImportedUser | null> {
     const { catalog, access } = this.deps;
-    const unknown = this.unknownFlags(draft);
-    if (!given || unknown) return null;
     const assignments = given.length
       ? given
       : (this.doc.defaultRoles ?? []).map((role) => checkAssignment(catalog, { role }, 'defaultRoles'));
@@ -482,12 +485,10 @@ class Rules {
   /** What UPDATE changes in an existing user, 'unchanged', or null (with its problems). */
   async existingUser(
     draft: Draft,
-    given: Omit<AssignInput, 'userId'>[] | null,
+    given: Omit<AssignInput, 'userId'>[],
     user: User,
   ): Promise<ImportedUpdate | 'unchanged' | null> {
     const { catalog, access, loaders, viewer } = this.deps;
-    const unknown = this.unknownFlags(draft);
-    if (!given || unknown) return null;
     if (user.deletedAt) {
       this.problems.add(
         draft.row,
@@ -548,8 +549,8 @@ class Rules {
     };
   }
 
-  /** Whether a row names a flag the catalog lacks (reported on the row). */
-  private unknownFlags(draft: Draft): boolean {
+  /** Whether every flag a row names is the catalog's (those that are not are reported on the row). */
+  knownFlags(draft: Draft): boolean {
     const known = Object.keys(this.doc.flags ?? {});
     const unknown = draft.flags.filter((f) => !known.includes(f));
     if (unknown.length)
@@ -558,7 +559,7 @@ class Rules {
         'flags',
         `unknown flag${unknown.length > 1 ? 's' : ''} ${unknown.map((f) => `"${clip(f)}"`).join(', ')}; the catalog has: ${known.join(', ') || 'none'}`,
       );
-    return unknown.length > 0;
+    return !unknown.length;
   }
 
   /** Runs a rule for a row (its answer kept under `key` when given); a refusal is the row's problem. */
