@@ -551,6 +551,38 @@ describe.each(BACKENDS)('importUsers on %s', (backend) => {
     ]);
   });
 
+  test('a write that fails inside its transaction (an email taken since the rows were checked) leaves nothing', async () => {
+    const w = await buildWorld(t, 'jrni', JRNI);
+    const before = await version(w);
+    const entries = (await audit(w)).length;
+    const write = t.store.users.importUsers(
+      { orgId: w.orgId, actor: 'test' },
+      {
+        created: [
+          {
+            email: 'first@import.test',
+            name: null,
+            flags: [],
+            assignments: [{ roleKey: 'user', locationId: w.locations.London }],
+          },
+          { email: 'LONDONER@x.test', name: null, flags: [], assignments: [] },
+        ],
+        updated: [],
+        summary: { created: 2 },
+      },
+    );
+    await expect(write).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: 'a user with this email already exists',
+    });
+    await expectNothingWritten(w, before, entries, ['first@import.test']);
+    const orphans = await t.store.db.query(
+      `SELECT 1 FROM assignments a WHERE a.org_id = $1 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = a.org_id AND u.id = a.user_id)`,
+      [w.orgId],
+    );
+    expect(orphans).toEqual([]);
+  });
+
   test('10,000 rows in one write; the users page by page', async () => {
     const w = await buildWorld(t, 'jrni', JRNI);
     const before = await version(w);
