@@ -1,14 +1,5 @@
 import { CatalogError, type RoleKind, type RoleSpec, type ToolMode } from '../catalog';
-import {
-  compileRole,
-  emptyBits,
-  fitsScope,
-  orInto,
-  type Assignment,
-  type Bits,
-  type CompiledRole,
-  type Subject,
-} from '../engine';
+import { compileRole, emptyBits, orInto, type Bits, type CompiledRole, type Subject } from '../engine';
 import { Access, ROOT, scopeOf, type Scope } from '../decisions/access';
 import { InvalidInputError } from '../decisions/errors';
 import type { Authz } from '../decisions/authz';
@@ -29,6 +20,16 @@ import {
   keepsAnOwner,
   noLiveHeirs,
 } from './invariants';
+import { checkAssignment, engineAssignment, type AssignmentRequest } from './assignment-request';
+import { importUsers, type ImportProgress, type ImportReport, type ImportRequest } from './import';
+
+/** Who an administration service records as the actor, when it is not the viewer. */
+export interface AdminOptions {
+  /** The audit log's actor (default: the viewer): `cli` for the command line acting with an owner's rights. */
+  actor?: string;
+  /** Added to an import's audit summary (the command line: whose rights it used). */
+  audit?: Record<string, unknown>;
+}
 
 /**
  * The administration API's rules, on top of the guards (which already checked, through `Access`, that
@@ -36,24 +37,6 @@ import {
  * gives what they do not hold, the organization keeps an active owner, ownership moves by adding
  * before removing, catalogs that require an org role get one, and owners get the owner's flags.
  */
-
-/** What each role kind's assignments must name, for refusals. */
-const SCOPE_RULE: Record<RoleKind, string> = {
-  org: 'is an organization-wide role: give neither a location nor a team',
-  location: 'is a location role: give a location (or none for the whole organization), not a team',
-  team: 'is a team role: give the team, and no location',
-};
-
-/** An assignment as the API takes it (`assignRole`, `createUser.assignments`). */
-export interface AssignmentRequest {
-  role: string;
-  locationId?: string | null;
-  teamId?: string | null;
-  personId?: string | null;
-  groupIds?: readonly string[] | null;
-  expiresAt?: Date | null;
-}
-
 export class Admin {
   constructor(
     private readonly store: Store,
@@ -62,6 +45,7 @@ export class Admin {
     private readonly loaders: Loaders,
     private readonly viewer: Viewer,
     private readonly requestId: string,
+    private readonly options: AdminOptions = {},
   ) {}
 
   private get orgId() {
@@ -78,7 +62,9 @@ export class Admin {
 
   /** Every write carries who and why, and the organization-wide rules. */
   private ctx(extra: WriteContext['invariants'] = []): WriteContext {
-    const actor = this.viewer.kind === 'user' ? this.viewer.userId : `apikey:${this.viewer.keyId}`;
+    const actor =
+      this.options.actor ??
+      (this.viewer.kind === 'user' ? this.viewer.userId : `apikey:${this.viewer.keyId}`);
     return {
       orgId: this.orgId,
       actor,
@@ -176,6 +162,25 @@ export class Admin {
         : [],
       assignments,
     });
+  }
+  /**
+   * Users from a CSV or XLSX file, all or nothing, each row under createUser's rules (or, for an
+   * existing user with onExisting UPDATE, those of changing them): see ./import.ts.
+   */
+  importUsers(request: ImportRequest, progress?: ImportProgress): Promise<ImportReport> {
+    return importUsers(
+      {
+        store: this.store,
+        catalog: this.catalog,
+        access: this.access,
+        loaders: this.loaders,
+        viewer: this.viewer,
+        context: () => this.ctx(),
+        audit: this.options.audit,
+      },
+      request,
+      progress,
+    );
   }
   updateUser(input: { id: string; email?: string | null; name?: string | null }) {
     return this.store.users.update(this.ctx(), {
@@ -421,21 +426,7 @@ export class Admin {
 
   /** An assignment request checked against the catalog: the role exists, suits its scope, and lasts. */
   private checkedAssignment(input: AssignmentRequest, where?: string): Omit<AssignInput, 'userId'> {
-    const at = where ? `${where}: ` : '';
-    const role = this.catalog.roles.get(input.role);
-    if (!role) throw new InvalidInputError(`${at}unknown role "${input.role.slice(0, 100)}"`);
-    // The engine's rule: an assignment that does not fit its role counts for nothing, so refuse it here.
-    if (!fitsScope(role, input)) throw new InvalidInputError(`${at}"${role.key}" ${SCOPE_RULE[role.kind]}`);
-    if (input.expiresAt && input.expiresAt.getTime() <= Date.now())
-      throw new InvalidInputError(`${at}expiresAt is in the past`);
-    return {
-      roleKey: role.key,
-      locationId: input.locationId ?? null,
-      teamId: input.teamId ?? null,
-      personId: input.personId ?? null,
-      groupIds: input.groupIds ?? [],
-      expiresAt: input.expiresAt ?? null,
-    };
+    return checkAssignment(this.catalog, input, where);
   }
 
   private notYourself(userId: string, message: string) {
@@ -502,19 +493,6 @@ export class Admin {
   private orgRoles(): string[] {
     return [...this.catalog.roles.values()].filter((r) => r.kind === 'org').map((r) => r.key);
   }
-}
-
-/** The engine's view of an assignment not written yet. */
-function engineAssignment(a: Omit<AssignInput, 'userId'>, id: string): Assignment {
-  return {
-    id,
-    role: a.roleKey,
-    locationId: a.locationId ?? null,
-    teamId: a.teamId ?? null,
-    personId: a.personId ?? null,
-    groupIds: a.groupIds ?? [],
-    expiresAt: a.expiresAt ? a.expiresAt.getTime() : null,
-  };
 }
 
 /** The teams that assignments are given in. */

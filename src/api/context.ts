@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../identity/tokens';
 import { AuthenticationError } from '../identity/tokens';
-import { Admin } from '../admin/admin';
+import { Admin, type AdminOptions } from '../admin/admin';
 import { ApprovalService } from '../approvals/approvals';
 import type { GatewayServices } from '../app/gateway';
 import { Access } from '../decisions/access';
@@ -104,14 +104,38 @@ async function build(
   return context;
 }
 
+/**
+ * A context for an operator's command acting with a user's rights (`rolegate import users` acts as the
+ * organization's owner): no credentials are checked, so only the command line, which already holds the
+ * store's, builds one. The user must be active; null when the organization does not exist.
+ */
+export async function operatorContext(
+  deps: Omit<ContextDeps, 'authenticator'>,
+  viewer: Extract<Viewer, { kind: 'user' }>,
+  admin: AdminOptions,
+): Promise<Context | null> {
+  const state = await deps.orgStates.load(viewer.orgId);
+  if (!state) return null;
+  const requestId = randomUUID();
+  // No deadline a command would notice (a request's is 10 s).
+  const deadline = new Deadline(24 * 3600_000);
+  const fresh = () => Promise.reject(new Error('an operator context is not renewed'));
+  const context = contextAt(deps, viewer, state, requestId, deadline, fresh, admin);
+  const user = await context.loaders.grants.load(viewer.userId);
+  if (!user || user.deleted || user.locked)
+    throw new StoreError('CONFLICT', `user ${viewer.userId} is not active`);
+  return context;
+}
+
 /** The context for `viewer` at the organization state `state` (a version): loaders and services. */
 function contextAt(
-  deps: ContextDeps,
+  deps: Omit<ContextDeps, 'authenticator'>,
   viewer: Viewer,
   state: OrgState,
   requestId: string,
   deadline: Deadline,
   fresh: () => Promise<Context>,
+  adminOptions?: AdminOptions,
 ): Context {
   const now = Date.now();
   const loaders = createLoaders(deps.store, deps.requestCache, {
@@ -131,7 +155,7 @@ function contextAt(
     scans,
     access,
     store: deps.store,
-    admin: new Admin(deps.store, authz, access, loaders, viewer, requestId),
+    admin: new Admin(deps.store, authz, access, loaders, viewer, requestId, adminOptions),
     approvals: new ApprovalService(
       { store: deps.store, changes: deps.changes, outbox: deps.outbox },
       authz,
@@ -147,7 +171,7 @@ function contextAt(
       const reached = await deps.versions.waitFor(viewer.orgId, wanted, VERSION_WAIT_MS);
       if (reached === null) return null;
       const later = await deps.orgStates.at(viewer.orgId, reached);
-      return later ? contextAt(deps, viewer, later, requestId, deadline, fresh).authz : null;
+      return later ? contextAt(deps, viewer, later, requestId, deadline, fresh, adminOptions).authz : null;
     },
   };
 }

@@ -4,6 +4,7 @@ import { CatalogError } from '../catalog';
 import { UnknownPermissionError } from '../engine';
 import { ForbiddenError, InvalidInputError } from '../decisions/errors';
 import { StoreError } from '../store';
+import { ImportFileError } from '../import';
 import { DeadlineExceededError } from './limits/deadline';
 
 /**
@@ -103,7 +104,11 @@ function classify(
       extensions: { code: ErrorCode.FORBIDDEN, permission: original.permission, scope: original.scope },
     };
   }
-  if (original instanceof UnknownPermissionError || original instanceof InvalidInputError) {
+  if (
+    original instanceof UnknownPermissionError ||
+    original instanceof InvalidInputError ||
+    original instanceof ImportFileError
+  ) {
     return { ...base, message: original.message, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   }
   if (original instanceof DeadlineExceededError) {

@@ -31,6 +31,8 @@ const enumValues = {
   GrantKind: { ASSIGNMENT: 'assignment', FLAG: 'flag' },
   ScopeType: { ORG: 'org', LOCATION: 'location', TEAM: 'team' },
   NotificationChannel: { SLACK: 'slack', TEAMS: 'teams' },
+  ImportFormat: { CSV: 'csv', XLSX: 'xlsx' },
+  ImportMode: { FAIL: 'fail', SKIP: 'skip', UPDATE: 'update' },
 };
 
 /** The SDL as served: each limited input's description states its limit (src/api/limits/input-limits.ts). */

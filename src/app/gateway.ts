@@ -185,3 +185,38 @@ export async function openWriterServices(options: {
     },
   };
 }
+
+/**
+ * What an operator's command needs to run the administration's rules outside a gateway (`rolegate
+ * import users`): the store (its writes through the version protocol, as openWriterServices'), where
+ * versions are read, organization states and the request caches, nothing kept between calls.
+ */
+export async function openOperatorServices(options: { db: Db; redisUrl?: string }): Promise<{
+  store: Store;
+  versions: Versions;
+  orgStates: OrgStates;
+  requestCache: RequestCache;
+  changes: Changes;
+  close(): Promise<void>;
+}> {
+  let redisVersions: RedisVersions | undefined;
+  let shared: SharedCache | undefined;
+  if (options.redisUrl && options.db.kind !== 'pglite') {
+    shared = new SharedCache(options.redisUrl, { commandTimeoutMs: 2_000 });
+    redisVersions = new RedisVersions(shared);
+    await redisVersions.connect();
+  }
+  const versions = new Versions(options.db, { shared: redisVersions });
+  const store = new Store(options.db, { versions });
+  return {
+    store,
+    versions,
+    orgStates: new OrgStates(store, { versions }),
+    requestCache: requestCache(store),
+    changes: new LocalChanges(),
+    async close() {
+      await redisVersions?.close();
+      await shared?.close();
+    },
+  };
+}

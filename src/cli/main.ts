@@ -1,10 +1,12 @@
 import { Command } from 'commander';
 import { CatalogError } from '../catalog';
 import { ConfigError } from '../config';
+import { ImportFileError } from '../import';
 import { StoreError } from '../store';
 import { approvalsCommand } from './approvals';
 import { auditCommand } from './audit';
 import { catalogCommand } from './catalog';
+import { importCommand } from './import';
 import { migrateCommand } from './migrate';
 import { initCommand, keyCommand, seedCommand, tokenCommand } from './org';
 import { serveCommand } from './serve';
@@ -24,11 +26,17 @@ program.addCommand(tokenCommand());
 program.addCommand(seedCommand());
 program.addCommand(keyCommand());
 program.addCommand(approvalsCommand());
+program.addCommand(importCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Expected refusals (a bad option, a missing organization, the store out of reach) say what was
   // wrong in one line; anything else is a bug and keeps its stack.
-  const expected = err instanceof StoreError || err instanceof ConfigError || err instanceof CatalogError;
+  const expected =
+    err instanceof StoreError ||
+    err instanceof ConfigError ||
+    err instanceof CatalogError ||
+    err instanceof ImportFileError ||
+    (err instanceof Error && (err as NodeJS.ErrnoException).code === 'ENOENT');
   // The operator may see the driver's reason for an outage (a client never does).
   const cause =
     err instanceof StoreError && err.code === 'UNAVAILABLE' && err.cause instanceof Error

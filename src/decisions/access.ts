@@ -166,6 +166,30 @@ export class Access {
   }
 
   /**
+   * Guards of an operation whose scopes are inside its input where a guard cannot read them (an
+   * imported file's rows): the viewer holds the operation's permission somewhere, at the root or at a
+   * scope of one of their own live, unrestricted assignments (wherever else it is held, it is held
+   * there too: a location's grants are those of its nearest such ancestor's). The operation then
+   * requires it at each item's scopes.
+   */
+  async requireSomewhere(operation: Operation): Promise<void> {
+    const permission = this.permissionOf(operation);
+    if (this.viewer.kind !== 'user' || !permission) return this.require({ operation }); // refuses, with the reason
+    if (await this.holds(permission, ROOT)) return;
+    const subject = await this.loaders.subjects.load(this.viewer.userId);
+    const scopes = new Map<string, Scope>();
+    for (const a of subject ? this.liveAssignments(subject) : [])
+      if (a.personId == null && !a.groupIds?.length) scopes.set(scopeKey(scopeOf(a)), scopeOf(a));
+    for (const scope of scopes.values())
+      if ((await this.exists(scope)) && (await this.holds(permission, scope))) return;
+    throw Access.forbidden(
+      permission,
+      ROOT,
+      `forbidden: requires ${permission} at the organization, or at a location or team where you hold a role`,
+    );
+  }
+
+  /**
    * No escalation: the viewer holds every permission of `bits` at the scope (or wider), now and, when
    * what is given lasts (`until`: an instant, or null for ever), for as long as it lasts: a role that
    * expires cannot make a lasting one (an owner until tomorrow cannot make anyone, themselves

@@ -205,6 +205,17 @@ export class Assignments {
     return ids.map((id) => byId.get(id) ?? null);
   }
 
+  /** The organization's first active owner (see EFFECTIVE_OWNER_SQL); null when it has none. */
+  async activeOwner(orgId: string, ownerRole: string): Promise<string | null> {
+    if (!isUuid(orgId)) return null;
+    const [row] = await this.db.query<{ user_id: string }>(
+      `SELECT a.user_id FROM assignments a JOIN users u ON u.org_id = a.org_id AND u.id = a.user_id
+        WHERE a.org_id = $1 AND ${EFFECTIVE_OWNER_SQL} ORDER BY a.created_at, a.id LIMIT 1`,
+      [orgId, ownerRole],
+    );
+    return row?.user_id ?? null;
+  }
+
   /** Every assignment given in a team. */
   async inTeam(orgId: string, teamId: string): Promise<Assignment[]> {
     if (!isUuid(teamId)) return [];

@@ -16,7 +16,7 @@ export {
 } from './write';
 export type { Organization } from './organizations';
 export type { Location } from './locations';
-export type { User } from './users';
+export { isEmail, type User, type ImportedUser, type ImportedUpdate } from './users';
 export type { Team } from './teams';
 export { roleSpec, type CustomRole, type RoleInput } from './roles';
 export { toEngineAssignment, type Assignment, type AssignInput } from './assignments';

@@ -146,6 +146,19 @@ export class Locations {
     return (await this.getMany(orgId, ids)).map((l) => (l ? [...l.path].reverse() : null));
   }
 
+  /**
+   * The locations whose name is one of `names` (compared without case), with every ancestor of each
+   * whose name is one of them too: enough to follow a path of names from the top of the tree.
+   */
+  async byNames(orgId: string, names: readonly string[]): Promise<Location[]> {
+    if (!names.length) return [];
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM locations WHERE org_id = $1 AND lower(name) = ANY($2::text[])`,
+      [orgId, [...new Set(names.map((n) => n.toLowerCase()))]],
+    );
+    return rows.map(fromRow);
+  }
+
   /** A page of the organization's locations in id order, after the cursor `after` (an id). */
   async list(orgId: string, page: { first: number; after?: string | null }): Promise<Location[]> {
     const rows = await this.db.query<Row>(

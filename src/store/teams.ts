@@ -115,6 +115,16 @@ export class Teams {
     return rows.map(fromRow);
   }
 
+  /** The live teams whose name is one of `names` (compared without case; live names are unique so). */
+  async byNames(orgId: string, names: readonly string[]): Promise<Team[]> {
+    if (!names.length) return [];
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM teams WHERE org_id = $1 AND deleted_at IS NULL AND lower(name) = ANY($2::text[])`,
+      [orgId, [...new Set(names.map((n) => n.toLowerCase()))]],
+    );
+    return rows.map(fromRow);
+  }
+
   async getMany(orgId: string, ids: readonly string[]): Promise<(Team | null)[]> {
     const valid = ids.filter(isUuid);
     const rows = valid.length

@@ -37,6 +37,27 @@ const fromRow = (r: Row): User => ({
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
+/** Whether the store takes `email` as an address (the rule every write of an email checks). */
+export function isEmail(email: string): boolean {
+  return EMAIL.test(email);
+}
+
+/** A user an import creates, with their assignments (the caller checked them as createUser does). */
+export interface ImportedUser {
+  email: string;
+  name: string | null;
+  flags: readonly string[];
+  assignments: readonly Omit<AssignInput, 'userId'>[];
+}
+
+/** An existing user an import changes: a new name (undefined: kept), flags and assignments added. */
+export interface ImportedUpdate {
+  id: string;
+  name?: string;
+  addFlags: readonly string[];
+  assignments: readonly Omit<AssignInput, 'userId'>[];
+}
+
 export class Users {
   constructor(
     private readonly db: Db,
@@ -75,6 +96,93 @@ export class Users {
         after: { ...user, assignments, ...(joinedTeams.length ? { joinedTeams } : {}) },
         result: user,
       };
+    });
+  }
+
+  /**
+   * An import: every user created, changed and given roles in ONE write (one version, one audit entry
+   * whose `after` is the caller's `summary`, counts rather than rows). Statements take the rows as JSON
+   * in bulk, so the write's time grows with the rows but not its round trips. A user to change that was
+   * deleted since it was read is a CONFLICT, and nothing is written.
+   */
+  importUsers(
+    ctx: WriteContext,
+    input: {
+      created: readonly ImportedUser[];
+      updated: readonly ImportedUpdate[];
+      summary: Record<string, unknown>;
+    },
+  ): Promise<Written<{ created: string[]; updated: string[] }>> {
+    return this.write(ctx, 'importUsers', async (tx) => {
+      const created = input.created.map((u) => ({ ...u, id: newId() }));
+      for (const u of created)
+        if (!EMAIL.test(u.email))
+          throw new StoreError('INVALID', 'email must be an address like name@example.com');
+      if (created.length)
+        await tx.query(
+          `INSERT INTO users (org_id, id, email, name, flags)
+           SELECT $1, x.id, x.email, x.name, ARRAY(SELECT DISTINCT f FROM unnest(x.flags) AS f ORDER BY f)
+             FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, email text, name text, flags text[])`,
+          [
+            ctx.orgId,
+            JSON.stringify(created.map(({ id, email, name, flags }) => ({ id, email, name, flags }))),
+          ],
+        );
+      if (input.updated.length) {
+        const rows = await tx.query<{ id: string }>(
+          `UPDATE users u
+              SET name = CASE WHEN x.set_name THEN x.name ELSE u.name END,
+                  flags = ARRAY(SELECT DISTINCT f FROM unnest(u.flags || x.flags) AS f ORDER BY f)
+             FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, set_name boolean, name text, flags text[])
+            WHERE u.org_id = $1 AND u.id = x.id AND u.deleted_at IS NULL
+        RETURNING u.id`,
+          [
+            ctx.orgId,
+            JSON.stringify(
+              input.updated.map((u) => ({
+                id: u.id,
+                set_name: u.name !== undefined,
+                name: u.name ?? null,
+                flags: u.addFlags,
+              })),
+            ),
+          ],
+        );
+        if (rows.length !== input.updated.length)
+          throw new StoreError(
+            'CONFLICT',
+            'a user of the file was deleted while it was imported; nothing was written: import it again',
+          );
+      }
+      const assignments = [
+        ...created.flatMap((u) => u.assignments.map((a) => ({ ...a, userId: u.id }))),
+        ...input.updated.flatMap((u) => u.assignments.map((a) => ({ ...a, userId: u.id }))),
+      ];
+      if (assignments.length)
+        await tx.query(
+          `INSERT INTO assignments (org_id, id, user_id, role_key, location_id, team_id, person_id, group_ids, expires_at)
+           SELECT $1, x.id, x.user_id, x.role_key, x.location_id, x.team_id, x.person_id, x.group_ids, x.expires_at
+             FROM jsonb_to_recordset($2::jsonb)
+               AS x(id uuid, user_id uuid, role_key text, location_id uuid, team_id uuid, person_id text,
+                    group_ids text[], expires_at timestamptz)`,
+          [
+            ctx.orgId,
+            JSON.stringify(
+              assignments.map((a) => ({
+                id: newId(),
+                user_id: a.userId,
+                role_key: a.roleKey,
+                location_id: a.locationId ?? null,
+                team_id: a.teamId ?? null,
+                person_id: a.personId ?? null,
+                group_ids: [...new Set(a.groupIds ?? [])],
+                expires_at: a.expiresAt ? a.expiresAt.toISOString() : null,
+              })),
+            ),
+          ],
+        );
+      const result = { created: created.map((u) => u.id), updated: input.updated.map((u) => u.id) };
+      return { target: 'users', after: input.summary, result };
     });
   }
 
@@ -154,6 +262,16 @@ export class Users {
       : [];
     const byId = new Map(rows.map((r) => [r.id, fromRow(r)]));
     return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** The users with these addresses (compared without case), deleted ones included. */
+  async byEmails(orgId: string, emails: readonly string[]): Promise<User[]> {
+    if (!emails.length) return [];
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM users WHERE org_id = $1 AND lower(email) = ANY($2::text[])`,
+      [orgId, [...new Set(emails.map((e) => e.toLowerCase()))]],
+    );
+    return rows.map(fromRow);
   }
 
   async byEmail(orgId: string, email: string): Promise<User | null> {

@@ -48,7 +48,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(database = 'rolegate_test'): Promise<PostgresServer> {
+/**
+ * `durable`: keep PostgreSQL's own defaults for fsync, synchronous_commit and full_page_writes (a
+ * benchmark of writes measures what production pays); default off, as tests need no durability.
+ */
+export async function startPostgres(
+  database = 'rolegate_test',
+  settings: { durable?: boolean } = {},
+): Promise<PostgresServer> {
   const bin = findPostgresBin();
   const asRoot = userInfo().uid === 0;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'rolegate-pg-'));
@@ -83,9 +90,7 @@ export async function startPostgres(database = 'rolegate_test'): Promise<Postgre
     `-c port=${port}`,
     '-c listen_addresses=127.0.0.1',
     `-c unix_socket_directories=${dataDir}`,
-    '-c fsync=off',
-    '-c synchronous_commit=off',
-    '-c full_page_writes=off',
+    ...(settings.durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
     '-c max_connections=300',
   ].join(' ');
   const pgCtl = (action: 'start' | 'stop') =>

@@ -20,6 +20,7 @@ import {
   PermissionExplanation as PermissionExplanationModel,
   GrantScope as GrantScopeModel,
 } from '../../engine';
+import { ImportReport as ImportReportModel } from '../../admin/import';
 import { Context } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -369,6 +370,80 @@ export type GrantScope = {
   type: ScopeType;
 };
 
+/** A problem with one row of an imported file (row 1 is the header). */
+export type ImportError = {
+  __typename?: 'ImportError';
+  /** What kind of problem: FORBIDDEN (you may not give that), BAD_USER_INPUT, NOT_FOUND, CONFLICT. */
+  code: Scalars['String']['output'];
+  /** The column (`email`, `name`, `roles`, `flags`, or a header's unknown name); null for the whole row. */
+  column?: Maybe<Scalars['String']['output']>;
+  message: Scalars['String']['output'];
+  /** The row as a spreadsheet numbers it: blank rows count, the header is usually row 1. */
+  row: Scalars['Int']['output'];
+};
+
+/** How an imported file is written. */
+export type ImportFormat =
+  /** Text, UTF-8: a header row, then one row per user; separated by `,`, `;` or tabs (whichever the header uses); a byte order mark and CRLF line ends are fine. */
+  | 'csv'
+  /** An Excel workbook (.xlsx), its bytes in base64 (RFC 4648): the first sheet is read, every cell as text, formulas as the value Excel cached (never evaluated). */
+  | 'xlsx';
+
+/** What a row naming a user who already exists (the same email, in any case) does. */
+export type ImportMode =
+  /** It is an error (CONFLICT), and nothing is written. */
+  | 'fail'
+  /** The user is left as they are (counted in `skipped`). */
+  | 'skip'
+  /**
+   * The user is changed: a name given replaces theirs, roles and flags given are added (nothing is
+   * removed). You must cover the user (hold what they hold wherever they hold a role), and each change
+   * needs what it needs one at a time: `updateUser` for the name, `assignRole` for roles, `setUserFlags`
+   * for flags. A row that changes nothing counts in `skipped`.
+   */
+  | 'update';
+
+export type ImportUsersInput = {
+  /**
+   * The file: CSV text, or an XLSX workbook in base64. At most 5 MiB (5,242,880 bytes: the CSV as
+   * UTF-8, the workbook before base64) and 10,000 rows besides the header; a larger file is refused
+   * whole, before it is read.
+   *
+   * The header row names the columns, in any case and order: `email` (required), `name`, `roles` and
+   * `flags`. `roles`: role keys separated by `;`, each for the whole organization, or followed by `@`
+   * and a location (its id, or its path of names from the top: `Parent company/London`), or by
+   * `@team:` and a team's name: `user@Parent company/London; developer@team:Web`. `flags`: flag keys
+   * separated by `;`. A row without roles gets the catalog's default roles.
+   */
+  content: Scalars['String']['input'];
+  /** Check every row and report what would happen, writing nothing. Default false. */
+  dryRun?: InputMaybe<Scalars['Boolean']['input']>;
+  format: ImportFormat;
+  /** What a row naming an existing user does. Default FAIL. */
+  onExisting?: InputMaybe<ImportMode>;
+};
+
+export type ImportUsersPayload = {
+  __typename?: 'ImportUsersPayload';
+  /** Users created (a dry run: that would be). All are 0 when there are errors: nothing is written. */
+  created: Scalars['Int']['output'];
+  /** Every problem found, in row order, up to 100 (then the import stopped looking). Empty: the import was written (or, a dry run, would be). */
+  errors: Array<ImportError>;
+  /** Rows naming an existing user left as they are (SKIP, or UPDATE with nothing to change). */
+  skipped: Scalars['Int']['output'];
+  /** Existing users changed (onExisting UPDATE). */
+  updated: Scalars['Int']['output'];
+  /** The users created and updated, in id order, page by page; none for a dry run or when there are errors. */
+  users: UserConnection;
+  /** The organization's version after the import; null when nothing was written (errors, a dry run, or nothing to change). */
+  version?: Maybe<Scalars['String']['output']>;
+};
+
+export type ImportUsersPayloadUsersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
 /**
  * A place in the organization's tree: parent companies, child locations, any depth. The organization
  * itself is the root; a role given at a location cascades to every location below it.
@@ -456,6 +531,16 @@ export type Mutation = {
    * approve. Carry out the action after this returns.
    */
   executeApproved: ApprovalPayload;
+  /**
+   * Imports users from a CSV or XLSX file: all or nothing, in one write (one version, one audit entry).
+   * Each row obeys what `createUser` with `assignments` obeys: the import permission at the scope of
+   * each of its roles (an Owner at a parent location imports users for that subtree), every permission
+   * of each role there, and no one gaining a permission you lack; flags need `setUserFlags` there too.
+   * A row that breaks any rule is reported in `errors` (FORBIDDEN for what you may not give) and
+   * nothing is written. A file of at most 5 MiB and 10,000 rows (see `ImportUsersInput.content`); a
+   * request carrying one may be up to 7 MiB, while any other request is limited to 2 MiB.
+   */
+  importUsers: ImportUsersPayload;
   /** Locks a user out; you must cover the user, and cannot lock yourself. */
   lockUser: UserPayload;
   /**
@@ -618,6 +703,14 @@ export type MutationDismissRequestArgs = {
  */
 export type MutationExecuteApprovedArgs = {
   input: ExecuteApprovedInput;
+};
+
+/**
+ * The root of every write. Each write returns the changed object and the organization's new `version`,
+ * a consistency token for `CheckInput.atLeastVersion`.
+ */
+export type MutationImportUsersArgs = {
+  input: ImportUsersInput;
 };
 
 /**
@@ -1530,6 +1623,11 @@ export type ResolversTypes = ResolversObject<{
   GrantKind: null;
   GrantScope: ResolverTypeWrapper<GrantScopeModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  ImportError: ResolverTypeWrapper<ImportError>;
+  ImportFormat: null;
+  ImportMode: null;
+  ImportUsersInput: ImportUsersInput;
+  ImportUsersPayload: ResolverTypeWrapper<ImportReportModel>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   Location: ResolverTypeWrapper<LocationModel>;
@@ -1649,6 +1747,9 @@ export type ResolversParentTypes = ResolversObject<{
   Grant: GrantModelModel;
   GrantScope: GrantScopeModel;
   ID: Scalars['ID']['output'];
+  ImportError: ImportError;
+  ImportUsersInput: ImportUsersInput;
+  ImportUsersPayload: ImportReportModel;
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
   Location: LocationModel;
@@ -1733,6 +1834,7 @@ export type RequiresDirectiveArgs = {
   permission?: Maybe<Scalars['String']['input']>;
   self?: Maybe<Scalars['String']['input']>;
   serviceScope?: Maybe<Scalars['String']['input']>;
+  somewhere?: Maybe<Scalars['Boolean']['input']>;
   target?: Maybe<Scalars['String']['input']>;
   team?: Maybe<Scalars['String']['input']>;
 };
@@ -1939,6 +2041,37 @@ export type GrantScopeResolvers<
   type?: Resolver<ResolversTypes['ScopeType'], ParentType, ContextType>;
 }>;
 
+export type ImportErrorResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ImportError'] = ResolversParentTypes['ImportError'],
+> = ResolversObject<{
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  column?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  row?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type ImportFormatResolvers = { CSV: 'csv'; XLSX: 'xlsx' };
+
+export type ImportModeResolvers = { FAIL: 'fail'; SKIP: 'skip'; UPDATE: 'update' };
+
+export type ImportUsersPayloadResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ImportUsersPayload'] = ResolversParentTypes['ImportUsersPayload'],
+> = ResolversObject<{
+  created?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  errors?: Resolver<Array<ResolversTypes['ImportError']>, ParentType, ContextType>;
+  skipped?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  updated?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  users?: Resolver<
+    ResolversTypes['UserConnection'],
+    ParentType,
+    ContextType,
+    Partial<ImportUsersPayloadUsersArgs>
+  >;
+  version?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
@@ -2072,6 +2205,12 @@ export type MutationResolvers<
     ParentType,
     ContextType,
     RequireFields<MutationExecuteApprovedArgs, 'input'>
+  >;
+  importUsers?: Resolver<
+    ResolversTypes['ImportUsersPayload'],
+    ParentType,
+    ContextType,
+    RequireFields<MutationImportUsersArgs, 'input'>
   >;
   lockUser?: Resolver<
     ResolversTypes['UserPayload'],
@@ -2560,6 +2699,10 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   Grant?: GrantResolvers<ContextType>;
   GrantKind?: GrantKindResolvers;
   GrantScope?: GrantScopeResolvers<ContextType>;
+  ImportError?: ImportErrorResolvers<ContextType>;
+  ImportFormat?: ImportFormatResolvers;
+  ImportMode?: ImportModeResolvers;
+  ImportUsersPayload?: ImportUsersPayloadResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Location?: LocationResolvers<ContextType>;
   LocationConnection?: LocationConnectionResolvers<ContextType>;

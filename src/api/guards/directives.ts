@@ -24,6 +24,8 @@ export interface Guard {
   /** Argument path naming an approval request the viewer must hold `approvalRole` on. */
   approval?: string;
   approvalRole?: 'approver' | 'party' | 'canceller';
+  /** The permission held somewhere passes; the operation checks each item's scopes (importUsers). */
+  somewhere?: boolean;
 }
 
 /** `CREATE_USER` → `createUser`: the SDL's enum values are the catalog's operation names. */
@@ -64,6 +66,7 @@ export function readGuards(schema: GraphQLSchema): Guard[] {
           'approval',
         ] as const)
           if (args[key] !== undefined) guard[key] = String(args[key]);
+        if (args.somewhere !== undefined) guard.somewhere = (args.somewhere as unknown) === true;
         if (args.approvalRole !== undefined)
           guard.approvalRole = String(args.approvalRole).toLowerCase() as Guard['approvalRole'];
         // A list argument written as one string in the SDL is a list of one.

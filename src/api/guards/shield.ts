@@ -78,6 +78,10 @@ export function validateGuards(schema: GraphQLSchema, guards: Guard[]): void {
       problems.push(
         `${g.type}.${g.field}: @requires names the service scope ${g.serviceScope}, which no API key can hold (SERVICE_SCOPES)`,
       );
+    if (g.somewhere && (!g.operation || g.location || g.team || g.target || g.assignment))
+      problems.push(
+        `${g.type}.${g.field}: @requires(somewhere: true) names an operation and no scope, target or assignment`,
+      );
     if (!!g.approval !== !!g.approvalRole)
       problems.push(`${g.type}.${g.field}: @requires gives approval and approvalRole together`);
     if (g.permission && !known.has(g.permission))
@@ -141,6 +145,7 @@ async function checkGuard(g: Guard, parent: unknown, args: unknown, access: Acce
     const teams = valuesAt(g.member.startsWith('parent.') ? { parent } : args, g.member).filter(isId);
     if (await access.isMemberOfAll(teams)) return;
   }
+  if (g.somewhere && g.operation) return access.requireSomewhere(g.operation);
   const what = g.operation ? { operation: g.operation } : { permission: g.permission! };
   const targets = g.target
     ? valuesAt(g.target.startsWith('parent.') ? { parent } : args, g.target).filter(isId)

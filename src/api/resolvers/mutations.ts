@@ -1,7 +1,8 @@
-import type { Assignment, CustomRole } from '../../store';
+import type { Assignment, CustomRole, User } from '../../store';
 import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
 import { customRoleModel } from '../models';
+import { connection, idCursor, pageSize } from './pagination';
 
 /** Writes: each maps its input to the administration service and returns the object and the new version. */
 export const mutationResolvers: Resolvers = {
@@ -22,6 +23,13 @@ export const mutationResolvers: Resolvers = {
     unlockUser: async (_, { input }, { admin }) => payload(admin, 'user', await admin.unlockUser(input.id)),
     setUserFlags: async (_, { input }, { admin }) =>
       payload(admin, 'user', await admin.setUserFlags(input.userId, input.flags)),
+    importUsers: (_, { input }, { admin }) =>
+      admin.importUsers({
+        format: input.format,
+        content: input.content,
+        dryRun: input.dryRun ?? false,
+        onExisting: input.onExisting ?? 'fail',
+      }),
 
     createTeam: async (_, { input }, { admin }) => payload(admin, 'team', await admin.createTeam(input.name)),
     updateTeam: async (_, { input }, { admin }) =>
@@ -56,6 +64,19 @@ export const mutationResolvers: Resolvers = {
     setToolPolicy: async (_, { input }, { admin }) => {
       const { result, version } = await admin.setToolPolicy(input.tool, input.mode);
       return { toolPolicy: { ...result, overridden: true }, version, warnings: await admin.warnings() };
+    },
+  },
+  ImportUsersPayload: {
+    // The users the import created and changed, in id order, a page at a time.
+    users: async (report, { first, after }, ctx) => {
+      const n = pageSize(first);
+      const from = idCursor(after);
+      const start = from === null ? 0 : report.userIds.findIndex((id) => id > from);
+      const ids = start < 0 ? [] : report.userIds.slice(start, start + n + 1);
+      const users = (await ctx.loaders.users.loadMany(ids)).filter(
+        (u): u is User => !!u && !(u instanceof Error),
+      );
+      return connection(users, n, (u) => u.id);
     },
   },
 };

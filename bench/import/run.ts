@@ -1,0 +1,384 @@
+/**
+ * `npm run bench:import` — importUsers through the API: 10,000 users with roles, one request, on the
+ * embedded store (PGlite in a temp folder) and on a throwaway PostgreSQL (durable: fsync on, as in
+ * production). Target: at most 5 s for each real import.
+ *
+ * Each import goes into a fresh JRNI organization (Parent company with 20 branches; the file's rows
+ * give 1–2 location roles each, by path of names and by id), as its owner (CSV, XLSX), as an Owner at
+ * Parent company (no owner shortcut: every row's scopes are decided), and as a dry run; each timed from
+ * sending the request to the parsed answer, over loopback. Then, in process, reading the files alone.
+ * Writes bench/results/import.md (not with `--quick`) and prints it.
+ *
+ * Flags: `--quick` (one run each: for trying the harness, not results), `--skip-postgres`.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { startGateway, type Gateway } from '../../src/api/server';
+import { createOrganization } from '../../src/cli/setup';
+import { IMPORT_LIMITS, readImportFile } from '../../src/import';
+import { openStore, type Store } from '../../src/store';
+import { startPostgres, type PostgresServer } from '../../test/support/postgres-server';
+import { xlsx } from '../../test/support/xlsx';
+import { dist, fmt } from '../http/stats';
+
+const QUICK = process.argv.includes('--quick');
+const SKIP_PG = process.argv.includes('--skip-postgres');
+const ROOT = path.resolve(__dirname, '..', '..');
+const RESULTS = path.join(ROOT, 'bench', 'results', 'import.md');
+const RUNS = QUICK ? 1 : 3;
+const ROWS = IMPORT_LIMITS.rows;
+const BRANCHES = 20;
+const TARGET_MS = 5_000;
+const ISSUER = 'rolegate';
+const AUDIENCE = 'rolegate';
+
+const IMPORT = `mutation Import($i: ImportUsersInput!) {
+  importUsers(input: $i) { created updated skipped version errors { row column message } }
+}`;
+
+function log(msg: string): void {
+  process.stderr.write(`[bench:import ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** Undone if the run is interrupted: the temp folder, PostgreSQL. */
+const onInterrupt = new Set<() => unknown>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    for (const undo of onInterrupt) {
+      try {
+        undo();
+      } catch {
+        /* best effort */
+      }
+    }
+    process.exit(130);
+  });
+
+interface Org {
+  orgId: string;
+  ownerId: string;
+  parentOwnerId: string;
+  branches: { name: string; id: string }[];
+}
+
+/** A fresh JRNI organization: Parent company with BRANCHES branches, its owner, an Owner at Parent company. */
+async function organization(store: Store, n: number): Promise<Org> {
+  const { orgId, ownerId } = await createOrganization(store, {
+    preset: 'jrni',
+    name: `import bench ${n}`,
+    ownerEmail: `owner${n}@bench.example`,
+  });
+  const ctx = { orgId, actor: 'bench' };
+  const parent = (await store.locations.create(ctx, { name: 'Parent company' })).result.id;
+  const branches = [];
+  for (let b = 1; b <= BRANCHES; b++) {
+    const name = `Branch ${String(b).padStart(2, '0')}`;
+    branches.push({ name, id: (await store.locations.create(ctx, { name, parentId: parent })).result.id });
+  }
+  const { result: po } = await store.users.create(ctx, { email: `parent-owner${n}@bench.example` });
+  await store.assignments.assign(ctx, { userId: po.id, roleKey: 'owner', locationId: parent });
+  return { orgId, ownerId, parentOwnerId: po.id, branches };
+}
+
+/** The file's rows: a third each with a role by path, two roles (one by id), a role at Parent company. */
+function rows(org: Org): string[][] {
+  const out = [['email', 'name', 'roles']];
+  for (let i = 0; i < ROWS; i++) {
+    const b = org.branches[i % BRANCHES]!;
+    const roles =
+      i % 3 === 0
+        ? `user@Parent company/${b.name}`
+        : i % 3 === 1
+          ? `manager@${b.id}; user@${b.name}`
+          : 'call_center@Parent company';
+    out.push([`user${i}@bench.example`, `User ${i}`, roles]);
+  }
+  return out;
+}
+
+/** How many assignments the file's rows give. */
+function assignments(): number {
+  let n = 0;
+  for (let i = 0; i < ROWS; i++) n += i % 3 === 1 ? 2 : 1;
+  return n;
+}
+
+const csvOf = (r: string[][]) =>
+  r.map((cells) => cells.map((c) => (/[,;"]/.test(c) ? `"${c}"` : c)).join(',')).join('\r\n') + '\r\n';
+
+interface Variant {
+  name: string;
+  format: 'CSV' | 'XLSX';
+  as: 'owner' | 'parentOwner';
+  dryRun: boolean;
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'CSV, as the owner', format: 'CSV', as: 'owner', dryRun: false },
+  { name: 'XLSX, as the owner', format: 'XLSX', as: 'owner', dryRun: false },
+  { name: 'CSV, as an Owner at Parent company', format: 'CSV', as: 'parentOwner', dryRun: false },
+  { name: 'CSV, as the owner, dry run', format: 'CSV', as: 'owner', dryRun: true },
+];
+
+interface Timing {
+  variant: Variant;
+  ms: number[];
+  bytes: number;
+  requestBytes: number;
+}
+
+interface Section {
+  backend: string;
+  timings: Timing[];
+  reads: { format: string; ms: number[]; bytes: number }[];
+  logged: number;
+}
+
+async function section(backend: string, store: Store, key: CryptoKey, publicPem: string): Promise<Section> {
+  const logged: unknown[] = [];
+  const gateway: Gateway = await startGateway({
+    store,
+    config: { port: 0, env: 'production' },
+    auth: { issuer: ISSUER, audience: AUDIENCE, publicKey: publicPem, algorithm: 'ES256' },
+    log: (e) => {
+      if (e.level === 'error') logged.push(e);
+    },
+    approvals: false,
+  });
+  const timings: Timing[] = [];
+  /** The files of the first runs, read again alone below. */
+  const files = new Map<'csv' | 'xlsx', Buffer>();
+  let n = 0;
+  try {
+    for (const variant of VARIANTS) {
+      const timing: Timing = { variant, ms: [], bytes: 0, requestBytes: 0 };
+      for (let run = 0; run < RUNS; run++) {
+        const org = await organization(gateway.store, ++n);
+        const table = rows(org);
+        const file = variant.format === 'CSV' ? Buffer.from(csvOf(table)) : xlsx(table);
+        const content = variant.format === 'CSV' ? file.toString('utf8') : file.toString('base64');
+        if (!files.has(variant.format === 'CSV' ? 'csv' : 'xlsx'))
+          files.set(variant.format === 'CSV' ? 'csv' : 'xlsx', file);
+        const token = await new SignJWT({ org: org.orgId })
+          .setProtectedHeader({ alg: 'ES256' })
+          .setSubject(variant.as === 'owner' ? org.ownerId : org.parentOwnerId)
+          .setIssuer(ISSUER)
+          .setAudience(AUDIENCE)
+          .setIssuedAt()
+          .setExpirationTime('1h')
+          .sign(key);
+        const body = JSON.stringify({
+          query: IMPORT,
+          variables: { i: { format: variant.format, content, dryRun: variant.dryRun } },
+        });
+        const [before] = await gateway.store.organizations.versions([org.orgId]);
+        const t0 = performance.now();
+        const res = await fetch(gateway.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body,
+        });
+        const answer = (await res.json()) as {
+          data?: { importUsers: Record<string, unknown> };
+          errors?: unknown;
+        };
+        const ms = performance.now() - t0;
+        const out = answer.data?.importUsers;
+        if (res.status !== 200 || !out || (out.errors as unknown[]).length || out.created !== ROWS)
+          throw new Error(`${variant.name}: ${res.status} ${JSON.stringify(answer).slice(0, 500)}`);
+        const [after] = await gateway.store.organizations.versions([org.orgId]);
+        const users = await gateway.store.db.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM users WHERE org_id = $1 AND email LIKE 'user%@bench.example'`,
+          [org.orgId],
+        );
+        const expected = variant.dryRun ? 0 : ROWS;
+        if (Number(users[0]!.n) !== expected || Number(after) !== Number(before) + (variant.dryRun ? 0 : 1))
+          throw new Error(`${variant.name}: ${users[0]!.n} users, version ${before} → ${after}`);
+        timing.ms.push(ms);
+        timing.bytes = file.length;
+        timing.requestBytes = Buffer.byteLength(body);
+        log(`${backend}: ${variant.name}: ${fmt(ms, 0)} ms`);
+      }
+      timings.push(timing);
+    }
+  } finally {
+    await gateway.close();
+  }
+  // Reading alone, in process: what of the time is the file's.
+  const reads = [];
+  for (const [format, file] of files) {
+    const ms: number[] = [];
+    for (let i = 0; i < Math.max(RUNS, 3); i++) {
+      const t0 = performance.now();
+      const read = await readImportFile(
+        format,
+        format === 'csv' ? file.toString('utf8') : file.toString('base64'),
+      );
+      ms.push(performance.now() - t0);
+      if (read.rows.length !== ROWS + 1) throw new Error(`read ${read.rows.length} rows`);
+    }
+    reads.push({ format, ms, bytes: file.length });
+  }
+  return { backend, timings, reads, logged: logged.length };
+}
+
+function uptime(): string {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')}`;
+  }
+}
+
+function pkg(name: string): string {
+  try {
+    return (
+      JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
+  } catch {
+    return '?';
+  }
+}
+
+function report(
+  sections: Section[],
+  meta: { seconds: number; before: string; after: string; pg: string | null },
+): string {
+  const cpus = os.cpus();
+  const lines: string[] = [];
+  const p = (s = '') => lines.push(s);
+  p('# Import benchmark: 10,000 users with roles through importUsers');
+  p();
+  p(`- Date: ${new Date().toISOString()}`);
+  p(
+    `- Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.type()} ${os.release()}`,
+  );
+  p(
+    `- Node ${process.version}; csv-parse ${pkg('csv-parse')}, yauzl ${pkg('yauzl')}, sax ${pkg('sax')}, @electric-sql/pglite ${pkg('@electric-sql/pglite')}, pg ${pkg('pg')}${meta.pg ? `; ${meta.pg}` : ''}`,
+  );
+  p(
+    `- Command: \`npm run bench:import\` → \`NODE_ENV=production tsx bench/import/run.ts${QUICK ? ' --quick' : ''}\``,
+  );
+  p(`- Whole run: ${fmt(meta.seconds, 0)} s`);
+  p(`- \`uptime\` before: \`${meta.before}\``);
+  p(`- \`uptime\` after: \`${meta.after}\``);
+  if (QUICK) p('- **`--quick` run: one import each, not results.**');
+  p();
+  p('## Setup');
+  p();
+  p(
+    `- Each import goes into a fresh JRNI organization (\`createOrganization\`, preset jrni) with "Parent company" and ${BRANCHES} branches under it, its owner, and a user holding \`owner\` at Parent company. The file: a header and ${ROWS.toLocaleString('en-US')} rows (email, name, roles); a third give \`user@Parent company/Branch NN\` (a path of names), a third \`manager@<branch id>; user@Branch NN\` (an id and a name), a third \`call_center@Parent company\` — ${assignments().toLocaleString('en-US')} assignments in all. CSV with CRLF; the XLSX is built by test/support/xlsx.ts (shared strings, deflate), sent in base64.`,
+  );
+  p(
+    '- The gateway: `startGateway` in production mode (ES256 tokens), over loopback; each import is one `fetch` timed from sending to the parsed answer, after which the benchmark checks the organization holds exactly the 10,000 users and its version moved by one (a dry run: none, by none).',
+  );
+  p(
+    `- Variants: as the organization's owner (an active owner covers everyone, but every role's closure and every new user's gain are still checked), as an Owner at Parent company (no owner shortcut: the import permission at each row's scopes), and a dry run (everything but the write). ${RUNS} runs each, a fresh organization every time.`,
+  );
+  p(
+    '- PostgreSQL: a throwaway server started from the local binaries (test/support/postgres-server.ts) with its default durability (fsync, synchronous_commit, full_page_writes on). The embedded store: PGlite in a temp folder.',
+  );
+  p();
+  const misses: string[] = [];
+  for (const s of sections) {
+    p(`## ${s.backend}`);
+    p();
+    p(`Errors the gateway logged: ${s.logged}.`);
+    p();
+    p('| import (10,000 rows) | file | request body | runs (ms) | median ms | target ≤ 5,000 ms |');
+    p('| --- | ---: | ---: | --- | ---: | --- |');
+    for (const t of s.timings) {
+      const d = dist(t.ms);
+      const pass = d.p50 <= TARGET_MS;
+      if (!pass && !t.variant.dryRun) misses.push(`${s.backend}: ${t.variant.name}`);
+      p(
+        `| ${t.variant.name} | ${fmt(t.bytes / 1024, 0)} KiB | ${fmt(t.requestBytes / 1024, 0)} KiB | ${t.ms.map((m) => fmt(m, 0)).join(', ')} | ${fmt(d.p50, 0)} | ${t.variant.dryRun ? '(no write)' : pass ? '**PASS**' : '**MISS**'} |`,
+      );
+    }
+    p();
+    p('Reading the file alone, in process (`readImportFile`, the same 10,000 rows):');
+    p();
+    p('| format | file | runs (ms) | median ms |');
+    p('| --- | ---: | --- | ---: |');
+    for (const r of s.reads)
+      p(
+        `| ${r.format} | ${fmt(r.bytes / 1024, 0)} KiB | ${r.ms.map((m) => fmt(m, 0)).join(', ')} | ${fmt(dist(r.ms).p50, 0)} |`,
+      );
+    p();
+  }
+  p('## Verdict');
+  p();
+  p(
+    misses.length
+      ? `Target missed: ${misses.join('; ')}.`
+      : `Every real import of ${ROWS.toLocaleString('en-US')} users finished within ${TARGET_MS / 1000} s (medians).`,
+  );
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const before = uptime();
+  log(`uptime: ${before}`);
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const pem = await exportSPKI(publicKey);
+  const sections: Section[] = [];
+
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rolegate-bench-import-'));
+  const removeDir = () => rmSync(dataDir, { recursive: true, force: true });
+  onInterrupt.add(removeDir);
+  try {
+    const store = await openStore({ dataDir });
+    try {
+      sections.push(await section('Embedded store (PGlite)', store, privateKey, pem));
+    } finally {
+      await store.close();
+    }
+  } finally {
+    removeDir();
+    onInterrupt.delete(removeDir);
+  }
+
+  let pgVersion: string | null = null;
+  if (!SKIP_PG) {
+    let pg: PostgresServer | null = null;
+    try {
+      log('PostgreSQL: starting a throwaway server (durable settings)');
+      pg = await startPostgres('rolegate_bench_import', { durable: true });
+      const server = pg;
+      onInterrupt.add(() => server.stop().catch(() => {}));
+      const store = await openStore({ databaseUrl: pg.url, migrate: true });
+      try {
+        pgVersion = (await store.db.query<{ v: string }>('SHOW server_version'))[0]?.v ?? null;
+        if (pgVersion) pgVersion = `PostgreSQL ${pgVersion}`;
+        sections.push(await section('PostgreSQL', store, privateKey, pem));
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await pg?.stop();
+    }
+  }
+  const after = uptime();
+  log(`uptime: ${after}`);
+  const md = report(sections, { seconds: (performance.now() - t0) / 1000, before, after, pg: pgVersion });
+  if (!QUICK) {
+    mkdirSync(path.dirname(RESULTS), { recursive: true });
+    writeFileSync(RESULTS, `${md}\n`);
+    log(`wrote ${path.relative(ROOT, RESULTS)}`);
+  }
+  process.stdout.write(`${md}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
