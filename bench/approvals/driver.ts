@@ -49,7 +49,10 @@ export interface ClosedResult {
   errors: number;
   firstError: string | null;
   values: unknown[];
+  /** CPU of the measured loop, % of one core. */
   cpuPct: number;
+  /** CPU this process used from its start to its end (start-up and warm-up included), ms. */
+  totalCpuMs: number;
 }
 
 export interface Mutation {
@@ -121,7 +124,9 @@ async function closed(spec: ClosedSpec): Promise<ClosedResult> {
   const cpu0 = process.cpuUsage();
   const main = await run(spec.items, true);
   const cpu = process.cpuUsage(cpu0);
+  const total = process.cpuUsage();
   return {
+    totalCpuMs: (total.user + total.system) / 1000,
     ms: main.ms,
     seconds: main.seconds,
     errors,

@@ -7,8 +7,22 @@ import { CHECK_PERMISSIONS, CHECKERS, TOGGLED_FLAG } from './world';
 
 const n = (x: number) => x.toLocaleString('en-US');
 const pct = (x: number, digits = 1) => (Number.isFinite(x) ? `${(100 * x).toFixed(digits)}%` : '–');
-const machineCell = (m: CpuShare | null) =>
-  m ? `${fmt(m.self, 0)} / ${fmt(m.server, 0)} / ${fmt(m.others, 0)}` : '–';
+/**
+ * The machine's CPU during a measurement, % of all cores: this process, PostgreSQL, and the rest, of
+ * which the share not used by this benchmark's own clients (`clientsPct`: their CPU, % of one core)
+ * is other work on the machine.
+ */
+function external(m: CpuShare | null, clientsPct: number, cores: number): number {
+  return m ? Math.max(0, m.others - clientsPct / cores) : NaN;
+}
+const machineCell = (m: CpuShare | null, clientsPct: number, cores: number) =>
+  m
+    ? `${fmt(m.self, 0)} / ${fmt(m.server, 0)} / ${fmt(m.others, 0)} (${fmt(external(m, clientsPct, cores), 0)})`
+    : '–';
+/** What this benchmark's own clients used during a load phase, % of one core. */
+const phaseClients = (p: LoadPhase) => p.check.cpuPct + (p.streamResult?.cpuPct ?? 0);
+/** Measurements during which other work used more than this share of all cores, %. */
+const DISTURBED_PCT = 10;
 const hit = (p: LoadPhase) => p.counts.l1Hit / (p.counts.l1Hit + p.counts.l1Miss);
 const okIn = (p: LoadPhase) => p.inWindow.filter((m) => m.ok);
 /** Gateway process CPU per check, µs (in a stream phase it includes the stream's share). */
@@ -55,6 +69,7 @@ function streamCpuMs(s: BackendSection, p: LoadPhase): number {
 }
 
 export function report(r: Results): string {
+  const cores = r.machine.cores;
   const lines: string[] = [];
   const p = (s = '') => lines.push(s);
 
@@ -81,7 +96,7 @@ export function report(r: Results): string {
     `- World (per gateway, bench/approvals/world.ts): a Junto organization made by \`createOrganization\`; an Operator (the approver); the subject, a Technician with Billing Admin; the agent, an API key with \`approvals:request\`; ${CHECKERS} Technicians (half with Billing Admin) who check their own permissions; a bystander Technician. Tool \`invoices\` has the policy \`require_approval\`: the subject's decision is REQUIRES_APPROVAL, so every \`requestApproval\` opens a request.`,
   );
   p(
-    '- Every request is a real GraphQL request over HTTP on loopback. The mutation clients (bench/approvals/driver.ts, fetch with keep-alive), autocannon (bench/http/cannon.ts) and the subscription probe (bench/approvals/live.ts, the graphql-ws client) each run in a child process.',
+    '- Every request is a real GraphQL request over HTTP on loopback. The mutation clients (bench/approvals/driver.ts, fetch with keep-alive), autocannon (bench/approvals/checks-cannon.ts) and the subscription probe (bench/approvals/live.ts, the graphql-ws client) each run in a child process.',
   );
   p();
 
@@ -89,17 +104,17 @@ export function report(r: Results): string {
   p('## 1. The approval flow over HTTP');
   p();
   p(
-    `A closed loop of ${FLOW.connections} clients; each request is sent once. ${FLOW.warmup} warm-up requests (not timed), then ${FLOW.requests} measured; first every \`requestApproval\` (the agent's key, kind \`tool_use\`, tool \`invoices\`, for the subject; each with its own arguments), then \`approveRequest\` of each (the Operator's ES256 token), then \`executeApproved\` of each (the agent, with the request's \`argumentsHash\`). Latency: from sending to the body read, in the client. req/s: measured answers ÷ the measured loop's wall time. Store queries and gateway CPU: the gateway's \`rolegate_store_queries_total\` and this process's CPU time over the step ÷ its mutations (warm-up included); with the embedded store the CPU includes the store's work, with PostgreSQL not (the server's share is in the last column; "others" is everything else: the clients, the machine's other work). The requests are all opened before any is approved, so the agent's PENDING requests grow from 0 to ${n(FLOW.warmup + FLOW.requests)} during \`requestApproval\` (each request counts them: at most 1,000 may wait).`,
+    `A closed loop of ${FLOW.connections} clients; each request is sent once. ${FLOW.warmup} warm-up requests (not timed), then ${FLOW.requests} measured; first every \`requestApproval\` (the agent's key, kind \`tool_use\`, tool \`invoices\`, for the subject; each with its own arguments), then \`approveRequest\` of each (the Operator's ES256 token), then \`executeApproved\` of each (the agent, with the request's \`argumentsHash\`). Latency: from sending to the body read, in the client. req/s: measured answers ÷ the measured loop's wall time. Store queries and gateway CPU: the gateway's \`rolegate_store_queries_total\` and this process's CPU time over the step ÷ its mutations (warm-up included); with the embedded store the CPU includes the store's work, with PostgreSQL not (the server's share is in the last column). Machine columns, in every table: "others" is everything but this process and PostgreSQL, i.e. this benchmark's clients (child processes) and any other work on the machine; in brackets, what is left after taking out the clients' own measured CPU: other work on the machine, which disturbed the measurement (the reading lists those over ${DISTURBED_PCT}%). The requests are all opened before any is approved, so the agent's PENDING requests grow from 0 to ${n(FLOW.warmup + FLOW.requests)} during \`requestApproval\` (each request counts them: at most 1,000 may wait).`,
   );
   p();
   p(
-    '| store | mutation | measured | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | store queries / mutation | gateway CPU / mutation (ms) | machine: this process / PostgreSQL / others (% of all cores) |',
+    '| store | mutation | measured | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | store queries / mutation | gateway CPU / mutation (ms) | machine: this process / PostgreSQL / others (not this benchmark) (% of all cores) |',
   );
   p('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const s of r.backends)
     for (const st of s.flow.steps)
       p(
-        `| ${s.backend} | \`${st.mutation}\` | ${n(st.ms.n)} | ${st.result.errors} | ${fmt(st.rps, 0)} | ${fmt(st.ms.p50)} | ${fmt(st.ms.p90)} | ${fmt(st.ms.p99)} | ${fmt(st.ms.max)} | ${fmt(st.storeQueries, 1)} | ${fmt(st.gatewayCpuMs)} | ${machineCell(st.machine)} |`,
+        `| ${s.backend} | \`${st.mutation}\` | ${n(st.ms.n)} | ${st.result.errors} | ${fmt(st.rps, 0)} | ${fmt(st.ms.p50)} | ${fmt(st.ms.p90)} | ${fmt(st.ms.p99)} | ${fmt(st.ms.max)} | ${fmt(st.storeQueries, 1)} | ${fmt(st.gatewayCpuMs)} | ${machineCell(st.machine, st.clientsPct, cores)} |`,
       );
   p();
   for (const s of r.backends) {
@@ -137,7 +152,7 @@ export function report(r: Results): string {
   );
   p();
   p(
-    '| store | # | condition | stream in window: ok mutations/s (target) | stream p50 / p99 ms | stream errors / skipped ticks | checks/s | p50 ms | p99 ms | bad | L1 hit | L1 misses / s | store queries / check (the stream’s included) | version before → after | audit seq before → after | gateway CPU (% of a core) | gateway CPU per stream mutation beyond its checks (ms, estimate) | machine: this process / PostgreSQL / others, load generators included (%) |',
+    '| store | # | condition | stream in window: ok mutations/s (target) | stream p50 / p99 ms | stream errors / skipped ticks | checks/s | p50 ms | p99 ms | bad | L1 hit | L1 misses / s | store queries / check (the stream’s included) | version before → after | audit seq before → after | gateway CPU (% of a core) | gateway CPU per stream mutation beyond its checks (ms, estimate) | machine: this process / PostgreSQL / others (not this benchmark) (%) |',
   );
   p(
     '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |',
@@ -159,7 +174,7 @@ export function report(r: Results): string {
           ]
         : ['–', '–', '–'];
       p(
-        `| ${s.backend} | ${i + 1} | ${ph.condition} | ${streamCells.join(' | ')} | ${fmt(m.rps, 0)} | ${m.latency.p50} | ${m.latency.p99} | ${m.errors + m.non2xx + m.mismatches + m.timeouts} | ${pct(hit(ph), 2)} | ${fmt(c.l1Miss / ph.windowSeconds, 1)} | ${fmt(c.storeQueries / Math.max(1, c.decisions), 2)} | ${ph.before.version} → ${ph.after.version} | ${ph.before.auditSeq} → ${ph.after.auditSeq} | ${fmt(ph.gatewayCpuPct, 0)} | ${sr ? fmt(streamCpuMs(s, ph)) : '–'} | ${machineCell(ph.machine)} |`,
+        `| ${s.backend} | ${i + 1} | ${ph.condition} | ${streamCells.join(' | ')} | ${fmt(m.rps, 0)} | ${m.latency.p50} | ${m.latency.p99} | ${m.errors + m.non2xx + m.mismatches + m.timeouts} | ${pct(hit(ph), 2)} | ${fmt(c.l1Miss / ph.windowSeconds, 1)} | ${fmt(c.storeQueries / Math.max(1, c.decisions), 2)} | ${ph.before.version} → ${ph.after.version} | ${ph.before.auditSeq} → ${ph.after.auditSeq} | ${fmt(ph.gatewayCpuPct, 0)} | ${sr ? fmt(streamCpuMs(s, ph)) : '–'} | ${machineCell(ph.machine, phaseClients(ph), cores)} |`,
       );
     });
   p();
@@ -203,14 +218,14 @@ export function report(r: Results): string {
   );
   p();
   p(
-    '| setup | measured | missed | answer → event p50 / p90 / p99 / max ms | events read before the answer | send → event p50 / p99 ms | send → answer p50 / p99 ms | listener version reads during the run (Redis / PostgreSQL / memory) |',
+    '| setup | measured | missed | answer → event p50 / p90 / p99 / max ms | events read before the answer | send → event p50 / p99 ms | send → answer p50 / p99 ms | listener version reads during the run (Redis / PostgreSQL / memory) | machine: this process / PostgreSQL / others (%) |',
   );
-  p('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  p('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const l of r.live) {
     const early = l.result.samples.filter((x) => x.afterAnswer < 0).length;
     const v = l.listener.versionReads;
     p(
-      `| ${l.name} | ${l.afterAnswer.n} | ${l.result.missed} | ${fmt(l.afterAnswer.p50)} / ${fmt(l.afterAnswer.p90)} / ${fmt(l.afterAnswer.p99)} / ${fmt(l.afterAnswer.max)} | ${early} of ${l.afterAnswer.n} | ${fmt(l.afterSend.p50)} / ${fmt(l.afterSend.p99)} | ${fmt(l.answered.p50)} / ${fmt(l.answered.p99)} | ${v.redis} / ${v.store} / ${v.memory} |`,
+      `| ${l.name} | ${l.afterAnswer.n} | ${l.result.missed} | ${fmt(l.afterAnswer.p50)} / ${fmt(l.afterAnswer.p90)} / ${fmt(l.afterAnswer.p99)} / ${fmt(l.afterAnswer.max)} | ${early} of ${l.afterAnswer.n} | ${fmt(l.afterSend.p50)} / ${fmt(l.afterSend.p99)} | ${fmt(l.answered.p50)} / ${fmt(l.answered.p99)} | ${v.redis} / ${v.store} / ${v.memory} | ${l.machine ? `${fmt(l.machine.self, 0)} / ${fmt(l.machine.server, 0)} / ${fmt(l.machine.others, 0)}` : '–'} |`,
     );
   }
   p();
@@ -234,6 +249,13 @@ export function report(r: Results): string {
 function reading(r: Results): string[] {
   const out: string[] = [];
   for (const s of r.backends) {
+    const steps = s.flow.steps;
+    const costly = steps.reduce((a, b) => (b.gatewayCpuMs > a.gatewayCpuMs ? b : a));
+    out.push(
+      `**${s.backend}, the flow.** ${steps.map((st) => `\`${st.mutation}\` ${fmt(st.rps, 0)}/s (p50 ${fmt(st.ms.p50)} ms, p99 ${fmt(st.ms.p99)} ms; ${fmt(st.storeQueries, 1)} store queries, ${fmt(st.gatewayCpuMs)} ms of gateway CPU each)`).join(', ')}, with ${FLOW.connections} clients. The costliest is \`${costly.mutation}\`. ${s.flow.before.version === s.flow.after.version ? 'None of the flow moved the version.' : '**The flow moved the version.**'}`,
+    );
+  }
+  for (const s of r.backends) {
     const alone = condition(s, 'checks alone');
     const apr = condition(s, 'checks + approval stream');
     const pw = condition(s, 'checks + permission writes');
@@ -255,7 +277,7 @@ function reading(r: Results): string[] {
         apr.below
           ? `Both approval runs were below both alone runs: the approval stream cost check throughput${staleFree ? ", with no stale cache, so the cost is the mutations' own work on the shared cores" : ''}. In section 1 a cycle (request + approve) cost this process ${fmt(cycleCpu)} ms of CPU (${fmt((cycleCpu * STREAM_RATE) / 2 / 10, 0)}% of a core at ${STREAM_RATE / 2} cycles/s; estimated in these phases: ${fmt(est)} ms per mutation), against ${fmt(mean(alone.runs.map(cpuPerCheckUs)), 0)} µs per check alone${s.backend.includes('PGlite') ? '; with the embedded store every statement of those transactions runs in WASM on the event loop that serves the checks, one at a time' : "; PostgreSQL's own share is in the machine column"}.`
           : 'The approval runs were not both below both alone runs: no cost distinguishable from the run-to-run variation.'
-      } ${pw.rps < apr.rps ? `Permission writes at the same mutation rate cost more: ${pct(pw.share, 0)} against ${pct(apr.share, 0)} of alone${pw.below ? '' : ' (but their runs are not both below the alone runs)'}.` : `Permission writes at the same mutation rate cost no more than approvals here (${pct(pw.share, 0)} vs ${pct(apr.share, 0)}).`}`,
+      } ${pw.rps < apr.rps ? `Permission writes at the same mutation rate cost more: ${pct(pw.share, 0)} against ${pct(apr.share, 0)} of alone${pw.below ? '' : ' (but their runs are not both below the alone runs)'}.` : `Permission writes at the same mutation rate cost no more than approvals here (${pct(pw.share, 0)} vs ${pct(apr.share, 0)}).`} Check p99 (worst of the two runs): alone ${Math.max(...alone.runs.map((ph) => ph.check.main.latency.p99))} ms, with approvals ${Math.max(...apr.runs.map((ph) => ph.check.main.latency.p99))} ms, with permission writes ${Math.max(...pw.runs.map((ph) => ph.check.main.latency.p99))} ms, while the writes themselves kept ${fmt(mean(pw.runs.map((ph) => okIn(ph).length / ph.windowSeconds)), 0)}/s.`,
     );
   }
   for (const l of r.live) {
@@ -264,5 +286,21 @@ function reading(r: Results): string[] {
       `**Live, ${l.name}.** The approver read the new request ${fmt(l.afterAnswer.p50)} ms after the agent read its answer at p50 (p99 ${fmt(l.afterAnswer.p99)} ms); ${early} of ${l.afterAnswer.n} events arrived before the answer. From sending, ${fmt(l.afterSend.p50)} ms at p50 (p99 ${fmt(l.afterSend.p99)} ms)${l.result.missed ? `; **${l.result.missed} events missed**` : ', none missed'}.`,
     );
   }
+  const disturbed: string[] = [];
+  for (const s of r.backends) {
+    for (const st of s.flow.steps) {
+      const x = external(st.machine, st.clientsPct, r.machine.cores);
+      if (x > DISTURBED_PCT) disturbed.push(`${s.backend} \`${st.mutation}\` (${fmt(x, 0)}%)`);
+    }
+    s.load.phases.forEach((ph, i) => {
+      const x = external(ph.machine, phaseClients(ph), r.machine.cores);
+      if (x > DISTURBED_PCT) disturbed.push(`${s.backend} phase ${i + 1}, ${ph.condition} (${fmt(x, 0)}%)`);
+    });
+  }
+  out.push(
+    disturbed.length
+      ? `**Disturbed measurements.** Other work on the machine used more than ${DISTURBED_PCT}% of all cores during: ${disturbed.join('; ')}. Their figures are lower than this machine gives alone; compare them with care.`
+      : `**Disturbance.** No measurement of sections 1 and 2 had other work on the machine above ${DISTURBED_PCT}% of all cores.`,
+  );
   return out;
 }

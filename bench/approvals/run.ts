@@ -7,11 +7,11 @@
  *    per mutation, FLOW.requests measured after FLOW.warmup: requests/s, p50/p90/p99.
  * 2. The design claim: approval transitions are audited without bumping the organization's version
  *    (src/store/write.ts `recorder`), so cached permission sets stay good. Technicians' own `check`s
- *    under load (autocannon, bench/http's child) alone; with a stream of approval cycles
+ *    under load (autocannon in a child, checks-cannon.ts) alone; with a stream of approval cycles
  *    (`requestApproval` + `approveRequest`); with a stream of permission writes at the same number of
- *    mutations per second (`setUserFlags` toggling a bystander's flag: each bumps the version); and
- *    alone again. Per phase: throughput, latency, L1 hit ratio from /metrics, the version and audit
- *    sequence before and after.
+ *    mutations per second (`setUserFlags` toggling a bystander's flag: each bumps the version). After
+ *    an untimed run, each condition twice, in the order A B C C B A. Per phase: throughput, latency,
+ *    L1 hit ratio from /metrics, the version and audit sequence before and after.
  * 3. From `requestApproval` returning to an Operator's inbox subscription (graphql-ws,
  *    `approvalRequestChanged`) reading it: one gateway on the embedded store; one gateway and two
  *    gateways (ask on one, listen on the other) on PostgreSQL + Redis.
@@ -145,6 +145,8 @@ export interface FlowStep {
   gatewayCpuMs: number;
   /** Statements the gateway sent to the store per mutation (its /metrics), warm-up included. */
   storeQueries: number;
+  /** CPU of the client process (start-up included) over the step's wall time, % of one core. */
+  clientsPct: number;
   machine: CpuShare | null;
 }
 
@@ -178,6 +180,7 @@ async function flowStep(
   log(`flow: ${mutation} (${warmup.length} warm-up + ${items.length}, ${FLOW.connections} connections)`);
   const scraped = await scrape(url);
   const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
   const meter = cpuMeter(pgPid);
   const result = await closedLoop({
     mode: 'closed',
@@ -190,6 +193,7 @@ async function flowStep(
   });
   const machine = meter();
   const cpu = process.cpuUsage(cpu0);
+  const wall = performance.now() - wall0;
   const c = counts(scraped, await scrape(url));
   const ms = dist(result.ms.filter((x) => !Number.isNaN(x)));
   const step: FlowStep = {
@@ -199,6 +203,7 @@ async function flowStep(
     rps: ms.n / result.seconds,
     gatewayCpuMs: (cpu.user + cpu.system) / 1000 / all.length,
     storeQueries: c.storeQueries / all.length,
+    clientsPct: (100 * result.totalCpuMs) / wall,
     machine,
   };
   log(
@@ -427,6 +432,7 @@ export interface LiveRun {
   answered: Dist;
   /** Version reads of the listening gateway during the run (each event is decided at a fresh version). */
   listener: Counts;
+  machine: CpuShare | null;
 }
 
 async function liveRun(
@@ -439,6 +445,7 @@ async function liveRun(
   await waitForQuiet(pgPid, log, { maxSeconds: 15, windowMs: 1000, thresholdPct: 15 });
   log(`live: ${name} (${LIVE.warmup} warm-up + ${LIVE.count} requests, one at a time)`);
   const before = await scrape(listener.gateway.url);
+  const meter = cpuMeter(pgPid);
   const result = await liveProbe({
     requestUrl: asker.gateway.url,
     wsUrl: listener.gateway.url.replace(/^http/, 'ws'),
@@ -447,6 +454,7 @@ async function liveRun(
     subjectId: world.subject.id,
     ...LIVE,
   });
+  const machine = meter();
   const listenerCounts = counts(before, await scrape(listener.gateway.url));
   const run: LiveRun = {
     name,
@@ -455,6 +463,7 @@ async function liveRun(
     afterSend: dist(result.samples.map((s) => s.afterSend)),
     answered: dist(result.samples.map((s) => s.answered)),
     listener: listenerCounts,
+    machine,
   };
   log(
     `  answer → event p50 ${run.afterAnswer.p50.toFixed(2)} ms, p99 ${run.afterAnswer.p99.toFixed(2)} ms; missed ${result.missed}${result.firstError ? `; ${result.firstError}` : ''}`,
@@ -478,7 +487,7 @@ export interface Results {
   liveLogged: number;
   seconds: number;
   load: [number, number];
-  machine: { nproc: string; cpu: string; memGb: number; kernel: string };
+  machine: { nproc: string; cores: number; cpu: string; memGb: number; kernel: string };
   versions: { node: string; postgres: string; redis: string; autocannon: string; graphqlWs: string };
   date: string;
 }
@@ -600,6 +609,7 @@ async function main(): Promise<void> {
     load: [load0, os.loadavg()[0]!],
     machine: {
       nproc: version('nproc', []),
+      cores: os.cpus().length,
       cpu: os.cpus()[0]?.model ?? '?',
       memGb: Math.round(os.totalmem() / 2 ** 30),
       kernel: `${os.type()} ${os.release()}`,
