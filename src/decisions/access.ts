@@ -426,11 +426,9 @@ export class Access {
     if (!spec || this.viewer.kind !== 'user') return false;
     if (spec.approvedBy.startsWith('flag:')) {
       const grants = await this.loaders.grants.load(this.viewer.userId);
-      return !!grants && !grants.locked && !grants.deleted && grants.flags.includes(spec.approvedBy.slice(5));
+      return !!grants && grants.active && grants.flags.includes(spec.approvedBy.slice(5));
     }
-    const scope = scopeOf({ locationId });
-    if (scope.type !== 'org' && !(await this.exists(scope))) return this.holds(spec.approvedBy, ROOT);
-    return this.holds(spec.approvedBy, scope);
+    return this.holdsAtRequestScope(spec.approvedBy, locationId);
   }
 
   /** Whether the viewer opened the request or is its subject. */
@@ -445,9 +443,14 @@ export class Access {
   async managesKind(kind: string, locationId: string | null): Promise<boolean> {
     const managedBy = this.catalog.approval(kind)?.managedBy;
     if (!managedBy || this.viewer.kind !== 'user') return false;
+    return this.holdsAtRequestScope(managedBy, locationId);
+  }
+
+  /** `permission` at a request's location (null: the root); a location gone since: at the root only. */
+  private async holdsAtRequestScope(permission: string, locationId: string | null): Promise<boolean> {
     const scope = scopeOf({ locationId });
-    if (scope.type !== 'org' && !(await this.exists(scope))) return this.holds(managedBy, ROOT);
-    return this.holds(managedBy, scope);
+    if (scope.type !== 'org' && !(await this.exists(scope))) return this.holds(permission, ROOT);
+    return this.holds(permission, scope);
   }
 
   /**
