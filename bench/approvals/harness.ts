@@ -5,6 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { benchLog, undoOnInterrupt } from '../interrupt';
+
 import type { CannonResult } from '../http/cannon';
 import type { Store } from '../../src/store';
 import type { ChecksSpec } from './checks-cannon';
@@ -13,25 +15,9 @@ import type { LiveResult, LiveSpec } from './live';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-export function log(msg: string): void {
-  process.stderr.write(`[bench:approvals ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
+export const log = benchLog('approvals');
 /** Undone if the run is interrupted (SIGINT/SIGTERM), newest first. */
-export const onInterrupt = new Set<() => unknown>();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    log(`${sig}: cleaning up`);
-    for (const undo of [...onInterrupt].reverse()) {
-      try {
-        undo();
-      } catch (err) {
-        log(`cleanup failed: ${(err as Error).message}`);
-      }
-    }
-    process.exit(130);
-  });
-}
+export const onInterrupt = undoOnInterrupt(log);
 
 interface Child<T> {
   /** Ends the child's stdin (a stream stops on it); resolves with its one line of JSON. */

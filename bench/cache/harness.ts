@@ -6,30 +6,16 @@
 import { spawn } from 'node:child_process';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import * as path from 'node:path';
+import { benchLog, undoOnInterrupt } from '../interrupt';
+
 import type { StreamResult, StreamSpec } from './cannon';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CANNON = path.join(__dirname, 'cannon.ts');
 
-export function log(msg: string): void {
-  process.stderr.write(`[bench:cache ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
+export const log = benchLog('cache');
 /** Undone if the run is interrupted (SIGINT/SIGTERM), newest first. */
-export const onInterrupt = new Set<() => unknown>();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    log(`${sig}: cleaning up`);
-    for (const undo of [...onInterrupt].reverse()) {
-      try {
-        undo();
-      } catch (err) {
-        log(`cleanup failed: ${(err as Error).message}`);
-      }
-    }
-    process.exit(130);
-  });
-}
+export const onInterrupt = undoOnInterrupt(log);
 
 /** Runs the load generator (cannon.ts) in a child process; `onMeasuring` when its measured run starts. */
 export function cannon(spec: StreamSpec, onMeasuring: () => void | Promise<void>): Promise<StreamResult> {

@@ -42,6 +42,7 @@ import {
   type QueryResult,
   type Variant,
 } from './inprocess';
+import { undoOnInterrupt } from '../interrupt';
 import { dist, fmt, log, ratio, verdict, type Dist } from './stats';
 import { buildWorld, JRNI_PERMISSIONS, WORLD, type World } from './world';
 
@@ -73,21 +74,8 @@ const CHECK_QUERY = 'query Check($input: CheckInput!) { check(input: $input) { a
 const CHECKS_QUERY =
   'query Checks($inputs: [CheckInput!]!) { checks(inputs: $inputs) { allowed outcome version error { code } } }';
 
-/** Undone if the run is interrupted (SIGINT/SIGTERM): the load generator, the temp folder, PostgreSQL. */
-const onInterrupt = new Set<() => unknown>();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    log(`${sig}: cleaning up`);
-    for (const undo of onInterrupt) {
-      try {
-        undo();
-      } catch (err) {
-        log(`cleanup failed: ${(err as Error).message}`);
-      }
-    }
-    process.exit(130);
-  });
-}
+/** Undone if the run is interrupted (SIGINT/SIGTERM), newest first: the load generator, the temp folder, PostgreSQL. */
+const onInterrupt = undoOnInterrupt(log);
 
 // ---------------------------------------------------------------------------------------------------
 

@@ -1,3 +1,4 @@
+import { benchLog } from '../interrupt';
 /** Small helpers: percentiles, formatting, timing. */
 
 export interface Dist {
@@ -47,6 +48,4 @@ export async function timeEach(n: number, fn: (i: number) => Promise<unknown>): 
   return out;
 }
 
-export function log(msg: string): void {
-  process.stderr.write(`[bench:http ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
+export const log = benchLog('http');

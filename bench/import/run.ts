@@ -23,6 +23,7 @@ import { openStore, type Store } from '../../src/store';
 import { startPostgres, type PostgresServer } from '../../test/support/postgres-server';
 import { xlsx } from '../../test/support/xlsx';
 import { dist, fmt } from '../http/stats';
+import { benchLog, undoOnInterrupt } from '../interrupt';
 
 const QUICK = process.argv.includes('--quick');
 const SKIP_PG = process.argv.includes('--skip-postgres');
@@ -39,23 +40,9 @@ const IMPORT = `mutation Import($i: ImportUsersInput!) {
   importUsers(input: $i) { created updated skipped version errors { row column message } }
 }`;
 
-function log(msg: string): void {
-  process.stderr.write(`[bench:import ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
-/** Undone if the run is interrupted: the temp folder, PostgreSQL. */
-const onInterrupt = new Set<() => unknown>();
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    for (const undo of onInterrupt) {
-      try {
-        undo();
-      } catch {
-        /* best effort */
-      }
-    }
-    process.exit(130);
-  });
+const log = benchLog('import');
+/** Undone if the run is interrupted (SIGINT/SIGTERM), newest first. */
+const onInterrupt = undoOnInterrupt(log);
 
 interface Org {
   orgId: string;
