@@ -614,7 +614,18 @@ describe.each(BACKENDS)('importUsers on %s', (backend) => {
     expect(Number(count[0]!.n)).toBe(IMPORT_LIMITS.rows * 1.5);
     // The benchmark measures it (bench/import); here only a generous bound against a pathology.
     expect(took).toBeLessThan(60_000);
-  }, 120_000);
+    // And all of them again, each renamed, in one write (test/import/store.test.ts: its plan).
+    const renamed = rows.map((r, i) => (i ? [r[0]!, `Renamed ${i}`, r[2]!] : r));
+    const again = await as(w, 'owner', { format: 'CSV', content: csv(renamed), onExisting: 'UPDATE' });
+    expect(again.errors).toBeUndefined();
+    expect(again.data!.importUsers).toMatchObject({
+      created: 0,
+      updated: IMPORT_LIMITS.rows,
+      skipped: 0,
+      errors: [],
+    });
+    expect((await held(w, 'bulk9999@import.test'))!.name).toBe('Renamed 10000');
+  }, 180_000);
 });
 
 describe('files refused whole (BAD_USER_INPUT, no limit value), and the body limit', () => {
