@@ -177,6 +177,8 @@ export async function importUsers(
     ),
   ]);
   const byEmail = new Map(existing.map((u) => [u.email.toLowerCase(), u]));
+  // The users an UPDATE may change, read in one batch (their rows are then checked one by one).
+  if (mode === 'update') await Promise.all(existing.map((u) => deps.loaders.subjects.load(u.id)));
   const created: ImportedUser[] = [];
   const updated: ImportedUpdate[] = [];
   let skipped = 0;
