@@ -37,6 +37,14 @@ const JRNI: WorldSpec = {
         { role: 'user', at: 'Other' },
       ],
     },
+    // The same roles as straddler: the rules' answers are shared between users of one shape, and each
+    // row still gets its own.
+    twin: {
+      roles: [
+        { role: 'user', at: 'Leeds' },
+        { role: 'user', at: 'Other' },
+      ],
+    },
   },
 };
 
@@ -482,10 +490,15 @@ describe.each(BACKENDS)('importUsers on %s', (backend) => {
         ['email', 'name'],
         ['londoner@x.test', 'Lon'],
         ['straddler@x.test', 'Stra'],
+        ['twin@x.test', 'Twin'],
       ]),
       onExisting: 'UPDATE',
     });
-    expect(update.data!.importUsers.errors).toEqual([
+    expect(update.data!.importUsers.errors.map((e: any) => [e.row, e.column, e.code])).toEqual([
+      [3, 'email', 'FORBIDDEN'],
+      [4, 'email', 'FORBIDDEN'],
+    ]);
+    expect(update.data!.importUsers.errors.slice(0, 1)).toEqual([
       {
         row: 3,
         column: 'email',
