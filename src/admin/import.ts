@@ -177,6 +177,8 @@ export async function importUsers(
     ),
   ]);
   const byEmail = new Map(existing.map((u) => [u.email.toLowerCase(), u]));
+  // The users an UPDATE may change, read in one batch (their rows are then checked one by one).
+  if (mode === 'update') await Promise.all(existing.map((u) => deps.loaders.subjects.load(u.id)));
   const created: ImportedUser[] = [];
   const updated: ImportedUpdate[] = [];
   let skipped = 0;
@@ -510,13 +512,25 @@ class Rules {
     const flags = draft.flags.filter((f) => !user.flags.includes(f));
     if (!added.length && !rename && !flags.length) return 'unchanged';
 
+    // Each answer depends on what the user holds and what is added, not on who they are: users of the
+    // same shape (most of a file) share them.
+    const shape = shapeOf(before);
+    const change = added
+      .map((a) => `${a.roleKey}|${a.locationId ?? ''}|${a.teamId ?? ''}`)
+      .sort()
+      .join(',');
     // Someone the importer does not cover is that row's one problem; past it, each change's own.
-    if (!(await this.check(draft.row, 'email', null, () => access.requireCovers(user.id, 'importUsers'))))
-      return null;
+    const covered = await this.check(draft.row, 'email', `covers:importUsers:${shape}`, () =>
+      access.requireCovers(user.id, 'importUsers'),
+    );
+    if (!covered) return null;
     const checks = [
-      !rename || this.check(draft.row, 'name', null, () => access.requireCovers(user.id, 'updateUser')),
+      !rename ||
+        this.check(draft.row, 'name', `covers:updateUser:${shape}`, () =>
+          access.requireCovers(user.id, 'updateUser'),
+        ),
       !added.length ||
-        this.check(draft.row, 'roles', null, async () => {
+        this.check(draft.row, 'roles', `gives:${shape}:${change}`, async () => {
           for (const a of added) {
             await access.require({ operation: 'importUsers' }, [scopeOf(a)]);
             await access.require({ operation: 'assignRole' }, [scopeOf(a)]);
@@ -526,15 +540,20 @@ class Rules {
           await access.requireNoGain(before, { ...before, assignments: [...before.assignments, ...after] });
         }),
       !flags.length ||
-        this.check(draft.row, 'flags', null, async () => {
-          if (viewer.kind === 'user' && viewer.userId === user.id)
-            throw Access.forbidden(
-              access.permissionOf('setUserFlags') ?? 'setUserFlags',
-              ROOT,
-              'forbidden: nobody changes their own flags; ask another administrator',
-            );
-          await access.requireCovers(user.id, 'setUserFlags');
-        }),
+        this.check(
+          draft.row,
+          'flags',
+          viewer.kind === 'user' && viewer.userId === user.id ? null : `covers:setUserFlags:${shape}`,
+          async () => {
+            if (viewer.kind === 'user' && viewer.userId === user.id)
+              throw Access.forbidden(
+                access.permissionOf('setUserFlags') ?? 'setUserFlags',
+                ROOT,
+                'forbidden: nobody changes their own flags; ask another administrator',
+              );
+            await access.requireCovers(user.id, 'setUserFlags');
+          },
+        ),
     ];
     if (!(await Promise.all(checks)).every(Boolean)) return null;
     const owner = added.some((a) => isOwnerAssignment(engineAssignment(a, 'new'), catalog.ownerRole));
@@ -587,6 +606,30 @@ class Rules {
     }
     return answer;
   }
+}
+
+/**
+ * What the rules on an existing user look at: whether they are locked or deleted, their flags and their
+ * assignments (everything but their ids). Two users of one shape get the same answers.
+ */
+function shapeOf(subject: Subject): string {
+  return JSON.stringify([
+    !!subject.locked,
+    !!subject.deleted,
+    [...(subject.flags ?? [])].sort(),
+    subject.assignments
+      .map((a) =>
+        JSON.stringify([
+          a.role,
+          a.locationId,
+          a.teamId,
+          a.personId,
+          [...(a.groupIds ?? [])].sort(),
+          a.expiresAt,
+        ]),
+      )
+      .sort(),
+  ]);
 }
 
 const scopeKey = (s: Scope) => (s.type === 'org' ? '' : `${s.type}:${s.id}`);

@@ -129,6 +129,10 @@ export class Users {
           ],
         );
       if (input.updated.length) {
+        // A hash join, whatever the statistics say: right after a bulk import they can be stale (PGlite
+        // runs no autovacuum), and the nested loop the planner then picks scans the JSON rows once per
+        // user (10,000 × 10,000). Set for this statement only.
+        await tx.query('SET LOCAL enable_nestloop = off');
         const rows = await tx.query<{ id: string }>(
           `UPDATE users u
               SET name = CASE WHEN x.set_name THEN x.name ELSE u.name END,
@@ -148,6 +152,7 @@ export class Users {
             ),
           ],
         );
+        await tx.query('SET LOCAL enable_nestloop = on');
         if (rows.length !== input.updated.length)
           throw new StoreError(
             'CONFLICT',
