@@ -19,6 +19,11 @@ export interface CompiledRole {
   closure: Bits;
   /** The permission keys of `closure`, in bit order: what the API lists as the role's permissions. */
   permissions: readonly string[];
+  /**
+   * Its own `ownPersonGrants` plus every inherited role's: held only for the person an assignment is
+   * restricted to, on that person's resources (rule 5). Empty for most roles.
+   */
+  ownPerson: Bits;
 }
 
 export interface CompiledTool {
@@ -40,6 +45,11 @@ export interface ToolModeOf {
 export interface Resolved {
   readonly bit: number;
   readonly tool?: CompiledTool;
+  /**
+   * A page or navigation module (`page:x`, `nav:x`, following a permission or not): not a resource, so
+   * restricted assignments count for it (rule 5).
+   */
+  readonly ui: boolean;
 }
 
 /** A permission that requires others (rule 7), in dependency order: requirements come first. */
@@ -64,6 +74,8 @@ export class CompiledCatalog {
   readonly requiredFlags: ReadonlyMap<string, Bits>;
   /** Every permission that has a `requiresFlag`. */
   readonly flagGated: Bits;
+  /** The pages and navigation modules of their own (`page:x`, `nav:x` following no permission). */
+  readonly uiMask: Bits;
   readonly dependencies: readonly Dependency[];
 
   private readonly bits: ReadonlyMap<string, number>;
@@ -95,8 +107,14 @@ export class CompiledCatalog {
     this.requiredFlags = parts.requiredFlags;
     this.flagGated = parts.flagGated;
     this.dependencies = parts.dependencies;
-    for (const [key, bit] of this.bits) this.resolved.set(key, { bit });
-    for (const tool of this.tools.values()) this.resolved.set(`tool:${tool.name}`, { bit: tool.bit, tool });
+    const isUi = (key: string) => key.startsWith('page:') || key.startsWith('nav:');
+    this.uiMask = emptyBits(this.words);
+    parts.keys.forEach((key, bit) => {
+      if (isUi(key)) setBit(this.uiMask, bit);
+    });
+    for (const [key, bit] of this.bits) this.resolved.set(key, { bit, ui: isUi(key) });
+    for (const tool of this.tools.values())
+      this.resolved.set(`tool:${tool.name}`, { bit: tool.bit, tool, ui: false });
   }
 
   /** The bit of a grantable permission, or of the permission a `page:`/`nav:` entry follows. */
@@ -243,20 +261,27 @@ export function compileCatalog(
     }
   }
   const roles = new Map<string, CompiledRole>();
-  const closureOf = (key: string): Bits => {
+  // `module:*` is every action a role may grant: flag-only permissions are left out.
+  const expand = (grants: readonly string[]): string[] =>
+    grants.flatMap((grant) =>
+      grant.endsWith(':*')
+        ? names.modules.get(grant.slice(0, -2))!.filter((p) => !names.flagOnly.has(p))
+        : [grant],
+    );
+  const roleOf = (key: string): CompiledRole => {
     const done = roles.get(key);
-    if (done) return done.closure;
+    if (done) return done;
     const spec = allRoles[key]!;
-    const own = [...(pageGrants.get(key) ?? [])];
-    for (const grant of spec.grants ?? []) {
-      // `module:*` is every action a role may grant: flag-only permissions are left out.
-      if (grant.endsWith(':*'))
-        own.push(...names.modules.get(grant.slice(0, -2))!.filter((p) => !names.flagOnly.has(p)));
-      else own.push(grant);
+    const closure = maskOf([...(pageGrants.get(key) ?? []), ...expand(spec.grants ?? [])]);
+    const ownPerson = maskOf(expand(spec.ownPersonGrants ?? []));
+    for (const parent of spec.inherits ?? []) {
+      const inherited = roleOf(parent);
+      orInto(closure, inherited.closure);
+      orInto(ownPerson, inherited.ownPerson);
     }
-    const closure = maskOf(own);
-    for (const parent of spec.inherits ?? []) orInto(closure, closureOf(parent));
-    roles.set(key, {
+    // What the role grants outright needs no person.
+    for (let i = 0; i < words; i++) ownPerson[i]! &= ~closure[i]!;
+    const role: CompiledRole = {
       key,
       name: spec.name,
       kind: spec.kind,
@@ -264,10 +289,12 @@ export function compileCatalog(
       spec,
       closure,
       permissions: keysOf(keys, closure),
-    });
-    return closure;
+      ownPerson,
+    };
+    roles.set(key, role);
+    return role;
   };
-  Object.keys(allRoles).forEach(closureOf);
+  Object.keys(allRoles).forEach(roleOf);
 
   // Flags (rule 6).
   const grantedByFlag = new Map<string, Bits>();
