@@ -73,6 +73,9 @@ const LISTS: [string, string[]][] = [
   ['page:services', ['owner', 'administrator', 'user_plus', 'manager']],
   ['page:staff', ['owner', 'administrator', 'user_plus', 'manager']],
   ['page:call_center', ['owner', 'administrator', 'call_center']],
+  ['page:customers', ['owner', 'administrator', 'user', 'user_plus', 'manager']],
+  ['page:check_in', ['owner', 'administrator', 'user', 'user_plus', 'manager']],
+  ['page:calendar', ['owner', 'administrator', 'user', 'user_plus', 'manager']],
   ['page:business', ['owner']],
   ['nav:home', ['owner', 'administrator', 'user', 'user_plus', 'manager']],
   ['nav:your_business', ['owner', 'administrator', 'user', 'user_plus', 'manager']],
@@ -310,5 +313,32 @@ describe('pages and navigation modules of restricted assignments', () => {
     expect(check(u, { permission: 'calendar:view', locationPath: ['loc'], personId: 'staff_1' })).toBe(
       'ALLOW',
     );
+  });
+});
+
+describe('Call Center: "Access to dedicated Call Center page only"', () => {
+  const entries = [
+    ...Object.keys(catalog.catalog.document.pages ?? {}).map((k) => `page:${k}`),
+    ...Object.keys(catalog.catalog.document.navigation ?? {}).map((k) => `nav:${k}`),
+  ];
+  const only = new Set(['page:call_center', 'nav:call_center']);
+
+  test.each(entries.map((entry) => ({ entry, expected: only.has(entry) ? 'ALLOW' : 'DENY' })))(
+    'call_center: $entry → $expected',
+    ({ entry, expected }) => {
+      expect(check(user([{ role: 'call_center' }]), { permission: entry })).toBe(expected);
+      expect(
+        check(user([{ role: 'call_center', locationId: 'loc' }]), {
+          permission: entry,
+          locationPath: ['loc'],
+        }),
+      ).toBe(expected);
+    },
+  );
+
+  it('still manages customers and bookings from that page (the matrix)', () => {
+    const u = user([{ role: 'call_center', locationId: 'loc' }]);
+    for (const permission of ['customer:manage', 'booking:manage', 'call_center:access'])
+      expect(check(u, { permission, locationPath: ['loc'] })).toBe('ALLOW');
   });
 });
