@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/load';
 import type { Operation } from '../catalog/operations';
 import type { ApprovalSpec, RoleKind, RoleSpec, ToolMode } from '../catalog/schema';
 import { catalogNames, findCycles, own, validateRoles } from '../catalog/validate';
-import { bitIndexes, emptyBits, hasBit, orInto, setBit, type Bits } from './bitset';
+import { andInto, bitIndexes, emptyBits, hasBit, orInto, setBit, type Bits } from './bitset';
 import { UnknownPermissionError } from './errors';
 import type { ToolPolicies } from './types';
 
@@ -24,6 +24,10 @@ export interface CompiledRole {
    * restricted to, on that person's resources (rule 5). Empty for most roles.
    */
   ownPerson: Bits;
+  /** `closure` split in two (rule 5): its own pages and navigation modules, which are not resources… */
+  uiGrants: Bits;
+  /** …and the rest, which a restricted assignment grants only for a matching resource. */
+  resourceGrants: Bits;
 }
 
 export interface CompiledTool {
@@ -74,8 +78,6 @@ export class CompiledCatalog {
   readonly requiredFlags: ReadonlyMap<string, Bits>;
   /** Every permission that has a `requiresFlag`. */
   readonly flagGated: Bits;
-  /** The pages and navigation modules of their own (`page:x`, `nav:x` following no permission). */
-  readonly uiMask: Bits;
   readonly dependencies: readonly Dependency[];
 
   private readonly bits: ReadonlyMap<string, number>;
@@ -107,12 +109,7 @@ export class CompiledCatalog {
     this.requiredFlags = parts.requiredFlags;
     this.flagGated = parts.flagGated;
     this.dependencies = parts.dependencies;
-    const isUi = (key: string) => key.startsWith('page:') || key.startsWith('nav:');
-    this.uiMask = emptyBits(this.words);
-    parts.keys.forEach((key, bit) => {
-      if (isUi(key)) setBit(this.uiMask, bit);
-    });
-    for (const [key, bit] of this.bits) this.resolved.set(key, { bit, ui: isUi(key) });
+    for (const [key, bit] of this.bits) this.resolved.set(key, { bit, ui: isUiKey(key) });
     for (const tool of this.tools.values())
       this.resolved.set(`tool:${tool.name}`, { bit: tool.bit, tool, ui: false });
   }
@@ -260,6 +257,8 @@ export function compileCatalog(
       pageGrants.set(entry.minRole, list);
     }
   }
+  // Pages and navigation modules of their own: not resources (rule 5).
+  const uiMask = maskOf(keys.filter(isUiKey));
   const roles = new Map<string, CompiledRole>();
   // `module:*` is every action a role may grant: flag-only permissions are left out.
   const expand = (grants: readonly string[]): string[] =>
@@ -281,6 +280,10 @@ export function compileCatalog(
     }
     // What the role grants outright needs no person.
     for (let i = 0; i < words; i++) ownPerson[i]! &= ~closure[i]!;
+    const uiGrants = Uint32Array.from(closure);
+    andInto(uiGrants, uiMask);
+    const resourceGrants = Uint32Array.from(closure);
+    for (let i = 0; i < words; i++) resourceGrants[i]! &= ~uiMask[i]!;
     const role: CompiledRole = {
       key,
       name: spec.name,
@@ -290,6 +293,8 @@ export function compileCatalog(
       closure,
       permissions: keysOf(keys, closure),
       ownPerson,
+      uiGrants,
+      resourceGrants,
     };
     roles.set(key, role);
     return role;
@@ -365,6 +370,11 @@ export function compileRole(compiled: CompiledCatalog, key: string, spec: RoleSp
     [...compiled.roles.values()].filter((r) => r.custom && r.key !== key).map((r) => [r.key, r.spec]),
   );
   return compileCatalog(compiled.catalog, { ...others, [key]: spec }).roles.get(key)!;
+}
+
+/** A page or navigation module's name (`page:x`, `nav:x`): not a resource (rule 5). */
+function isUiKey(key: string): boolean {
+  return key.startsWith('page:') || key.startsWith('nav:');
 }
 
 function keysOf(keys: readonly string[], bits: Bits): string[] {

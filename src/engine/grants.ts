@@ -132,28 +132,24 @@ export class UserGrants {
         // Team roles count only while the user is a member of the team (rule 3).
         if (a.teamId && !this.memberOf.includes(a.teamId)) continue;
         if (a.expiresAt != null && a.expiresAt < validUntil) validUntil = a.expiresAt;
-        const bucket = (bits: Bits) => {
-          if (a.teamId) addTo(this.byTeam, a.teamId, bits, words);
-          else if (a.locationId) addTo(this.byLocation, a.locationId, bits, words);
-          else orInto(this.org, bits);
-        };
-        if (isRestricted(a)) {
-          // Pages and navigation modules are not resources: granted as by any assignment (rule 5).
-          const ui = Uint32Array.from(role.closure);
-          andInto(ui, catalog.uiMask);
-          if (!isEmpty(ui)) bucket(ui);
-          const rest = Uint32Array.from(role.closure);
-          for (let i = 0; i < words; i++) rest[i]! &= ~catalog.uiMask[i]!;
+        const restricted = isRestricted(a);
+        // Pages and navigation modules are not resources: a restricted assignment grants them as any
+        // other does (rule 5); the rest of its grants wait for a matching resource.
+        const scoped = restricted ? role.uiGrants : role.closure;
+        if (!restricted || !isEmpty(scoped)) {
+          if (a.teamId) addTo(this.byTeam, a.teamId, scoped, words);
+          else if (a.locationId) addTo(this.byLocation, a.locationId, scoped, words);
+          else orInto(this.org, scoped);
+        }
+        if (restricted) {
           this.restricted.push({
             locationId: a.locationId ?? null,
             teamId: a.teamId ?? null,
             personId: a.personId ?? null,
             groupIds: new Set(a.groupIds ?? []),
-            bits: rest,
+            bits: role.resourceGrants,
             ownBits: a.personId != null && !isEmpty(role.ownPerson) ? role.ownPerson : null,
           });
-        } else {
-          bucket(role.closure);
         }
       }
     }
