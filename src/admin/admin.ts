@@ -255,8 +255,7 @@ export class Admin {
    * viewer needs what `revokeAssignment` needs for every one of them.
    */
   async removeTeamMember(teamId: string, userId: string) {
-    const [held] = await this.store.assignments.forUsers(this.orgId, [userId]);
-    const inTeam = (held ?? []).filter((a) => a.teamId === teamId);
+    const inTeam = (await this.loaders.assignmentsOf.load(userId)).filter((a) => a.teamId === teamId);
     if (inTeam.length) {
       const scope: Scope = { type: 'team', id: teamId };
       await this.access.require({ operation: 'revokeAssignment' }, [scope]);

@@ -39,6 +39,12 @@ const roleSpec = z.strictObject({
   kind: z.enum(ROLE_KINDS),
   inherits: z.array(key).optional(),
   grants: z.array(grantRef).optional(),
+  /**
+   * Grants that hold only for the staff person an assignment of the role is restricted to (`personId`),
+   * on resources of that person (rule 5; JRNI's "depends on if the user is assigned to a staff member").
+   * An assignment naming no person gets none of them. Inherited like `grants`. Default none.
+   */
+  ownPersonGrants: z.array(grantRef).optional(),
 });
 
 /** A page or a navigation module: shown where its permission is effective. */

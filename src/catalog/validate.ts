@@ -247,6 +247,32 @@ export function validateRoles(
       }
     });
     findDuplicates(grants).forEach((i) => report([...at, 'grants', i], `"${grants[i]}" is listed twice`));
+
+    const ownPerson = role.ownPersonGrants ?? [];
+    ownPerson.forEach((grant, i) => {
+      const path = [...at, 'ownPersonGrants', i];
+      const module = grant.split(':')[0]!;
+      if (module === 'page' || module === 'nav') {
+        report(
+          path,
+          `${grant}: pages and navigation modules are not resources of a person; grant them in grants (a restricted assignment still grants them)`,
+        );
+      } else if (grant.endsWith(':*')) {
+        if (!names.modules.has(module)) report(path, unknown('module', module, names.modules.keys()));
+      } else if (!names.permissions.has(grant)) {
+        report(path, unknownPermission(grant, names));
+      } else if (names.flagOnly.has(grant)) {
+        report(
+          path,
+          `${grant} is granted by a flag alone (grantedByFlag): no role may grant it; set the flag on the user instead`,
+        );
+      } else if (grants.includes(grant) || grants.includes(`${module}:*`)) {
+        report(path, `${grant} is already in grants, for every resource: list it in one of the two`);
+      }
+    });
+    findDuplicates(ownPerson).forEach((i) =>
+      report([...at, 'ownPersonGrants', i], `"${ownPerson[i]}" is listed twice`),
+    );
     edges.set(key, { path: [...at, 'inherits'], targets: inherits });
   }
   // Cycles may run through roles outside `roles` (a custom role inheriting a built-in one).

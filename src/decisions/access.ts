@@ -44,8 +44,9 @@ const scopeKey = (s: Scope) => (s.type === 'org' ? '' : `${s.type[0]}:${s.id}`);
  * "does the viewer cover user U", "would this change give anyone more than the viewer holds". The one
  * place that builds a FORBIDDEN refusal. One per request; answers are memoized for the request.
  *
- * The viewer's grants at a scope never include their restricted (person or group) assignments: those
- * count only for a resource, and administration names none.
+ * The viewer's grants at a scope never include their restricted (person or group) assignments, but
+ * for their pages and navigation modules (not resources, rule 5): the rest counts only for a resource,
+ * and administration names none.
  */
 export class Access {
   private readonly sets = new Map<string, Promise<Bits>>();

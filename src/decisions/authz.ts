@@ -100,21 +100,40 @@ export class Authz {
     };
   }
 
-  /** Everything a frontend needs to draw itself for a user, at a location or in a team. */
-  async capabilities(userId: string, locationId?: string | null, teamId?: string | null) {
+  /**
+   * Everything a frontend needs to draw itself for a user, at a location or in a team, for a resource
+   * of a staff person and groups: the permissions held there; the pages and navigation modules, which
+   * are not resources (restricted assignments grant them whatever the resource: rule 5).
+   */
+  async capabilities(
+    userId: string,
+    where: {
+      locationId?: string | null;
+      teamId?: string | null;
+      personId?: string | null;
+      groupIds?: readonly string[] | null;
+    } = {},
+  ) {
+    const { locationId, teamId, personId, groupIds } = where;
     const [grants, locationPath] = await Promise.all([
       this.loaders.grants.load(userId),
       this.pathOf(locationId),
     ]);
     if (!grants) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
     if (!locationPath) throw new StoreError('NOT_FOUND', `location ${locationId} does not exist`);
-    const scope = { locationPath, teamIds: teamId ? [teamId] : [] };
+    const scope = {
+      locationPath,
+      teamIds: teamId ? [teamId] : [],
+      personId: personId ?? null,
+      groupIds: groupIds ?? [],
+    };
     const set = grants.effective(scope);
+    const shown = grants.effective(scope, true);
     const catalog = this.catalog;
     const doc = catalog.catalog.document;
     const visible = (prefix: 'page' | 'nav', entries: Record<string, { name: string }> | undefined) =>
       Object.entries(entries ?? {})
-        .filter(([key]) => hasBit(set, catalog.resolve(`${prefix}:${key}`).bit))
+        .filter(([key]) => hasBit(shown, catalog.resolve(`${prefix}:${key}`).bit))
         .map(([key, e]) => ({ key, name: e.name }));
     const tools = [...catalog.tools.values()]
       .filter((t) => hasBit(set, t.bit))
@@ -128,6 +147,8 @@ export class Authz {
       userId,
       locationId: locationId ?? null,
       teamId: teamId ?? null,
+      personId: personId ?? null,
+      groupIds: [...(groupIds ?? [])],
       permissions: catalog.permissionsIn(set).filter((k) => !k.startsWith('page:') && !k.startsWith('nav:')),
       pages: visible('page', doc.pages),
       modules: visible('nav', doc.navigation),

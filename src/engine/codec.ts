@@ -10,8 +10,8 @@ import { UserGrants, type GrantParts, type RestrictedGrant } from './grants';
  * other catalog (a replica on another release, a changed catalog) or for bytes it cannot read.
  */
 
-/** 2: team memberships (rule 3). Entries of another format are misses. */
-const FORMAT = 2;
+/** 3: team memberships (rule 3), own-person grants (rule 5). Entries of another format are misses. */
+const FORMAT = 3;
 
 /** Encodes grants for the shared cache. */
 export function encodeGrants(grants: UserGrants): Buffer {
@@ -42,6 +42,8 @@ export function encodeGrants(grants: UserGrants): Buffer {
     w.u32(r.groupIds.size);
     for (const g of r.groupIds) w.str(g);
     w.bits(r.bits);
+    w.u8(r.ownBits ? 1 : 0);
+    if (r.ownBits) w.bits(r.ownBits);
   }
   return w.done();
 }
@@ -66,6 +68,7 @@ export function decodeGrants(catalog: CompiledCatalog, userId: string, bytes: Bu
       personId: r.optStr(),
       groupIds: new Set(r.list(() => r.str())),
       bits: r.bits(),
+      ownBits: r.u8() === 0 ? null : r.bits(),
     }));
     if (!r.atEnd()) return null;
     const parts: GrantParts = {

@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/load';
 import type { Operation } from '../catalog/operations';
 import type { ApprovalSpec, RoleKind, RoleSpec, ToolMode } from '../catalog/schema';
 import { catalogNames, findCycles, own, validateRoles } from '../catalog/validate';
-import { bitIndexes, emptyBits, hasBit, orInto, setBit, type Bits } from './bitset';
+import { andInto, bitIndexes, emptyBits, hasBit, orInto, setBit, type Bits } from './bitset';
 import { UnknownPermissionError } from './errors';
 import type { ToolPolicies } from './types';
 
@@ -19,6 +19,15 @@ export interface CompiledRole {
   closure: Bits;
   /** The permission keys of `closure`, in bit order: what the API lists as the role's permissions. */
   permissions: readonly string[];
+  /**
+   * Its own `ownPersonGrants` plus every inherited role's: held only for the person an assignment is
+   * restricted to, on that person's resources (rule 5). Empty for most roles.
+   */
+  ownPerson: Bits;
+  /** `closure` split in two (rule 5): its own pages and navigation modules, which are not resources… */
+  uiGrants: Bits;
+  /** …and the rest, which a restricted assignment grants only for a matching resource. */
+  resourceGrants: Bits;
 }
 
 export interface CompiledTool {
@@ -40,6 +49,11 @@ export interface ToolModeOf {
 export interface Resolved {
   readonly bit: number;
   readonly tool?: CompiledTool;
+  /**
+   * A page or navigation module (`page:x`, `nav:x`, following a permission or not): not a resource, so
+   * restricted assignments count for it (rule 5).
+   */
+  readonly ui: boolean;
 }
 
 /** A permission that requires others (rule 7), in dependency order: requirements come first. */
@@ -95,8 +109,9 @@ export class CompiledCatalog {
     this.requiredFlags = parts.requiredFlags;
     this.flagGated = parts.flagGated;
     this.dependencies = parts.dependencies;
-    for (const [key, bit] of this.bits) this.resolved.set(key, { bit });
-    for (const tool of this.tools.values()) this.resolved.set(`tool:${tool.name}`, { bit: tool.bit, tool });
+    for (const [key, bit] of this.bits) this.resolved.set(key, { bit, ui: isUiKey(key) });
+    for (const tool of this.tools.values())
+      this.resolved.set(`tool:${tool.name}`, { bit: tool.bit, tool, ui: false });
   }
 
   /** The bit of a grantable permission, or of the permission a `page:`/`nav:` entry follows. */
@@ -242,21 +257,34 @@ export function compileCatalog(
       pageGrants.set(entry.minRole, list);
     }
   }
+  // Pages and navigation modules of their own: not resources (rule 5).
+  const uiMask = maskOf(keys.filter(isUiKey));
   const roles = new Map<string, CompiledRole>();
-  const closureOf = (key: string): Bits => {
+  // `module:*` is every action a role may grant: flag-only permissions are left out.
+  const expand = (grants: readonly string[]): string[] =>
+    grants.flatMap((grant) =>
+      grant.endsWith(':*')
+        ? names.modules.get(grant.slice(0, -2))!.filter((p) => !names.flagOnly.has(p))
+        : [grant],
+    );
+  const roleOf = (key: string): CompiledRole => {
     const done = roles.get(key);
-    if (done) return done.closure;
+    if (done) return done;
     const spec = allRoles[key]!;
-    const own = [...(pageGrants.get(key) ?? [])];
-    for (const grant of spec.grants ?? []) {
-      // `module:*` is every action a role may grant: flag-only permissions are left out.
-      if (grant.endsWith(':*'))
-        own.push(...names.modules.get(grant.slice(0, -2))!.filter((p) => !names.flagOnly.has(p)));
-      else own.push(grant);
+    const closure = maskOf([...(pageGrants.get(key) ?? []), ...expand(spec.grants ?? [])]);
+    const ownPerson = maskOf(expand(spec.ownPersonGrants ?? []));
+    for (const parent of spec.inherits ?? []) {
+      const inherited = roleOf(parent);
+      orInto(closure, inherited.closure);
+      orInto(ownPerson, inherited.ownPerson);
     }
-    const closure = maskOf(own);
-    for (const parent of spec.inherits ?? []) orInto(closure, closureOf(parent));
-    roles.set(key, {
+    // What the role grants outright needs no person.
+    for (let i = 0; i < words; i++) ownPerson[i]! &= ~closure[i]!;
+    const uiGrants = Uint32Array.from(closure);
+    andInto(uiGrants, uiMask);
+    const resourceGrants = Uint32Array.from(closure);
+    for (let i = 0; i < words; i++) resourceGrants[i]! &= ~uiMask[i]!;
+    const role: CompiledRole = {
       key,
       name: spec.name,
       kind: spec.kind,
@@ -264,10 +292,14 @@ export function compileCatalog(
       spec,
       closure,
       permissions: keysOf(keys, closure),
-    });
-    return closure;
+      ownPerson,
+      uiGrants,
+      resourceGrants,
+    };
+    roles.set(key, role);
+    return role;
   };
-  Object.keys(allRoles).forEach(closureOf);
+  Object.keys(allRoles).forEach(roleOf);
 
   // Flags (rule 6).
   const grantedByFlag = new Map<string, Bits>();
@@ -338,6 +370,11 @@ export function compileRole(compiled: CompiledCatalog, key: string, spec: RoleSp
     [...compiled.roles.values()].filter((r) => r.custom && r.key !== key).map((r) => [r.key, r.spec]),
   );
   return compileCatalog(compiled.catalog, { ...others, [key]: spec }).roles.get(key)!;
+}
+
+/** A page or navigation module's name (`page:x`, `nav:x`): not a resource (rule 5). */
+function isUiKey(key: string): boolean {
+  return key.startsWith('page:') || key.startsWith('nav:');
 }
 
 function keysOf(keys: readonly string[], bits: Bits): string[] {

@@ -12,8 +12,8 @@ export function decide(
   req: CheckRequest,
   policies: ToolPolicies = {},
 ): Outcome {
-  const { bit, tool } = catalog.resolve(req.permission);
-  if (!grants.holds(req, bit)) return 'DENY';
+  const { bit, tool, ui } = catalog.resolve(req.permission);
+  if (!grants.holds(req, bit, ui)) return 'DENY';
   if (!tool) return 'ALLOW';
   return outcomeOfPolicy(catalog.toolMode(tool, policies).mode);
 }

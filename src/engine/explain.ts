@@ -80,13 +80,13 @@ export function explain(
   req: CheckRequest,
   options: { now: number; policies?: ToolPolicies },
 ): Explanation {
-  const { tool } = catalog.resolve(req.permission); // throws on unknown names
+  const { tool, ui } = catalog.resolve(req.permission); // throws on unknown names
   const target = tool ? tool.permission : (catalog.aliasOf(req.permission) ?? req.permission);
   const named = [...new Set(req.teamIds ?? [])];
   // Rule 3: each named team is judged alone; the first where the permission holds decides.
   const judged = named.length
-    ? named.map((team) => ({ team, detail: explainIn(catalog, subject, req, team, options.now)(target) }))
-    : [{ team: undefined, detail: explainIn(catalog, subject, req, undefined, options.now)(target) }];
+    ? named.map((team) => ({ team, detail: explainIn(catalog, subject, req, team, ui, options.now)(target) }))
+    : [{ team: undefined, detail: explainIn(catalog, subject, req, undefined, ui, options.now)(target) }];
   const { team, detail } =
     judged.find((j) => j.detail.effective) ?? judged.find((j) => j.detail.grantedBy.length) ?? judged[0]!;
 
@@ -118,13 +118,15 @@ export function explain(
 
 /**
  * Explains permissions (rules 1, 2 and 4–8) with the organization and location grants plus, when
- * `team` is given, the grants of that one team (rule 3); memoized per permission.
+ * `team` is given, the grants of that one team (rule 3); memoized per permission. `ui`: the check is
+ * for a page or navigation module, not a resource (rule 5).
  */
 function explainIn(
   catalog: CompiledCatalog,
   subject: Subject,
   req: CheckRequest,
   team: string | undefined,
+  ui: boolean,
   now: number,
 ): (permission: string) => PermissionExplanation {
   const active = !subject.locked && !subject.deleted;
@@ -168,7 +170,7 @@ function explainIn(
         scope: scopeOf(a, req),
         ...(isRestricted(a) ? { restriction: restrictionOf(a) } : {}),
       };
-      const why = whyNotCounted(role, a, req, team, now, subject, out.requiresFlag);
+      const why = whyNotCounted(role, a, req, { team, ui, ownPerson: found.ownPerson }, now, subject, out);
       if (why) out.ignored.push({ ...source, why });
       else out.grantedBy.push(source);
     }
@@ -187,34 +189,42 @@ function permissionSpec(catalog: CompiledCatalog, permission: string) {
 
 /**
  * The shortest inheritance path from `role` to a role that names `permission` in its grants (or is a
- * page's minRole), breadth first so the explanation shows the nearest source.
+ * page's minRole), breadth first so the explanation shows the nearest source; failing that, in its
+ * `ownPersonGrants` (`ownPerson`: held only for the person the assignment is restricted to).
  */
 function findGrant(
   catalog: CompiledCatalog,
   role: CompiledRole,
   permission: string,
-): { via: string[]; as: string } | undefined {
+): { via: string[]; as: string; ownPerson: boolean } | undefined {
   const [module, action] = permission.split(':') as [string, string];
   const doc = catalog.catalog.document;
   const entries = module === 'page' ? doc.pages : module === 'nav' ? doc.navigation : undefined;
   const minRole = own(entries, action)?.minRole;
-  const queue: { key: string; via: string[] }[] = [{ key: role.key, via: [role.key] }];
-  const seen = new Set<string>();
-  while (queue.length) {
-    const { key, via } = queue.shift()!;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const r = catalog.roles.get(key);
-    if (!r) continue;
-    const grants = r.spec.grants ?? [];
-    if (grants.includes(permission)) return { via, as: permission };
-    // `module:*` never covers what a flag alone grants (catalog validation keeps roles off those).
-    if (grants.includes(`${module}:*`) && !catalog.grantedByFlagOnly(permission))
-      return { via, as: `${module}:*` };
-    if (minRole === key) return { via, as: `minRole of ${permission}` };
-    for (const parent of r.spec.inherits ?? []) queue.push({ key: parent, via: [...via, parent] });
-  }
-  return undefined;
+  // `module:*` never covers what a flag alone grants (catalog validation keeps roles off those).
+  const names = (grants: readonly string[]) =>
+    grants.includes(permission)
+      ? permission
+      : grants.includes(`${module}:*`) && !catalog.grantedByFlagOnly(permission)
+        ? `${module}:*`
+        : undefined;
+  const search = (ownPerson: boolean) => {
+    const queue: { key: string; via: string[] }[] = [{ key: role.key, via: [role.key] }];
+    const seen = new Set<string>();
+    while (queue.length) {
+      const { key, via } = queue.shift()!;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const r = catalog.roles.get(key);
+      if (!r) continue;
+      const as = names((ownPerson ? r.spec.ownPersonGrants : r.spec.grants) ?? []);
+      if (as) return { via, as: ownPerson ? `ownPersonGrants: ${as}` : as, ownPerson };
+      if (!ownPerson && minRole === key) return { via, as: `minRole of ${permission}`, ownPerson };
+      for (const parent of r.spec.inherits ?? []) queue.push({ key: parent, via: [...via, parent] });
+    }
+    return undefined;
+  };
+  return search(false) ?? search(true);
 }
 
 function scopeOf(a: Assignment, req: CheckRequest): GrantScope {
@@ -237,16 +247,22 @@ function inactiveWhy(subject: Subject): string {
   return subject.deleted ? 'the user is deleted' : 'the user is locked';
 }
 
-/** Why an assignment whose role grants the permission does not count here; undefined when it counts. */
+/**
+ * Why an assignment whose role grants the permission does not count here; undefined when it counts.
+ * `team`: the team judged (rule 3); `ui`: the check is for a page or navigation module; `ownPerson`:
+ * the role grants it only for the person the assignment is restricted to.
+ */
 function whyNotCounted(
   role: CompiledRole,
   a: Assignment,
   req: CheckRequest,
-  team: string | undefined,
+  how: { team: string | undefined; ui: boolean; ownPerson: boolean },
   now: number,
   subject: Subject,
-  requiresFlag: PermissionExplanation['requiresFlag'],
+  out: PermissionExplanation,
 ): string | undefined {
+  const { team, ui, ownPerson } = how;
+  const requiresFlag = out.requiresFlag;
   if (subject.locked || subject.deleted) return inactiveWhy(subject);
   if (a.expiresAt != null && a.expiresAt <= now)
     return `the assignment expired at ${new Date(a.expiresAt).toISOString()}`;
@@ -263,7 +279,14 @@ function whyNotCounted(
   if (a.locationId && !(req.locationPath ?? []).includes(a.locationId)) {
     return `given at location ${a.locationId}, which is neither this location nor above it`;
   }
-  if (isRestricted(a)) {
+  // Rule 5: pages and navigation modules are not resources; restrictions limit the rest.
+  const notResource = ui || out.permission.startsWith('page:') || out.permission.startsWith('nav:');
+  if (ownPerson) {
+    if (a.personId == null)
+      return 'granted only for the staff person an assignment is restricted to, and this one names none';
+    if (!ui && req.personId !== a.personId)
+      return `granted only for ${a.personId}, the person the assignment is restricted to, which is not the resource's`;
+  } else if (isRestricted(a) && !notResource) {
     const personOk = a.personId != null && req.personId === a.personId;
     const groupOk = (req.groupIds ?? []).some((g) => a.groupIds?.includes(g));
     if (!personOk && !groupOk) return 'restricted to a person or groups that the resource does not match';

@@ -1,14 +1,20 @@
-import { andInto, emptyBits, hasAll, hasBit, clearBit, orInto, type Bits } from './bitset';
+import { andInto, clearBit, emptyBits, hasAll, hasBit, isEmpty, orInto, type Bits } from './bitset';
 import type { CompiledCatalog, CompiledRole } from './compile';
 import type { Assignment, CheckRequest, Subject } from './types';
 
-/** A restricted assignment's grants (rule 5): they count only for a matching resource. */
+/**
+ * A restricted assignment's grants (rule 5): they count only for a matching resource, and for pages and
+ * navigation modules (not resources). Its own pages and modules are in the scope's unrestricted bucket.
+ */
 export interface RestrictedGrant {
   locationId: string | null;
   teamId: string | null;
   personId: string | null;
   groupIds: ReadonlySet<string>;
+  /** The role's grants, its own pages and navigation modules left out. */
   bits: Bits;
+  /** The role's `ownPersonGrants`: for resources of `personId` only; null without a person or none. */
+  ownBits: Bits | null;
 }
 
 /** Everything a compiled `UserGrants` holds: what the shared cache stores, restored without the subject. */
@@ -66,6 +72,8 @@ export class UserGrants {
   /** Permissions roles may grant given the user's flags: all but those gated on a flag the user lacks. */
   readonly flagKeep: Bits;
   private readonly memo = new Map<string, Bits>();
+  /** The same, for pages and navigation modules (restricted assignments count: rule 5). */
+  private readonly uiMemo = new Map<string, Bits>();
   /** Two working sets for checks naming teams or a resource, so that those allocate nothing either. */
   private scratch?: [Bits, Bits];
 
@@ -124,20 +132,24 @@ export class UserGrants {
         // Team roles count only while the user is a member of the team (rule 3).
         if (a.teamId && !this.memberOf.includes(a.teamId)) continue;
         if (a.expiresAt != null && a.expiresAt < validUntil) validUntil = a.expiresAt;
-        if (isRestricted(a)) {
+        const restricted = isRestricted(a);
+        // Pages and navigation modules are not resources: a restricted assignment grants them as any
+        // other does (rule 5); the rest of its grants wait for a matching resource.
+        const scoped = restricted ? role.uiGrants : role.closure;
+        if (!restricted || !isEmpty(scoped)) {
+          if (a.teamId) addTo(this.byTeam, a.teamId, scoped, words);
+          else if (a.locationId) addTo(this.byLocation, a.locationId, scoped, words);
+          else orInto(this.org, scoped);
+        }
+        if (restricted) {
           this.restricted.push({
             locationId: a.locationId ?? null,
             teamId: a.teamId ?? null,
             personId: a.personId ?? null,
             groupIds: new Set(a.groupIds ?? []),
-            bits: role.closure,
+            bits: role.resourceGrants,
+            ownBits: a.personId != null && !isEmpty(role.ownPerson) ? role.ownPerson : null,
           });
-        } else if (a.teamId) {
-          addTo(this.byTeam, a.teamId, role.closure, words);
-        } else if (a.locationId) {
-          addTo(this.byLocation, a.locationId, role.closure, words);
-        } else {
-          orInto(this.org, role.closure);
         }
       }
     }
@@ -146,25 +158,29 @@ export class UserGrants {
 
   /**
    * The set of effective permissions for a request's scope and resource (rules 1–8): for a resource
-   * naming teams, what holds in at least one of them (each judged alone, rule 3). The request's
-   * `permission` is ignored. The result is shared: do not modify it.
+   * naming teams, what holds in at least one of them (each judged alone, rule 3). With `ui`, the set
+   * for pages and navigation modules, which are not resources: restricted assignments count as if the
+   * resource were theirs (rule 5). The request's `permission` is ignored. The result is shared: do not
+   * modify it.
    */
-  effective(req: CheckScope): Bits {
+  effective(req: CheckScope, ui = false): Bits {
+    if (ui && !this.restricted.length) ui = false; // the same set
     const plain = isPlain(req);
     const path = req.locationPath ?? [];
     const memoKey = path.length ? path[0]! : '';
+    const memo = ui ? this.uiMemo : this.memo;
     if (plain) {
-      const hit = this.memo.get(memoKey);
+      const hit = memo.get(memoKey);
       if (hit) return hit;
     }
 
     const set = emptyBits(this.catalog.words);
     if (this.active) {
       const [base, work] = this.working();
-      this.baseInto(base, req);
+      this.baseInto(base, req, ui);
       for (const team of req.teamIds ?? []) {
         work.set(base);
-        if (!this.teamInto(work, team, req)) continue;
+        if (!this.teamInto(work, team, req, ui)) continue;
         this.settle(work);
         orInto(set, work);
       }
@@ -173,25 +189,25 @@ export class UserGrants {
     }
 
     if (plain) {
-      if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-      this.memo.set(memoKey, set);
+      if (memo.size >= MEMO_LIMIT) memo.clear();
+      memo.set(memoKey, set);
     }
     return set;
   }
 
   /**
-   * Whether the permission at `bit` is effective for the request: `effective(req)` has it. A check
+   * Whether the permission at `bit` is effective for the request: `effective(req, ui)` has it. A check
    * naming no resource reads the memo; one naming teams or a resource is worked out in two reused
    * sets, team by team, and stops at the first team where it holds.
    */
-  holds(req: CheckScope, bit: number): boolean {
+  holds(req: CheckScope, bit: number, ui = false): boolean {
     if (!this.active) return false;
-    if (isPlain(req)) return hasBit(this.effective(req), bit);
+    if (isPlain(req)) return hasBit(this.effective(req, ui), bit);
     const [base, work] = this.working();
-    this.baseInto(base, req);
+    this.baseInto(base, req, ui);
     for (const team of req.teamIds ?? []) {
       work.set(base);
-      if (!this.teamInto(work, team, req)) continue;
+      if (!this.teamInto(work, team, req, ui)) continue;
       this.settle(work);
       if (hasBit(work, bit)) return true;
     }
@@ -205,7 +221,7 @@ export class UserGrants {
   }
 
   /** The organization's and the locations' grants (rules 1, 2, 5), before flags and dependencies. */
-  private baseInto(set: Bits, req: CheckScope): void {
+  private baseInto(set: Bits, req: CheckScope, ui: boolean): void {
     const path = req.locationPath ?? [];
     set.set(this.org);
     for (const loc of path) {
@@ -213,13 +229,12 @@ export class UserGrants {
       if (b) orInto(set, b);
     }
     for (const r of this.restricted) {
-      if (r.teamId) continue;
-      if ((!r.locationId || path.includes(r.locationId)) && matchesResource(r, req)) orInto(set, r.bits);
+      if (!r.teamId && (!r.locationId || path.includes(r.locationId))) addRestricted(set, r, req, ui);
     }
   }
 
   /** Adds one team's grants (rule 3); false when the user has none there (the set is unchanged). */
-  private teamInto(set: Bits, team: string, req: CheckScope): boolean {
+  private teamInto(set: Bits, team: string, req: CheckScope, ui: boolean): boolean {
     let added = false;
     const b = this.byTeam.get(team);
     if (b) {
@@ -227,8 +242,8 @@ export class UserGrants {
       added = true;
     }
     for (const r of this.restricted) {
-      if (r.teamId !== team || !matchesResource(r, req)) continue;
-      orInto(set, r.bits);
+      if (r.teamId !== team) continue;
+      addRestricted(set, r, req, ui);
       added = true;
     }
     return added;
@@ -269,6 +284,15 @@ export function isRestricted(a: Assignment): boolean {
 /** A request naming no team and no resource: its effective set depends on the location alone. */
 function isPlain(req: CheckScope): boolean {
   return !req.teamIds?.length && req.personId == null && !req.groupIds?.length;
+}
+
+/**
+ * A restricted assignment's grants, where it applies (rule 5): its grants for a resource it matches,
+ * its own-person grants for a resource of its person; both for a page or navigation module (`ui`).
+ */
+function addRestricted(set: Bits, r: RestrictedGrant, req: CheckScope, ui: boolean): void {
+  if (ui || matchesResource(r, req)) orInto(set, r.bits);
+  if (r.ownBits && (ui || (req.personId != null && req.personId === r.personId))) orInto(set, r.ownBits);
 }
 
 function matchesResource(r: RestrictedGrant, req: CheckScope): boolean {

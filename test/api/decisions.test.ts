@@ -260,6 +260,62 @@ describe.each(BACKENDS)('decision API on %s', (backend) => {
     expect((await must(token, `{ capabilities { permissions } }`)).capabilities.permissions).toEqual([]);
   });
 
+  it('capabilities of a restricted JRNI User: their pages and modules always, permissions for their own staff member', async () => {
+    const { ownerToken, orgId } = await newTenant(t, 'jrni');
+    const parent = await location(ownerToken, 'Parent');
+    const u = await createUser(ownerToken, 'staff7@jrni.test');
+    await assign(ownerToken, { userId: u, role: 'user', locationId: parent, personId: 'staff-7' });
+    const token = await t.token(orgId, u);
+    const caps = async (vars: Record<string, unknown>) =>
+      (
+        await must(
+          token,
+          `query($l: ID, $p: ID, $g: [ID!]) { capabilities(locationId: $l, personId: $p, groupIds: $g) { personId groupIds permissions pages { key } modules { key } } }`,
+          { l: parent, ...vars },
+        )
+      ).capabilities;
+    const home = ['home', 'your_business'];
+    const pages = ['calendar', 'agenda', 'check_in', 'customers', 'staff'];
+    // No resource: no permission (restricted), but the pages and modules all the same.
+    const none = await caps({});
+    expect(none).toMatchObject({ personId: null, groupIds: [], permissions: [] });
+    expect(none.modules.map((m: { key: string }) => m.key)).toEqual(home);
+    expect(none.pages.map((m: { key: string }) => m.key)).toEqual(pages);
+    // Their own staff member: the User's grants, and View Staff (the matrix's ❌*).
+    const own = await caps({ p: 'staff-7' });
+    expect(own.permissions).toEqual([
+      'customer:manage',
+      'booking:manage',
+      'checkin:manage',
+      'staff:view',
+      'calendar:view',
+      'agenda:view',
+      'category:manage',
+    ]);
+    expect(own.pages.map((m: { key: string }) => m.key)).toEqual(pages);
+    // Another staff member: nothing but the pages and modules.
+    const other = await caps({ p: 'staff-8', g: ['g1'] });
+    expect(other).toMatchObject({ personId: 'staff-8', groupIds: ['g1'], permissions: [] });
+    expect(other.modules.map((m: { key: string }) => m.key)).toEqual(home);
+    // The same answers through check.
+    const ask = (permission: string, personId?: string) => ({
+      userId: u,
+      permission,
+      locationId: parent,
+      personId,
+    });
+    expect(
+      await outcomes(token, [
+        ask('page:staff'),
+        ask('nav:home'),
+        ask('staff:view'),
+        ask('staff:view', 'staff-7'),
+        ask('staff:view', 'staff-8'),
+        ask('page:services'),
+      ]),
+    ).toEqual(['ALLOW', 'ALLOW', 'DENY', 'ALLOW', 'DENY', 'DENY']);
+  });
+
   it('a user may check themselves; checking others needs the catalog permission', async () => {
     const { ownerToken, ownerId, orgId } = await newTenant(t, 'jrni');
     const u = await createUser(ownerToken, 'plain@jrni.test');

@@ -191,6 +191,37 @@ test.each([
     ['grants: [doc:write]', 'grants: [doc:write, doc:write]'],
     /roles\.boss\.grants\[1\]: "doc:write" is listed twice/,
   ],
+  // ownPersonGrants (rule 5: held only for the person an assignment is restricted to).
+  [
+    'an unknown permission held for the own person',
+    ['grants: [doc:read] }', 'grants: [doc:read], ownPersonGrants: [doc:wirte] }'],
+    /^bad\.yaml:12:\d+: roles\.reader\.ownPersonGrants\[0\]: unknown permission "doc:wirte".*doc:read, doc:write/,
+  ],
+  [
+    'a page held for the own person (pages are not resources)',
+    ['grants: [doc:read] }', 'grants: [doc:read], ownPersonGrants: [page:home] }'],
+    /roles\.reader\.ownPersonGrants\[0\]: page:home: pages and navigation modules are not resources of a person/,
+  ],
+  [
+    'a permission held for the own person and outright',
+    ['grants: [doc:read] }', 'grants: [doc:read], ownPersonGrants: [doc:read] }'],
+    /roles\.reader\.ownPersonGrants\[0\]: doc:read is already in grants, for every resource/,
+  ],
+  [
+    'an own-person grant listed twice',
+    ['grants: [doc:read] }', 'grants: [doc:read], ownPersonGrants: [doc:write, doc:write] }'],
+    /roles\.reader\.ownPersonGrants\[1\]: "doc:write" is listed twice/,
+  ],
+  [
+    'an own-person wildcard of an unknown module',
+    ['grants: [doc:read] }', 'grants: [doc:read], ownPersonGrants: ["docs:*"] }'],
+    /roles\.reader\.ownPersonGrants\[0\]: unknown module "docs"/,
+  ],
+  [
+    'an own-person grant that is not a permission',
+    ['grants: [doc:read] }', 'grants: [doc:read], ownPersonGrants: [write] }'],
+    /roles\.reader\.ownPersonGrants\[0\]: expected a permission "module:action"/,
+  ],
   ['a page that follows a permission, granted directly', ['minRole: reader', 'permission: doc:read'], /^$/],
 ] as const)('%s', (_name, [from, to], expected) => {
   const yaml = BASE.replace(from, to);
@@ -329,6 +360,24 @@ describe('custom roles are checked like the catalog’s own', () => {
     const u = user([{ role: 'editor' }]);
     expect(decide(compiled, new UserGrants(compiled, u, NOW), { permission: 'doc:write' })).toBe('ALLOW');
   });
+});
+
+it('an own-person grant holds for the person an assignment is restricted to, on that person only', () => {
+  const compiled = compileCatalog(
+    parseCatalog(BASE.replace('grants: [doc:read] }', 'grants: [doc:read], ownPersonGrants: [doc:write] }')),
+  );
+  const ask = (assignment: Parameters<typeof user>[0][number], personId?: string) =>
+    decide(compiled, new UserGrants(compiled, user([assignment]), NOW), {
+      permission: 'doc:write',
+      personId,
+    });
+  expect(ask({ role: 'reader', personId: 'p1' }, 'p1')).toBe('ALLOW');
+  expect(ask({ role: 'reader', personId: 'p1' }, 'p2')).toBe('DENY');
+  expect(ask({ role: 'reader', personId: 'p1' })).toBe('DENY');
+  expect(ask({ role: 'reader' }, 'p1')).toBe('DENY');
+  expect(ask({ role: 'reader', groupIds: ['g'] }, 'p1')).toBe('DENY');
+  // A role inheriting it that grants it outright holds it outright: nothing left for the person alone.
+  expect(compiled.roles.get('boss')!.ownPerson.every((w) => w === 0)).toBe(true);
 });
 
 describe('checks that make no sense are errors, not answers', () => {

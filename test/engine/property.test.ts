@@ -146,6 +146,8 @@ describe('engine vs the naive reference evaluator (random worlds)', () => {
     notMember: 0,
     otherTeam: 0,
     restricted: 0,
+    ownPerson: 0,
+    restrictedPage: 0,
     byFlag: 0,
     flagMissing: 0,
     dependencyMissing: 0,
@@ -162,6 +164,12 @@ describe('engine vs the naive reference evaluator (random worlds)', () => {
       if (d.grantedBy.some((g) => g.scope?.type === 'location' && g.scope.cascaded)) seen.cascaded++;
       if (d.grantedBy.some((g) => g.scope?.type === 'team')) seen.team++;
       if (d.grantedBy.some((g) => g.restriction)) seen.restricted++;
+      if (d.grantedBy.some((g) => g.grantedAs?.startsWith('ownPersonGrants'))) seen.ownPerson++;
+      if (
+        (why.follows || why.permission.startsWith('page:') || why.permission.startsWith('nav:')) &&
+        d.grantedBy.some((g) => g.restriction)
+      )
+        seen.restrictedPage++;
       if (d.grantedBy.some((g) => g.kind === 'flag')) seen.byFlag++;
       if (why.follows) seen.alias++;
     } else {
@@ -322,6 +330,38 @@ describe('the property catches deliberately wrong engines', () => {
           { ...request, teamIds: named.length ? ['T_union'] : [] },
           world.policies,
         );
+      };
+    },
+    'own-person grants held by every assignment of the role': (world) => {
+      const compiled = compileWorld(world, (doc) => {
+        for (const role of Object.values(doc.roles)) {
+          if (!role.ownPersonGrants) continue;
+          role.grants = [...(role.grants ?? []), ...role.ownPersonGrants];
+          delete role.ownPersonGrants;
+        }
+      });
+      const grants = world.users.map((u) => new UserGrants(compiled, u, NOW));
+      return (i, request) => decide(compiled, grants[i]!, request, world.policies);
+    },
+    'own-person grants ignored': (world) => {
+      const compiled = compileWorld(world, (doc) => {
+        for (const role of Object.values(doc.roles)) delete role.ownPersonGrants;
+      });
+      const grants = world.users.map((u) => new UserGrants(compiled, u, NOW));
+      return (i, request) => decide(compiled, grants[i]!, request, world.policies);
+    },
+    // Before rule 5 said so, a restricted assignment gave its pages only for a matching resource.
+    'a page that follows a permission decided as that permission': (world) => {
+      const engine = realEngine(world);
+      return (i, request) => {
+        const [prefix, key] = request.permission.split(':') as [string, string];
+        const entry =
+          prefix === 'page'
+            ? world.doc.pages?.[key]
+            : prefix === 'nav'
+              ? world.doc.navigation?.[key]
+              : undefined;
+        return engine(i, entry?.permission ? { ...request, permission: entry.permission } : request);
       };
     },
     'team membership ignored': (world) => {

@@ -66,6 +66,9 @@ export function referenceDecide(
     permission = request.permission;
   }
 
+  // --- Rule 5: pages and navigation modules (followed permissions included) are not resources. ---
+  const uiCheck = prefix === 'page' || prefix === 'nav';
+
   // --- Rule 8: a locked or deleted user holds nothing. ---
   const active = !subject.locked && !subject.deleted;
   // --- Rule 3: with teams named, the permission holds if it holds in at least one of them, judged on
@@ -115,11 +118,56 @@ export function referenceDecide(
     return false;
   }
 
+  /** Rule 1, for the grants held only for an assignment's own person (`ownPersonGrants`). */
+  function roleGrantsForOwnPerson(roleKey: string, name: string, seen: string[] = []): boolean {
+    if (seen.includes(roleKey)) return false;
+    const role = roleSpec(roleKey);
+    if (!role) return false;
+    const module = splitName(name)![0];
+    const grants = role.ownPersonGrants ?? [];
+    if (grants.includes(name)) return true;
+    if (grants.includes(`${module}:*`) && !permissionSpec(name)?.grantedByFlag) return true;
+    for (const parent of role.inherits ?? []) {
+      if (roleGrantsForOwnPerson(parent, name, [...seen, roleKey])) return true;
+    }
+    return false;
+  }
+
   /**
-   * Whether an assignment counts for this request, judged in `team` (null: no team), at all (rules 2,
-   * 3, 5, 8 and the scope fit).
+   * Whether an assignment's role grants `name` here, judged in `team` (null: no team): the assignment
+   * counts (rules 2, 3, 5, 8 and the scope fit) and its role grants it (rule 1), or the role grants it
+   * for the assignment's own person and the resource is that person's (rule 5).
    */
-  function counts(a: Assignment, team: string | null): boolean {
+  function grantsHere(a: Assignment, team: string | null, name: string): boolean {
+    if (!inScope(a, team)) return false;
+    // Rule 5: a page or navigation module is not a resource, whatever the assignment is restricted to.
+    const nameIsUi = name.startsWith('page:') || name.startsWith('nav:');
+    if (roleGrants(a.role, name) && (uiCheck || nameIsUi || matchesResource(a))) return true;
+    const person = a.personId !== undefined && a.personId !== null ? a.personId : undefined;
+    return (
+      person !== undefined && (uiCheck || request.personId === person) && roleGrantsForOwnPerson(a.role, name)
+    );
+  }
+
+  /** Rule 5: an assignment restricted to a person or groups counts only for a matching resource. */
+  function matchesResource(a: Assignment): boolean {
+    const groups = a.groupIds ?? [];
+    const restricted = (a.personId !== undefined && a.personId !== null) || groups.length > 0;
+    if (!restricted) return true;
+    const personMatches =
+      a.personId !== undefined &&
+      a.personId !== null &&
+      request.personId !== undefined &&
+      a.personId === request.personId;
+    const groupMatches = groups.some((g) => (request.groupIds ?? []).includes(g));
+    return personMatches || groupMatches;
+  }
+
+  /**
+   * Whether an assignment applies to this request, judged in `team` (null: no team), restrictions
+   * aside (rules 2, 3, 8 and the scope fit).
+   */
+  function inScope(a: Assignment, team: string | null): boolean {
     if (a.expiresAt !== undefined && a.expiresAt !== null && a.expiresAt <= now) return false;
     const role = roleSpec(a.role);
     if (!role) return false;
@@ -137,18 +185,6 @@ export function referenceDecide(
     } else if (hasLocation) {
       if (!(request.locationPath ?? []).includes(a.locationId!)) return false;
     }
-
-    const groups = a.groupIds ?? [];
-    const restricted = (a.personId !== undefined && a.personId !== null) || groups.length > 0;
-    if (restricted) {
-      const personMatches =
-        a.personId !== undefined &&
-        a.personId !== null &&
-        request.personId !== undefined &&
-        a.personId === request.personId;
-      const groupMatches = groups.some((g) => (request.groupIds ?? []).includes(g));
-      if (!personMatches && !groupMatches) return false;
-    }
     return true;
   }
 
@@ -162,7 +198,7 @@ export function referenceDecide(
     const rolesMayGrant = !spec?.requiresFlag || flags.includes(spec.requiresFlag);
     if (!granted && rolesMayGrant) {
       for (const a of subject.assignments) {
-        if (counts(a, team) && roleGrants(a.role, name)) {
+        if (grantsHere(a, team, name)) {
           granted = true;
           break;
         }

@@ -74,6 +74,11 @@ const rawRole = fc.record({
    * "Edit project"), so that a requirement can be held in one team and its dependent in another.
    */
   narrow: rarely(4),
+  /** Grants held only for the person an assignment is restricted to (JRNI's matrix asterisk). */
+  ownPerson: fc.oneof(
+    { weight: 3, arbitrary: fc.constant([] as number[]) },
+    { weight: 1, arbitrary: picks(2) },
+  ),
 });
 
 const rawCustomRole = fc.record({
@@ -156,6 +161,11 @@ const rawCheck = fc.record({
    * others when there is one: where rules 3 and 7 meet (a requirement held in another team).
    */
   usersTeams: rarely(3),
+  /**
+   * Name the person one of the user's assignments is restricted to, and ask one of that role's
+   * own-person grants when it has some: where the matrix asterisk (rule 5) has work to do.
+   */
+  usersPerson: rarely(3),
   person: fc.constantFrom('none', 'none', 'null', 'p'),
   personIndex: fc.nat(),
   groups: picks(2),
@@ -291,6 +301,16 @@ function buildCatalog(raw: Raw<typeof rawCatalog>): {
     if (kept.length) spec.grants = kept;
     else delete spec.grants;
   }
+  // Own-person grants: module:action permissions the role does not grant outright (validation's rule).
+  roles.forEach((r) => {
+    const spec = roleSpecs[r.key]!;
+    const outright = (g: string) =>
+      (spec.grants ?? []).includes(g) || (spec.grants ?? []).includes(`${g.split(':')[0]}:*`);
+    const own = uniq(r.raw.ownPerson.map((n) => at(permKeys, n))).filter(
+      (g) => !flagOnly.has(g) && !outright(g),
+    );
+    if (own.length) spec.ownPersonGrants = own;
+  });
 
   const tools: Record<string, ToolSpec> = {};
   const usedTools = new Set<string>();
@@ -414,17 +434,23 @@ function buildWorld(raw: Raw<typeof rawWorld>): World {
     Object.entries(actions).flatMap(([a, spec]) => (spec.requires?.length ? [`${m}:${a}`] : [])),
   );
   const checks: WorldCheck[] = raw.checks.map((c) => {
+    const user = users[c.user % users.length]!;
+    const withPerson = user.assignments.filter((a) => a.personId != null);
+    const restrictedTo = c.usersPerson && withPerson.length ? at(withPerson, c.personIndex) : undefined;
+    const ownGrants = restrictedTo ? (allRoles[restrictedTo.role]?.ownPersonGrants ?? []) : [];
     const request: CheckRequest = {
-      permission: at(c.usersTeams && dependent.length ? dependent : checkable, c.permission),
+      permission: ownGrants.length
+        ? at(ownGrants, c.permission)
+        : at(c.usersTeams && dependent.length ? dependent : checkable, c.permission),
       locationPath: locationPath(locations, at([null, ...locationIds], c.location)),
     };
-    const user = users[c.user % users.length]!;
     const teams = c.usersTeams
       ? uniq(user.assignments.flatMap((a) => (a.teamId ? [a.teamId] : [])))
       : uniq(c.teams.map((n) => at([...TEAMS, 'T_other'], n)));
     if (teams.length) request.teamIds = teams;
     if (c.person === 'null') request.personId = null;
     if (c.person === 'p') request.personId = at([...PEOPLE, 'p_other'], c.personIndex);
+    if (restrictedTo) request.personId = restrictedTo.personId!;
     const groups = uniq(c.groups.map((n) => at([...GROUPS, 'g_other'], n)));
     if (groups.length) request.groupIds = groups;
     return { user: c.user % users.length, request };

@@ -209,17 +209,22 @@ export type AuditEntry = {
   target: Scalars['String']['output'];
 };
 
-/** Everything a frontend needs to draw itself for one user, at one location or in one team. */
+/**
+ * Everything a frontend needs to draw itself for one user, at one location or in one team, for a resource
+ * of one staff person and staff groups.
+ */
 export type Capabilities = {
   __typename?: 'Capabilities';
   flags: Array<Scalars['String']['output']>;
+  groupIds: Array<Scalars['ID']['output']>;
   locationId?: Maybe<Scalars['ID']['output']>;
-  /** Navigation modules the user sees. */
+  /** Navigation modules the user sees (as pages, whatever the resource). */
   modules: Array<UiEntry>;
-  /** Pages the user may open. */
+  /** Pages the user may open. Pages are not resources: restricted assignments grant theirs whatever the resource. */
   pages: Array<UiEntry>;
-  /** Effective permissions, `module:action`. */
+  /** Effective permissions, `module:action`, for a resource of `personId` and `groupIds` (none: a check naming no resource, which restricted assignments do not count for). */
   permissions: Array<Scalars['String']['output']>;
+  personId?: Maybe<Scalars['ID']['output']>;
   teamId?: Maybe<Scalars['ID']['output']>;
   /** Agent tools the user holds, with what the organization's policy makes of them. */
   tools: Array<ToolCapability>;
@@ -980,7 +985,7 @@ export type Query = {
   approvalRequests: ApprovalRequestConnection;
   /** The organization's audit log, oldest first. */
   auditLog: AuditConnection;
-  /** What a user (default: the viewer) may see and do, at a location or in a team. */
+  /** What a user (default: the viewer) may see and do, at a location or in a team, for a resource of a staff person and groups. */
   capabilities: Capabilities;
   /** Decides one check. */
   check: Decision;
@@ -1055,7 +1060,9 @@ export type QueryAuditLogArgs = {
  * adds its own fields in its own file.
  */
 export type QueryCapabilitiesArgs = {
+  groupIds?: InputMaybe<Array<Scalars['ID']['input']>>;
   locationId?: InputMaybe<Scalars['ID']['input']>;
+  personId?: InputMaybe<Scalars['ID']['input']>;
   teamId?: InputMaybe<Scalars['ID']['input']>;
   userId?: InputMaybe<Scalars['ID']['input']>;
 };
@@ -1958,10 +1965,12 @@ export type CapabilitiesResolvers<
   ParentType extends ResolversParentTypes['Capabilities'] = ResolversParentTypes['Capabilities'],
 > = ResolversObject<{
   flags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  groupIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
   locationId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   modules?: Resolver<Array<ResolversTypes['UiEntry']>, ParentType, ContextType>;
   pages?: Resolver<Array<ResolversTypes['UiEntry']>, ParentType, ContextType>;
   permissions?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  personId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   teamId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   tools?: Resolver<Array<ResolversTypes['ToolCapability']>, ParentType, ContextType>;
   userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;

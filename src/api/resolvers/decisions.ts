@@ -43,10 +43,10 @@ export const decisionResolvers: Resolvers = {
         (l) => l.id,
       );
     },
-    capabilities: (_, { userId, locationId, teamId }, ctx) => {
+    capabilities: (_, { userId, locationId, teamId, personId, groupIds }, ctx) => {
       const subject = userId ?? (ctx.viewer.kind === 'user' ? ctx.viewer.userId : null);
       if (!subject) throw badInput('name the userId: a service key has no capabilities of its own');
-      return ctx.authz.capabilities(subject, locationId, teamId);
+      return ctx.authz.capabilities(subject, { locationId, teamId, personId, groupIds });
     },
   },
   Decision: {
