@@ -26,7 +26,7 @@ export const ErrorCode = {
 } as const;
 
 /** Codes Apollo Server itself gives to a request it could not run; safe to pass through. */
-const REQUEST_CODES = new Set([
+export const REQUEST_CODES: ReadonlySet<string> = new Set([
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_USER_INPUT',

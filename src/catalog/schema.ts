@@ -56,6 +56,11 @@ const uiEntrySpec = z
     minRole: key.optional(),
     /** The page follows this permission: `page:x` is decided exactly as this permission is. */
     permission: permissionRef.optional(),
+    /**
+     * Pages only: the navigation module (a key of `navigation:`) that lists the page, for a menu that
+     * groups its pages. Pages and modules are listed in the order the catalog writes them.
+     */
+    module: key.optional(),
   })
   .refine((e) => !(e.minRole && e.permission), { message: 'give minRole or permission, not both' });
 

@@ -119,6 +119,15 @@ export function validateCatalog(doc: CatalogDocument): Problem[] {
           unknownPermission(entry.permission, names, 'a module:action permission'),
         );
       }
+      if (entry.module !== undefined) {
+        if (section === 'navigation')
+          report([section, k, 'module'], 'a navigation module is not listed under another module');
+        else if (!own(doc.navigation ?? {}, entry.module))
+          report(
+            [section, k, 'module'],
+            unknown('navigation module', entry.module, Object.keys(doc.navigation ?? {})),
+          );
+      }
     }
   }
 

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { OPERATIONS } from '../catalog';
 import {
   decide,
   explain,
@@ -5,6 +7,8 @@ import {
   UnknownPermissionError,
   type CheckRequest,
   type Explanation,
+  type Names,
+  type Subject,
   type Outcome,
 } from '../engine';
 import { isVersion } from '../consistency/versions';
@@ -13,6 +17,7 @@ import type { Viewer } from '../identity/tokens';
 import type { Metrics } from '../metrics/metrics';
 import type { Loaders } from './loaders';
 import type { OrgState } from './org-state';
+import { uiEntries, type OperationHeld } from './manifest';
 
 /** A check as the API receives it. */
 export interface CheckInput {
@@ -27,6 +32,8 @@ export interface CheckInput {
 
 /** A decision, or why the input could not be decided (then DENY: deny when unsure). */
 export interface DecisionResult {
+  /** The question's id: stable for one input whatever the version (a client cache's key). */
+  id: string;
   allowed: boolean;
   outcome: Outcome;
   version: string;
@@ -35,6 +42,31 @@ export interface DecisionResult {
   request?: CheckRequest & { userId: string };
   /** The decision service that decided it (a later version's, for `atLeastVersion`). */
   decidedBy?: Authz;
+}
+
+/** What `capabilities` answers (`Capabilities`' fields, the permissions' details resolved on request). */
+export type CapabilitiesResult = Awaited<ReturnType<Authz['capabilities']>>;
+
+/**
+ * An id for a question (its kind and arguments, in order; lists as sets), stable whatever the version,
+ * so that a client cache keeps one entry per question and a refetch updates it.
+ */
+export function questionId(parts: readonly (string | null | undefined | readonly string[])[]): string {
+  const canonical = parts.map((p) => (Array.isArray(p) ? [...new Set(p)].sort() : (p ?? null)));
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url').slice(0, 22);
+}
+
+/** The id of a check's question. */
+export function decisionId(input: CheckInput): string {
+  return questionId([
+    'check',
+    input.userId,
+    input.permission,
+    input.locationId,
+    input.teamIds ?? [],
+    input.personId,
+    input.groupIds ?? [],
+  ]);
 }
 
 /**
@@ -63,11 +95,18 @@ export class Authz {
     const prepared = await this.prepare(input);
     if ('error' in prepared) {
       this.metrics?.decisions.inc({ outcome: 'DENY' });
-      return { allowed: false, outcome: 'DENY', version: this.version, error: prepared.error };
+      return {
+        id: decisionId(input),
+        allowed: false,
+        outcome: 'DENY',
+        version: this.version,
+        error: prepared.error,
+      };
     }
     const outcome = decide(this.catalog, prepared.grants, prepared.request, this.state.policies);
     this.metrics?.decisions.inc({ outcome });
     return {
+      id: decisionId(input),
       allowed: outcome === 'ALLOW',
       outcome,
       version: this.version,
@@ -95,9 +134,30 @@ export class Authz {
     const subject = await this.loaders.subjects.load(request.userId);
     if (!subject) throw new StoreError('NOT_FOUND', `user ${request.userId} does not exist`);
     return {
-      ...explain(this.catalog, subject, request, { now: this.now, policies: this.state.policies }),
+      ...explain(this.catalog, subject, request, {
+        now: this.now,
+        policies: this.state.policies,
+        names: await this.namesFor(subject, request),
+      }),
       version: this.version,
     };
+  }
+
+  /** The names of the locations and teams an explanation of `request` for `subject` may mention. */
+  private async namesFor(subject: Subject, request: CheckRequest): Promise<Names> {
+    const locationIds = new Set(request.locationPath);
+    const teamIds = new Set(request.teamIds ?? []);
+    for (const a of subject.assignments) {
+      if (a.locationId) locationIds.add(a.locationId);
+      if (a.teamId) teamIds.add(a.teamId);
+    }
+    const named = <T extends { id: string; name: string }>(rows: (T | Error | null)[]) =>
+      new Map(rows.flatMap((r) => (r && !(r instanceof Error) ? [[r.id, r.name] as const] : [])));
+    const [locations, teams] = await Promise.all([
+      this.loaders.locations.loadMany([...locationIds]).then(named),
+      this.loaders.teams.loadMany([...teamIds]).then(named),
+    ]);
+    return { location: (id) => locations.get(id), team: (id) => teams.get(id) };
   }
 
   /**
@@ -131,10 +191,17 @@ export class Authz {
     const shown = grants.effective(scope, true);
     const catalog = this.catalog;
     const doc = catalog.catalog.document;
-    const visible = (prefix: 'page' | 'nav', entries: Record<string, { name: string }> | undefined) =>
-      Object.entries(entries ?? {})
-        .filter(([key]) => hasBit(shown, catalog.resolve(`${prefix}:${key}`).bit))
-        .map(([key, e]) => ({ key, name: e.name }));
+    const { pages, modules } = uiEntries(doc, (prefix, key) =>
+      hasBit(shown, catalog.resolve(`${prefix}:${key}`).bit),
+    );
+    const operations = OPERATIONS.map((operation): OperationHeld => {
+      const permission = doc.operations?.[operation] ?? null;
+      return {
+        operation,
+        permission,
+        allowed: permission !== null && hasBit(set, catalog.resolve(permission).bit),
+      };
+    });
     const tools = [...catalog.tools.values()]
       .filter((t) => hasBit(set, t.bit))
       .map((t) => ({
@@ -144,14 +211,16 @@ export class Authz {
         outcome: decide(catalog, grants, { permission: `tool:${t.name}`, ...scope }, this.state.policies),
       }));
     return {
+      id: questionId(['capabilities', userId, locationId, teamId, personId, groupIds]),
       userId,
       locationId: locationId ?? null,
       teamId: teamId ?? null,
       personId: personId ?? null,
       groupIds: [...(groupIds ?? [])],
       permissions: catalog.permissionsIn(set).filter((k) => !k.startsWith('page:') && !k.startsWith('nav:')),
-      pages: visible('page', doc.pages),
-      modules: visible('nav', doc.navigation),
+      pages,
+      modules,
+      operations,
       tools,
       flags: [...grants.flags],
       version: this.version,

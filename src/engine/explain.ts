@@ -78,7 +78,7 @@ export function explain(
   catalog: CompiledCatalog,
   subject: Subject,
   req: CheckRequest,
-  options: { now: number; policies?: ToolPolicies },
+  options: { now: number; policies?: ToolPolicies; names?: Names },
 ): Explanation {
   const { tool, ui } = catalog.resolve(req.permission); // throws on unknown names
   const target = tool ? tool.permission : (catalog.aliasOf(req.permission) ?? req.permission);
@@ -107,7 +107,15 @@ export function explain(
     permission: req.permission,
     outcome,
     allowed: outcome === 'ALLOW',
-    summary: summarize(subject, detail, outcome, toolInfo, follows, team === undefined ? [] : named),
+    summary: summarize(
+      subject,
+      detail,
+      outcome,
+      toolInfo,
+      follows,
+      team === undefined ? [] : named,
+      labels(catalog, options.names),
+    ),
     user: { id: subject.userId, locked: !!subject.locked, deleted: !!subject.deleted },
     ...(toolInfo ? { tool: toolInfo } : {}),
     ...(follows ? { follows } : {}),
@@ -295,19 +303,49 @@ function whyNotCounted(
   return undefined;
 }
 
-function describe(source: GrantSource): string {
-  if (source.kind === 'flag') return `the flag ${source.flag}`;
-  const via = source.via && source.via.length > 1 ? ` (inheriting ${source.via.slice(1).join(' → ')})` : '';
+/**
+ * Names for a summary's ids. With them a summary says `role Owner (owner) at London (<id>)`; without
+ * them (the engine alone) it says `role owner at <id>`.
+ */
+export interface Names {
+  location(id: string): string | undefined;
+  team(id: string): string | undefined;
+}
+
+interface Labels {
+  role(key: string): string;
+  location(id: string): string;
+  team(id: string): string;
+  flag(key: string): string;
+}
+
+function labels(catalog: CompiledCatalog, names?: Names): Labels {
+  if (!names) return { role: (k) => k, location: (id) => id, team: (id) => id, flag: (k) => k };
+  const named = (name: string | undefined, id: string) => (name ? `${name} (${id})` : id);
+  return {
+    role: (k) => named(catalog.roles.get(k)?.name, k),
+    location: (id) => named(names.location(id), id),
+    team: (id) => named(names.team(id), id),
+    flag: (k) => named(catalog.catalog.document.flags?.[k]?.name, k),
+  };
+}
+
+function describe(source: GrantSource, label: Labels): string {
+  if (source.kind === 'flag') return `the flag ${label.flag(source.flag ?? '')}`;
+  const via =
+    source.via && source.via.length > 1
+      ? ` (inheriting ${source.via.slice(1).map(label.role).join(' → ')})`
+      : '';
   const scope = source.scope;
   const where =
     !scope || scope.type === 'org'
       ? 'organization-wide'
       : scope.type === 'team'
-        ? `in team ${scope.teamId}`
+        ? `in team ${label.team(scope.teamId)}`
         : scope.cascaded
-          ? `at ${scope.locationId}, cascading here`
-          : `at ${scope.locationId}`;
-  return `role ${source.role}${via} ${where}`;
+          ? `at ${label.location(scope.locationId)}, cascading here`
+          : `at ${label.location(scope.locationId)}`;
+  return `role ${label.role(source.role ?? '')}${via} ${where}`;
 }
 
 function firstMissing(p: PermissionExplanation): PermissionExplanation | undefined {
@@ -321,6 +359,7 @@ function summarize(
   tool: Explanation['tool'],
   follows: string | undefined,
   teams: readonly string[],
+  label: Labels,
 ): string {
   const what = tool
     ? `tool ${tool.name} (${detail.permission})`
@@ -332,7 +371,7 @@ function summarize(
     if (!detail.grantedBy.length) {
       const near = detail.ignored[0];
       return near
-        ? `denied: no grant of ${what} counts here; ${describe(near)} does not: ${near.why}`
+        ? `denied: no grant of ${what} counts here; ${describe(near, label)} does not: ${near.why}`
         : `denied: nothing grants ${what}`;
     }
     let missing = firstMissing(detail);
@@ -343,13 +382,13 @@ function summarize(
     }
     const where =
       teams.length > 1
-        ? ` in any one of the teams ${teams.join(', ')} (each is judged alone)`
+        ? ` in any one of the teams ${teams.map(label.team).join(', ')} (each is judged alone)`
         : teams.length
-          ? ` in team ${teams[0]}`
+          ? ` in team ${label.team(teams[0]!)}`
           : ' here';
     return `denied: ${detail.permission} requires ${chain.join(', which requires ')}, which is not effective${where}`;
   }
-  const by = `granted by ${describe(detail.grantedBy[0]!)}`;
+  const by = `granted by ${describe(detail.grantedBy[0]!, label)}`;
   if (tool) {
     if (outcome === 'ALLOW') return `allowed: ${what} ${by}; policy auto`;
     if (outcome === 'REQUIRES_APPROVAL') return `requires approval: ${what} ${by}; policy require_approval`;

@@ -16,6 +16,7 @@ export {
   type GrantScope,
   type GrantSource,
   type IgnoredGrant,
+  type Names,
   type PermissionExplanation,
 } from './explain';
 export { UnknownPermissionError } from './errors';

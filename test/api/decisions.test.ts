@@ -219,7 +219,7 @@ describe.each(BACKENDS)('decision API on %s', (backend) => {
       ['DENY', 'NOT_FOUND'],
       ['DENY', 'VERSION_NOT_REACHED'],
     ]);
-    expect(r.checks[0].reason).toBe('allowed: user:create granted by role owner organization-wide');
+    expect(r.checks[0].reason).toBe('allowed: user:create granted by role Owner (owner) organization-wide');
   });
 
   it('capabilities: what a frontend needs to draw itself', async () => {

@@ -71,6 +71,7 @@ describe('the schema walk', () => {
     expect(open.filter((f) => f.startsWith('Mutation.'))).toEqual([]);
     expect(open.sort()).toEqual(
       [
+        'Query.catalog',
         'Query.location',
         'Query.locations',
         'Query.organization',
@@ -364,6 +365,13 @@ function queryCalls(w: World): Record<string, Call[]> {
       { query: `{ roles(includeDeleted: true) { key } }`, expect: 'forbidden' },
     ],
     organization: [{ query: `{ organization { id name catalog version } }`, expect: 'data' }],
+    // The catalog is not the directory: every member may read what exists, to show locked items.
+    catalog: [
+      {
+        query: `{ catalog { name permissions { key description } pages { key module } operations { operation permission } } }`,
+        expect: 'data',
+      },
+    ],
     // Approval requests: only those the viewer may see (none here), never an error that says more.
     approvalRequest: [
       {

@@ -163,7 +163,7 @@ describe.each(BACKENDS)('teams on %s', (backend) => {
     expect(why.explain).toMatchObject({
       outcome: 'DENY',
       team: j.web,
-      summary: `denied: project_priority:create requires project:edit, which is not effective in any one of the teams ${j.web}, ${j.mobile} (each is judged alone)`,
+      summary: `denied: project_priority:create requires project:edit, which is not effective in any one of the teams Web (${j.web}), Mobile (${j.mobile}) (each is judged alone)`,
     });
 
     // Edit project in Web itself: now it holds in Web, and so on a Web+Mobile resource.
@@ -177,7 +177,7 @@ describe.each(BACKENDS)('teams on %s', (backend) => {
     expect(allowed.explain).toEqual({
       outcome: 'ALLOW',
       team: j.web,
-      summary: 'allowed: project_priority:create granted by role triager in team ' + j.web,
+      summary: `allowed: project_priority:create granted by role Triager (triager) in team Web (${j.web})`,
     });
 
     // whoCan on a team resource: held in one of the teams named.

@@ -136,6 +136,16 @@ test.each([
     /pages\.home: give minRole or permission, not both/,
   ],
   [
+    'a page listed under an unknown navigation module',
+    ['minRole: reader', 'minRole: reader, module: menu'],
+    /pages\.home\.module: unknown navigation module "menu"/,
+  ],
+  [
+    'a navigation module listed under another module',
+    ['tools:\n', 'navigation:\n  main: { name: Main }\n  sub: { name: Sub, module: main }\ntools:\n'],
+    /navigation\.sub\.module: a navigation module is not listed under another module/,
+  ],
+  [
     'a tool with an unknown permission',
     ['permission: doc:read, policy', 'permission: doc:sum, policy'],
     /tools\.summarize\.permission: unknown permission "doc:sum"/,

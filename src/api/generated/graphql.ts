@@ -15,7 +15,14 @@ import {
   ExplanationModel as ExplanationModelModel,
   GrantModel as GrantModelModel,
 } from '../models';
-import { DecisionResult as DecisionResultModel } from '../../decisions/authz';
+import {
+  DecisionResult as DecisionResultModel,
+  CapabilitiesResult as CapabilitiesResultModel,
+} from '../../decisions/authz';
+import {
+  UiEntryModel as UiEntryModelModel,
+  OperationHeld as OperationHeldModel,
+} from '../../decisions/manifest';
 import {
   PermissionExplanation as PermissionExplanationModel,
   GrantScope as GrantScopeModel,
@@ -217,11 +224,24 @@ export type Capabilities = {
   __typename?: 'Capabilities';
   flags: Array<Scalars['String']['output']>;
   groupIds: Array<Scalars['ID']['output']>;
+  /** Stable for one question (user, location, team, person, groups), whatever the version. */
+  id: Scalars['ID']['output'];
   locationId?: Maybe<Scalars['ID']['output']>;
-  /** Navigation modules the user sees (as pages, whatever the resource). */
+  /** Navigation modules the user sees (as pages, whatever the resource), in the catalog's order, each with its pages the user may open. */
   modules: Array<UiEntry>;
-  /** Pages the user may open. Pages are not resources: restricted assignments grant theirs whatever the resource. */
+  /**
+   * The gateway's administrative operations and whether the user holds each one's permission here (in the
+   * catalog's words: which permission guards which button). Holding it is necessary, not always enough: acting
+   * on an existing user also needs to cover them, which the mutation itself decides.
+   */
+  operations: Array<OperationCapability>;
+  /**
+   * Pages the user may open, in the catalog's order, each with the navigation module that lists it. Pages
+   * are not resources: restricted assignments grant theirs whatever the resource.
+   */
   pages: Array<UiEntry>;
+  /** The permissions of `permissions`, each with its module, action and the catalog's description. */
+  permissionDetails: Array<PermissionInfo>;
   /** Effective permissions, `module:action`, for a resource of `personId` and `groupIds` (none: a check naming no resource, which restricted assignments do not count for). */
   permissions: Array<Scalars['String']['output']>;
   personId?: Maybe<Scalars['ID']['output']>;
@@ -230,6 +250,27 @@ export type Capabilities = {
   tools: Array<ToolCapability>;
   userId: Scalars['ID']['output'];
   version: Scalars['String']['output'];
+};
+
+/**
+ * The organization's catalog as a user interface shows it, locked items included: what exists, named and
+ * described, whoever holds it. What the viewer holds is `capabilities`'.
+ */
+export type CatalogInfo = {
+  __typename?: 'CatalogInfo';
+  flags: Array<FlagInfo>;
+  /** Every navigation module, in order, each with all its pages. */
+  modules: Array<UiEntry>;
+  /** The catalog's name, e.g. `jrni`. */
+  name: Scalars['String']['output'];
+  /** Which catalog permission guards each administrative operation: the "Create user" button is `user:create` in JRNI, `user:invite` in Junto, `settings_user:create` in Juno. */
+  operations: Array<OperationPermission>;
+  /** Every page, in order, each with its navigation module. */
+  pages: Array<UiEntry>;
+  /** Every permission, module by module, in the catalog's order. */
+  permissions: Array<PermissionInfo>;
+  /** Agent tools, with the organization's policy for each. */
+  tools: Array<ToolInfo>;
 };
 
 /**
@@ -302,6 +343,8 @@ export type Decision = {
   allowed: Scalars['Boolean']['output'];
   /** Set when this input could not be decided (unknown permission, user or location): the outcome is then DENY. */
   error?: Maybe<DecisionError>;
+  /** Stable for one question (subject, permission, scope, resource), whatever the version: a client cache keeps one entry per question. */
+  id: Scalars['ID']['output'];
   outcome: Outcome;
   /** Why, in one sentence. */
   reason?: Maybe<Scalars['String']['output']>;
@@ -311,10 +354,54 @@ export type Decision = {
 
 export type DecisionError = {
   __typename?: 'DecisionError';
-  /** BAD_USER_INPUT or NOT_FOUND. */
-  code: Scalars['String']['output'];
+  code: DecisionErrorCode;
   message: Scalars['String']['output'];
 };
+
+/** Why an input of `check` or `checks` could not be decided. */
+export type DecisionErrorCode =
+  /** The permission is not in the catalog, or an argument is malformed. */
+  | 'BAD_USER_INPUT'
+  /** The user or the location does not exist in the organization. */
+  | 'NOT_FOUND'
+  /** `atLeastVersion` is later than any version this gateway has reached within the request's wait. */
+  | 'VERSION_NOT_REACHED';
+
+/**
+ * The codes an error's `extensions.code` carries (GraphQL errors are not typed by the schema: this enum
+ * lists them so that clients' generated types know them).
+ */
+export type ErrorCode =
+  /** The HTTP request itself is malformed (method, headers, body). */
+  | 'BAD_REQUEST'
+  /** An argument or the request itself is malformed; the message says what and where. */
+  | 'BAD_USER_INPUT'
+  /** The write conflicts with the current state (e.g. an approval request already decided). */
+  | 'CONFLICT'
+  /** The viewer lacks what the field needs: `extensions.permission` and `extensions.scope` say what and where. */
+  | 'FORBIDDEN'
+  /** The request could not be read as GraphQL. */
+  | 'GRAPHQL_PARSE_FAILED'
+  /** The document is not valid against the schema. */
+  | 'GRAPHQL_VALIDATION_FAILED'
+  /** Anything unexpected: the message is masked and the error logged whole. */
+  | 'INTERNAL_SERVER_ERROR'
+  /** An id names nothing in the organization. */
+  | 'NOT_FOUND'
+  /** The operation named does not exist in the document. */
+  | 'OPERATION_RESOLUTION_FAILURE'
+  /** An automatic persisted query whose `sha256Hash` is not its query's. */
+  | 'PERSISTED_QUERY_HASH_MISMATCH'
+  /** Automatic persisted queries: the hash is not known yet; send the query with it. */
+  | 'PERSISTED_QUERY_NOT_FOUND'
+  /** Automatic persisted queries are not supported in this form. */
+  | 'PERSISTED_QUERY_NOT_SUPPORTED'
+  /** The request ran past its deadline and was stopped. */
+  | 'REQUEST_TIMEOUT'
+  /** Missing or bad credentials, or a locked or deleted user. */
+  | 'UNAUTHENTICATED'
+  /** The store is unreachable: retry later. */
+  | 'UNAVAILABLE';
 
 export type ExecuteApprovedInput = {
   /** Must equal the request's `argumentsHash`: an approval is for the arguments it was asked for. */
@@ -339,6 +426,13 @@ export type Explanation = {
   team?: Maybe<Scalars['ID']['output']>;
   tool?: Maybe<ToolExplanation>;
   version: Scalars['String']['output'];
+};
+
+export type FlagInfo = {
+  __typename?: 'FlagInfo';
+  description: Scalars['String']['output'];
+  key: Scalars['String']['output'];
+  name: Scalars['String']['output'];
 };
 
 export type FlagState = {
@@ -932,6 +1026,22 @@ export type Operation =
   | 'VIEW_TEAMS'
   | 'VIEW_USERS';
 
+export type OperationCapability = {
+  __typename?: 'OperationCapability';
+  /** The user holds `permission` here. */
+  allowed: Scalars['Boolean']['output'];
+  operation: Operation;
+  /** The catalog permission that guards it; null when the catalog leaves the operation out (refused for everyone). */
+  permission?: Maybe<Scalars['String']['output']>;
+};
+
+export type OperationPermission = {
+  __typename?: 'OperationPermission';
+  operation: Operation;
+  /** null: the catalog leaves the operation out, and it is refused for everyone. */
+  permission?: Maybe<Scalars['String']['output']>;
+};
+
 export type Organization = {
   __typename?: 'Organization';
   /** The catalog's name, e.g. `jrni`. */
@@ -973,63 +1083,90 @@ export type PermissionExplanation = {
   requiresFlag?: Maybe<FlagState>;
 };
 
+/** A catalog permission. */
+export type PermissionInfo = {
+  __typename?: 'PermissionInfo';
+  action: Scalars['String']['output'];
+  /** The catalog's description. */
+  description: Scalars['String']['output'];
+  /** `module:action`. */
+  key: Scalars['String']['output'];
+  module: Scalars['String']['output'];
+};
+
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type Query = {
   __typename?: 'Query';
   /** One approval request you may see (as its approver, subject or requester); null otherwise. */
   approvalRequest?: Maybe<ApprovalRequest>;
   /** The approval requests you may see, newest first: those you may decide, and your own. */
-  approvalRequests: ApprovalRequestConnection;
+  approvalRequests?: Maybe<ApprovalRequestConnection>;
   /** The organization's audit log, oldest first. */
-  auditLog: AuditConnection;
+  auditLog?: Maybe<AuditConnection>;
   /** What a user (default: the viewer) may see and do, at a location or in a team, for a resource of a staff person and groups. */
-  capabilities: Capabilities;
+  capabilities?: Maybe<Capabilities>;
+  /** The organization's catalog: every permission, page, module, flag, tool and operation, with names and descriptions. */
+  catalog?: Maybe<CatalogInfo>;
   /** Decides one check. */
-  check: Decision;
+  check?: Maybe<Decision>;
   /** Decides up to 1,000 checks; an input that cannot be decided gets its own `error`, the rest still answer. */
-  checks: Array<Decision>;
+  checks?: Maybe<Array<Decision>>;
   /** Decides one check and says why. */
-  explain: Explanation;
+  explain?: Maybe<Explanation>;
   location?: Maybe<Location>;
   /** The locations directly under a location (default: the top level). */
-  locations: Array<Location>;
-  notificationSettings: NotificationSettings;
-  organization: Organization;
+  locations?: Maybe<Array<Location>>;
+  notificationSettings?: Maybe<NotificationSettings>;
+  organization?: Maybe<Organization>;
   /** The catalog's roles and the organization's custom roles. */
-  roles: Array<Role>;
+  roles?: Maybe<Array<Role>>;
   /** One team (null when there is none): for its members, or with the permission to view teams. */
   team?: Maybe<Team>;
   /**
    * The organization's teams, page by page in id order (deleted ones too with `includeDeleted`). Needs the
    * permission to view teams; a member finds their own teams in `viewer { teams }`.
    */
-  teams: TeamConnection;
+  teams?: Maybe<TeamConnection>;
   /** One user of the organization (null when there is none): yourself, or a user you may see. */
   user?: Maybe<User>;
   /**
    * The organization's users, page by page; with `locationId`, those holding a role at that location or
    * below it (you need the permission to view users there; an API key needs `directory:read`).
    */
-  users: UserConnection;
+  users?: Maybe<UserConnection>;
   /** The signed-in user; null for a service key. */
   viewer?: Maybe<User>;
   /** Every location where a user holds `permission`, page by page. */
-  whereCan: LocationConnection;
+  whereCan?: Maybe<LocationConnection>;
   /**
    * Every user who holds `permission` at the location (default: the root), for a resource of `teamIds`
    * when given (held in one of those teams), page by page. You need the permission to view users at that
    * location; an API key needs `decisions:check` (and `directory:read` to see more of each user than the
    * id).
    */
-  whoCan: UserConnection;
+  whoCan?: Maybe<UserConnection>;
 };
 
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryApprovalRequestArgs = {
   id: Scalars['ID']['input'];
@@ -1038,6 +1175,13 @@ export type QueryApprovalRequestArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryApprovalRequestsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -1049,6 +1193,13 @@ export type QueryApprovalRequestsArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryAuditLogArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -1058,6 +1209,13 @@ export type QueryAuditLogArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryCapabilitiesArgs = {
   groupIds?: InputMaybe<Array<Scalars['ID']['input']>>;
@@ -1070,6 +1228,13 @@ export type QueryCapabilitiesArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryCheckArgs = {
   input: CheckInput;
@@ -1078,6 +1243,13 @@ export type QueryCheckArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryChecksArgs = {
   inputs: Array<CheckInput>;
@@ -1086,6 +1258,13 @@ export type QueryChecksArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryExplainArgs = {
   input: CheckInput;
@@ -1094,6 +1273,13 @@ export type QueryExplainArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryLocationArgs = {
   id: Scalars['ID']['input'];
@@ -1102,6 +1288,13 @@ export type QueryLocationArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryLocationsArgs = {
   parentId?: InputMaybe<Scalars['ID']['input']>;
@@ -1110,6 +1303,13 @@ export type QueryLocationsArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryRolesArgs = {
   includeDeleted?: InputMaybe<Scalars['Boolean']['input']>;
@@ -1118,6 +1318,13 @@ export type QueryRolesArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryTeamArgs = {
   id: Scalars['ID']['input'];
@@ -1126,6 +1333,13 @@ export type QueryTeamArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryTeamsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -1136,6 +1350,13 @@ export type QueryTeamsArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryUserArgs = {
   id: Scalars['ID']['input'];
@@ -1144,6 +1365,13 @@ export type QueryUserArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryUsersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -1154,6 +1382,13 @@ export type QueryUsersArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryWhereCanArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -1165,6 +1400,13 @@ export type QueryWhereCanArgs = {
 /**
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryWhoCanArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -1232,6 +1474,8 @@ export type Role = {
   description?: Maybe<Scalars['String']['output']>;
   /** The role's own grants. */
   grants: Array<Scalars['String']['output']>;
+  /** The role's key: unique in the organization, built-in or custom. */
+  id: Scalars['ID']['output'];
   inherits: Array<Scalars['String']['output']>;
   key: Scalars['String']['output'];
   kind: RoleKind;
@@ -1384,6 +1628,18 @@ export type ToolExplanation = {
   policySource: Scalars['String']['output'];
 };
 
+export type ToolInfo = {
+  __typename?: 'ToolInfo';
+  description: Scalars['String']['output'];
+  /** Its display name. */
+  displayName?: Maybe<Scalars['String']['output']>;
+  mode: ToolMode;
+  /** The tool's name: `tool:<name>` in checks. */
+  name: Scalars['String']['output'];
+  /** The permission a user must hold for an agent to use it on their behalf. */
+  permission: Scalars['String']['output'];
+};
+
 export type ToolMode =
   /** The agent uses the tool on its own. */
   | 'auto'
@@ -1423,10 +1679,18 @@ export type TransferOwnershipPayload = {
   warnings: Array<Scalars['String']['output']>;
 };
 
+/** A page or a navigation module. */
 export type UiEntry = {
   __typename?: 'UiEntry';
+  description?: Maybe<Scalars['String']['output']>;
   key: Scalars['String']['output'];
+  /** A page: the navigation module that lists it (null for a page of no module). A module: null. */
+  module?: Maybe<Scalars['String']['output']>;
   name: Scalars['String']['output'];
+  /** Its position in the catalog's list (0 first): menus keep the catalog's order. */
+  order: Scalars['Int']['output'];
+  /** A module: its pages the user may open, in order. A page: empty. */
+  pages: Array<UiEntry>;
 };
 
 export type UpdateRoleInput = {
@@ -1467,6 +1731,13 @@ export type User = {
   /** A locked user holds no permission. */
   locked: Scalars['Boolean']['output'];
   name?: Maybe<Scalars['String']['output']>;
+  /**
+   * Where the user holds anything, with names, for a scope switcher: the organization when they hold an
+   * organization-wide role, each location where they hold a role (the location's subtree follows by
+   * cascade), and each team they are a member of. Expired assignments and deleted locations and teams are
+   * left out; a locked or deleted user holds nothing, so has no scopes.
+   */
+  scopes?: Maybe<Array<UserScope>>;
   /** Where approval notifications reach this user on Slack. */
   slackMemberId?: Maybe<Scalars['String']['output']>;
   /** The teams the user is a member of (deleted teams left out): their team roles count only there. */
@@ -1497,6 +1768,24 @@ export type UserPayload = {
   version: Scalars['String']['output'];
   /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
   warnings: Array<Scalars['String']['output']>;
+};
+
+/** A place where a user holds something (`User.scopes`). */
+export type UserScope = {
+  __typename?: 'UserScope';
+  /** `ORG:<orgId>`, `LOCATION:<id>` or `TEAM:<id>`: unique in the list. */
+  id: Scalars['ID']['output'];
+  /** The location, or null. */
+  location?: Maybe<Location>;
+  /** The organization's, location's or team's name. */
+  name: Scalars['String']['output'];
+  /** Of those, the ones limited to a staff person or groups (they count only for a resource that matches). */
+  restrictedRoles: Array<Scalars['String']['output']>;
+  /** The roles held there (keys), in the order given; [] for a team the user is a member of without a role in it. */
+  roles: Array<Scalars['String']['output']>;
+  /** The team, or null. */
+  team?: Maybe<Team>;
+  type: ScopeType;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -1612,7 +1901,13 @@ export type ResolversTypes = ResolversObject<{
   AuditEdge: ResolverTypeWrapper<Omit<AuditEdge, 'node'> & { node: ResolversTypes['AuditEntry'] }>;
   AuditEntry: ResolverTypeWrapper<AuditEntryModel>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
-  Capabilities: ResolverTypeWrapper<Capabilities>;
+  Capabilities: ResolverTypeWrapper<CapabilitiesResultModel>;
+  CatalogInfo: ResolverTypeWrapper<
+    Omit<CatalogInfo, 'modules' | 'pages'> & {
+      modules: Array<ResolversTypes['UiEntry']>;
+      pages: Array<ResolversTypes['UiEntry']>;
+    }
+  >;
   CheckInput: CheckInput;
   CloneRoleInput: CloneRoleInput;
   CreateLocationInput: CreateLocationInput;
@@ -1623,8 +1918,11 @@ export type ResolversTypes = ResolversObject<{
   DecideRequestInput: DecideRequestInput;
   Decision: ResolverTypeWrapper<DecisionResultModel>;
   DecisionError: ResolverTypeWrapper<DecisionError>;
+  DecisionErrorCode: DecisionErrorCode;
+  ErrorCode: ErrorCode;
   ExecuteApprovedInput: ExecuteApprovedInput;
   Explanation: ResolverTypeWrapper<ExplanationModelModel>;
+  FlagInfo: ResolverTypeWrapper<FlagInfo>;
   FlagState: ResolverTypeWrapper<FlagState>;
   Grant: ResolverTypeWrapper<GrantModelModel>;
   GrantKind: null;
@@ -1654,10 +1952,13 @@ export type ResolversTypes = ResolversObject<{
   NotificationSettingsPayload: ResolverTypeWrapper<NotificationSettingsPayload>;
   NotificationStatus: NotificationStatus;
   Operation: Operation;
+  OperationCapability: ResolverTypeWrapper<OperationHeldModel>;
+  OperationPermission: ResolverTypeWrapper<OperationPermission>;
   Organization: ResolverTypeWrapper<OrganizationModel>;
   Outcome: Outcome;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   PermissionExplanation: ResolverTypeWrapper<PermissionExplanationModel>;
+  PermissionInfo: ResolverTypeWrapper<PermissionInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RequestApprovalInput: RequestApprovalInput;
   RequestApprovalPayload: ResolverTypeWrapper<
@@ -1696,6 +1997,7 @@ export type ResolversTypes = ResolversObject<{
   TeamPayload: ResolverTypeWrapper<Omit<TeamPayload, 'team'> & { team: ResolversTypes['Team'] }>;
   ToolCapability: ResolverTypeWrapper<ToolCapability>;
   ToolExplanation: ResolverTypeWrapper<ToolExplanation>;
+  ToolInfo: ResolverTypeWrapper<ToolInfo>;
   ToolMode: null;
   ToolPolicy: ResolverTypeWrapper<ToolPolicy>;
   ToolPolicyPayload: ResolverTypeWrapper<ToolPolicyPayload>;
@@ -1706,7 +2008,7 @@ export type ResolversTypes = ResolversObject<{
       previousOwner: ResolversTypes['User'];
     }
   >;
-  UiEntry: ResolverTypeWrapper<UiEntry>;
+  UiEntry: ResolverTypeWrapper<UiEntryModelModel>;
   UpdateRoleInput: UpdateRoleInput;
   UpdateTeamInput: UpdateTeamInput;
   UpdateUserInput: UpdateUserInput;
@@ -1717,6 +2019,12 @@ export type ResolversTypes = ResolversObject<{
   UserEdge: ResolverTypeWrapper<Omit<UserEdge, 'node'> & { node: ResolversTypes['User'] }>;
   UserIdInput: UserIdInput;
   UserPayload: ResolverTypeWrapper<Omit<UserPayload, 'user'> & { user: ResolversTypes['User'] }>;
+  UserScope: ResolverTypeWrapper<
+    Omit<UserScope, 'location' | 'team'> & {
+      location?: Maybe<ResolversTypes['Location']>;
+      team?: Maybe<ResolversTypes['Team']>;
+    }
+  >;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1737,7 +2045,11 @@ export type ResolversParentTypes = ResolversObject<{
   AuditEdge: Omit<AuditEdge, 'node'> & { node: ResolversParentTypes['AuditEntry'] };
   AuditEntry: AuditEntryModel;
   Boolean: Scalars['Boolean']['output'];
-  Capabilities: Capabilities;
+  Capabilities: CapabilitiesResultModel;
+  CatalogInfo: Omit<CatalogInfo, 'modules' | 'pages'> & {
+    modules: Array<ResolversParentTypes['UiEntry']>;
+    pages: Array<ResolversParentTypes['UiEntry']>;
+  };
   CheckInput: CheckInput;
   CloneRoleInput: CloneRoleInput;
   CreateLocationInput: CreateLocationInput;
@@ -1750,6 +2062,7 @@ export type ResolversParentTypes = ResolversObject<{
   DecisionError: DecisionError;
   ExecuteApprovedInput: ExecuteApprovedInput;
   Explanation: ExplanationModelModel;
+  FlagInfo: FlagInfo;
   FlagState: FlagState;
   Grant: GrantModelModel;
   GrantScope: GrantScopeModel;
@@ -1771,9 +2084,12 @@ export type ResolversParentTypes = ResolversObject<{
   Notification: NotificationModel;
   NotificationSettings: NotificationSettings;
   NotificationSettingsPayload: NotificationSettingsPayload;
+  OperationCapability: OperationHeldModel;
+  OperationPermission: OperationPermission;
   Organization: OrganizationModel;
   PageInfo: PageInfo;
   PermissionExplanation: PermissionExplanationModel;
+  PermissionInfo: PermissionInfo;
   Query: Record<PropertyKey, never>;
   RequestApprovalInput: RequestApprovalInput;
   RequestApprovalPayload: Omit<RequestApprovalPayload, 'request'> & {
@@ -1804,6 +2120,7 @@ export type ResolversParentTypes = ResolversObject<{
   TeamPayload: Omit<TeamPayload, 'team'> & { team: ResolversParentTypes['Team'] };
   ToolCapability: ToolCapability;
   ToolExplanation: ToolExplanation;
+  ToolInfo: ToolInfo;
   ToolPolicy: ToolPolicy;
   ToolPolicyPayload: ToolPolicyPayload;
   TransferOwnershipInput: TransferOwnershipInput;
@@ -1811,7 +2128,7 @@ export type ResolversParentTypes = ResolversObject<{
     owner: ResolversParentTypes['User'];
     previousOwner: ResolversParentTypes['User'];
   };
-  UiEntry: UiEntry;
+  UiEntry: UiEntryModelModel;
   UpdateRoleInput: UpdateRoleInput;
   UpdateTeamInput: UpdateTeamInput;
   UpdateUserInput: UpdateUserInput;
@@ -1820,6 +2137,10 @@ export type ResolversParentTypes = ResolversObject<{
   UserEdge: Omit<UserEdge, 'node'> & { node: ResolversParentTypes['User'] };
   UserIdInput: UserIdInput;
   UserPayload: Omit<UserPayload, 'user'> & { user: ResolversParentTypes['User'] };
+  UserScope: Omit<UserScope, 'location' | 'team'> & {
+    location?: Maybe<ResolversParentTypes['Location']>;
+    team?: Maybe<ResolversParentTypes['Team']>;
+  };
 }>;
 
 export type AuthenticatedDirectiveArgs = {};
@@ -1966,15 +2287,31 @@ export type CapabilitiesResolvers<
 > = ResolversObject<{
   flags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   groupIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   locationId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   modules?: Resolver<Array<ResolversTypes['UiEntry']>, ParentType, ContextType>;
+  operations?: Resolver<Array<ResolversTypes['OperationCapability']>, ParentType, ContextType>;
   pages?: Resolver<Array<ResolversTypes['UiEntry']>, ParentType, ContextType>;
+  permissionDetails?: Resolver<Array<ResolversTypes['PermissionInfo']>, ParentType, ContextType>;
   permissions?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   personId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   teamId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   tools?: Resolver<Array<ResolversTypes['ToolCapability']>, ParentType, ContextType>;
   userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type CatalogInfoResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['CatalogInfo'] = ResolversParentTypes['CatalogInfo'],
+> = ResolversObject<{
+  flags?: Resolver<Array<ResolversTypes['FlagInfo']>, ParentType, ContextType>;
+  modules?: Resolver<Array<ResolversTypes['UiEntry']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  operations?: Resolver<Array<ResolversTypes['OperationPermission']>, ParentType, ContextType>;
+  pages?: Resolver<Array<ResolversTypes['UiEntry']>, ParentType, ContextType>;
+  permissions?: Resolver<Array<ResolversTypes['PermissionInfo']>, ParentType, ContextType>;
+  tools?: Resolver<Array<ResolversTypes['ToolInfo']>, ParentType, ContextType>;
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -1987,6 +2324,7 @@ export type DecisionResolvers<
 > = ResolversObject<{
   allowed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['DecisionError']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   outcome?: Resolver<ResolversTypes['Outcome'], ParentType, ContextType>;
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1996,7 +2334,7 @@ export type DecisionErrorResolvers<
   ContextType = Context,
   ParentType extends ResolversParentTypes['DecisionError'] = ResolversParentTypes['DecisionError'],
 > = ResolversObject<{
-  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  code?: Resolver<ResolversTypes['DecisionErrorCode'], ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
@@ -2013,6 +2351,15 @@ export type ExplanationResolvers<
   team?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   tool?: Resolver<Maybe<ResolversTypes['ToolExplanation']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type FlagInfoResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['FlagInfo'] = ResolversParentTypes['FlagInfo'],
+> = ResolversObject<{
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type FlagStateResolvers<
@@ -2359,6 +2706,25 @@ export type NotificationSettingsPayloadResolvers<
   settings?: Resolver<ResolversTypes['NotificationSettings'], ParentType, ContextType>;
 }>;
 
+export type OperationCapabilityResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['OperationCapability'] =
+    ResolversParentTypes['OperationCapability'],
+> = ResolversObject<{
+  allowed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  operation?: Resolver<ResolversTypes['Operation'], ParentType, ContextType>;
+  permission?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type OperationPermissionResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['OperationPermission'] =
+    ResolversParentTypes['OperationPermission'],
+> = ResolversObject<{
+  operation?: Resolver<ResolversTypes['Operation'], ParentType, ContextType>;
+  permission?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
 export type OrganizationResolvers<
   ContextType = Context,
   ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'],
@@ -2393,6 +2759,16 @@ export type PermissionExplanationResolvers<
   requiresFlag?: Resolver<Maybe<ResolversTypes['FlagState']>, ParentType, ContextType>;
 }>;
 
+export type PermissionInfoResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['PermissionInfo'] = ResolversParentTypes['PermissionInfo'],
+> = ResolversObject<{
+  action?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  module?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type QueryResolvers<
   ContextType = Context,
   ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query'],
@@ -2404,32 +2780,38 @@ export type QueryResolvers<
     RequireFields<QueryApprovalRequestArgs, 'id'>
   >;
   approvalRequests?: Resolver<
-    ResolversTypes['ApprovalRequestConnection'],
+    Maybe<ResolversTypes['ApprovalRequestConnection']>,
     ParentType,
     ContextType,
     Partial<QueryApprovalRequestsArgs>
   >;
-  auditLog?: Resolver<ResolversTypes['AuditConnection'], ParentType, ContextType, Partial<QueryAuditLogArgs>>;
+  auditLog?: Resolver<
+    Maybe<ResolversTypes['AuditConnection']>,
+    ParentType,
+    ContextType,
+    Partial<QueryAuditLogArgs>
+  >;
   capabilities?: Resolver<
-    ResolversTypes['Capabilities'],
+    Maybe<ResolversTypes['Capabilities']>,
     ParentType,
     ContextType,
     Partial<QueryCapabilitiesArgs>
   >;
+  catalog?: Resolver<Maybe<ResolversTypes['CatalogInfo']>, ParentType, ContextType>;
   check?: Resolver<
-    ResolversTypes['Decision'],
+    Maybe<ResolversTypes['Decision']>,
     ParentType,
     ContextType,
     RequireFields<QueryCheckArgs, 'input'>
   >;
   checks?: Resolver<
-    Array<ResolversTypes['Decision']>,
+    Maybe<Array<ResolversTypes['Decision']>>,
     ParentType,
     ContextType,
     RequireFields<QueryChecksArgs, 'inputs'>
   >;
   explain?: Resolver<
-    ResolversTypes['Explanation'],
+    Maybe<ResolversTypes['Explanation']>,
     ParentType,
     ContextType,
     RequireFields<QueryExplainArgs, 'input'>
@@ -2441,32 +2823,32 @@ export type QueryResolvers<
     RequireFields<QueryLocationArgs, 'id'>
   >;
   locations?: Resolver<
-    Array<ResolversTypes['Location']>,
+    Maybe<Array<ResolversTypes['Location']>>,
     ParentType,
     ContextType,
     Partial<QueryLocationsArgs>
   >;
-  notificationSettings?: Resolver<ResolversTypes['NotificationSettings'], ParentType, ContextType>;
-  organization?: Resolver<ResolversTypes['Organization'], ParentType, ContextType>;
+  notificationSettings?: Resolver<Maybe<ResolversTypes['NotificationSettings']>, ParentType, ContextType>;
+  organization?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
   roles?: Resolver<
-    Array<ResolversTypes['Role']>,
+    Maybe<Array<ResolversTypes['Role']>>,
     ParentType,
     ContextType,
     RequireFields<QueryRolesArgs, 'includeDeleted'>
   >;
   team?: Resolver<Maybe<ResolversTypes['Team']>, ParentType, ContextType, RequireFields<QueryTeamArgs, 'id'>>;
-  teams?: Resolver<ResolversTypes['TeamConnection'], ParentType, ContextType, Partial<QueryTeamsArgs>>;
+  teams?: Resolver<Maybe<ResolversTypes['TeamConnection']>, ParentType, ContextType, Partial<QueryTeamsArgs>>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
-  users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, Partial<QueryUsersArgs>>;
+  users?: Resolver<Maybe<ResolversTypes['UserConnection']>, ParentType, ContextType, Partial<QueryUsersArgs>>;
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   whereCan?: Resolver<
-    ResolversTypes['LocationConnection'],
+    Maybe<ResolversTypes['LocationConnection']>,
     ParentType,
     ContextType,
     RequireFields<QueryWhereCanArgs, 'permission' | 'userId'>
   >;
   whoCan?: Resolver<
-    ResolversTypes['UserConnection'],
+    Maybe<ResolversTypes['UserConnection']>,
     ParentType,
     ContextType,
     RequireFields<QueryWhoCanArgs, 'permission'>
@@ -2509,6 +2891,7 @@ export type RoleResolvers<
   deleted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   grants?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   inherits?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['RoleKind'], ParentType, ContextType>;
@@ -2608,6 +2991,17 @@ export type ToolExplanationResolvers<
   policySource?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type ToolInfoResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ToolInfo'] = ResolversParentTypes['ToolInfo'],
+> = ResolversObject<{
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  mode?: Resolver<ResolversTypes['ToolMode'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  permission?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type ToolModeResolvers = { AUTO: 'auto'; DENY: 'deny'; REQUIRE_APPROVAL: 'require_approval' };
 
 export type ToolPolicyResolvers<
@@ -2643,8 +3037,12 @@ export type UiEntryResolvers<
   ContextType = Context,
   ParentType extends ResolversParentTypes['UiEntry'] = ResolversParentTypes['UiEntry'],
 > = ResolversObject<{
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  module?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  order?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  pages?: Resolver<Array<ResolversTypes['UiEntry']>, ParentType, ContextType>;
 }>;
 
 export type UserResolvers<
@@ -2659,6 +3057,7 @@ export type UserResolvers<
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   locked?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  scopes?: Resolver<Maybe<Array<ResolversTypes['UserScope']>>, ParentType, ContextType>;
   slackMemberId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   teams?: Resolver<Maybe<Array<ResolversTypes['Team']>>, ParentType, ContextType>;
   teamsAddress?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -2689,6 +3088,19 @@ export type UserPayloadResolvers<
   warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
+export type UserScopeResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['UserScope'] = ResolversParentTypes['UserScope'],
+> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  location?: Resolver<Maybe<ResolversTypes['Location']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  restrictedRoles?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  roles?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  team?: Resolver<Maybe<ResolversTypes['Team']>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['ScopeType'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = Context> = ResolversObject<{
   ApprovalPayload?: ApprovalPayloadResolvers<ContextType>;
   ApprovalRequest?: ApprovalRequestResolvers<ContextType>;
@@ -2700,10 +3112,12 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   AuditEdge?: AuditEdgeResolvers<ContextType>;
   AuditEntry?: AuditEntryResolvers<ContextType>;
   Capabilities?: CapabilitiesResolvers<ContextType>;
+  CatalogInfo?: CatalogInfoResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Decision?: DecisionResolvers<ContextType>;
   DecisionError?: DecisionErrorResolvers<ContextType>;
   Explanation?: ExplanationResolvers<ContextType>;
+  FlagInfo?: FlagInfoResolvers<ContextType>;
   FlagState?: FlagStateResolvers<ContextType>;
   Grant?: GrantResolvers<ContextType>;
   GrantKind?: GrantKindResolvers;
@@ -2722,9 +3136,12 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   NotificationChannel?: NotificationChannelResolvers;
   NotificationSettings?: NotificationSettingsResolvers<ContextType>;
   NotificationSettingsPayload?: NotificationSettingsPayloadResolvers<ContextType>;
+  OperationCapability?: OperationCapabilityResolvers<ContextType>;
+  OperationPermission?: OperationPermissionResolvers<ContextType>;
   Organization?: OrganizationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   PermissionExplanation?: PermissionExplanationResolvers<ContextType>;
+  PermissionInfo?: PermissionInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RequestApprovalPayload?: RequestApprovalPayloadResolvers<ContextType>;
   Restriction?: RestrictionResolvers<ContextType>;
@@ -2741,6 +3158,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   TeamPayload?: TeamPayloadResolvers<ContextType>;
   ToolCapability?: ToolCapabilityResolvers<ContextType>;
   ToolExplanation?: ToolExplanationResolvers<ContextType>;
+  ToolInfo?: ToolInfoResolvers<ContextType>;
   ToolMode?: ToolModeResolvers;
   ToolPolicy?: ToolPolicyResolvers<ContextType>;
   ToolPolicyPayload?: ToolPolicyPayloadResolvers<ContextType>;
@@ -2750,6 +3168,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;
   UserPayload?: UserPayloadResolvers<ContextType>;
+  UserScope?: UserScopeResolvers<ContextType>;
 }>;
 
 export type DirectiveResolvers<ContextType = Context> = ResolversObject<{

@@ -2,6 +2,8 @@ import { isVersion } from '../../consistency/versions';
 import type { Authz, CheckInput } from '../../decisions/authz';
 import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
+import { permissionInfo } from '../../decisions/manifest';
+import { operationEnum } from './operations';
 import { badInput } from '../errors';
 import { connection, idCursor, pageSize } from './pagination';
 
@@ -48,6 +50,14 @@ export const decisionResolvers: Resolvers = {
       if (!subject) throw badInput('name the userId: a service key has no capabilities of its own');
       return ctx.authz.capabilities(subject, { locationId, teamId, personId, groupIds });
     },
+  },
+  Capabilities: {
+    permissionDetails: (c, _, ctx) =>
+      c.permissions.map((key) => permissionInfo(ctx.authz.catalog.catalog.document, key)),
+  },
+  OperationCapability: {
+    // The catalog's `viewUsers` is the schema's VIEW_USERS.
+    operation: (o) => operationEnum(o.operation),
   },
   Decision: {
     // Explaining costs more than deciding: only when the client asks for the reason.

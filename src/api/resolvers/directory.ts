@@ -2,7 +2,7 @@ import type { Resolvers } from '../generated/graphql';
 import { customRoleModel, type RoleModel } from '../models';
 import { connection, idCursor, pageSize, seqCursor } from './pagination';
 import type { Context } from '../context';
-import { notFound, type Location, type Team } from '../../store';
+import { notFound, type Assignment, type Location, type Team, type User } from '../../store';
 
 /** Reads of the organization's directory: users, locations, teams, roles, the organization itself. */
 export const directoryResolvers: Resolvers = {
@@ -56,6 +56,10 @@ export const directoryResolvers: Resolvers = {
       (await ctx.loaders.teams.loadMany(await ctx.loaders.teamsOf.load(u.id))).filter(
         (t): t is Team => !!t && !(t instanceof Error),
       ),
+    scopes: (u, _, ctx) => scopesOf(ctx, u),
+  },
+  Role: {
+    id: (r) => r.key,
   },
   Location: {
     parent: (l, _, ctx) => (l.parentId ? ctx.loaders.locations.load(l.parentId) : null),
@@ -115,4 +119,56 @@ function roleModel(ctx: Context, key: string, deleted: boolean): RoleModel {
 function permissionsOf(ctx: Context, key: string): string[] {
   const compiled = ctx.authz.catalog.roles.get(key);
   return compiled ? [...compiled.permissions] : [];
+}
+
+/** Where a user holds anything (`User.scopes`): the organization, locations, teams, in that order. */
+async function scopesOf(ctx: Context, u: User) {
+  if (u.locked || u.deletedAt) return [];
+  const [assignments, memberOf] = await Promise.all([
+    ctx.loaders.assignmentsOf.load(u.id),
+    ctx.loaders.teamsOf.load(u.id),
+  ]);
+  const now = ctx.authz.now;
+  const live = assignments.filter((a) => !a.expiresAt || a.expiresAt.getTime() > now);
+  const held = (where: (a: Assignment) => boolean) => {
+    const mine = live.filter(where);
+    return {
+      roles: [...new Set(mine.map((a) => a.roleKey))],
+      restrictedRoles: [
+        ...new Set(mine.filter((a) => a.personId || a.groupIds.length).map((a) => a.roleKey)),
+      ],
+    };
+  };
+  const org = ctx.authz.state.org;
+  const atRoot = held((a) => !a.locationId && !a.teamId);
+  const locationIds = [...new Set(live.flatMap((a) => (a.locationId ? [a.locationId] : [])))];
+  const [locations, teams] = await Promise.all([
+    ctx.loaders.locations.loadMany(locationIds),
+    ctx.loaders.teams.loadMany(memberOf),
+  ]);
+  return [
+    ...(atRoot.roles.length
+      ? [{ id: `ORG:${org.id}`, type: 'org' as const, name: org.name, location: null, team: null, ...atRoot }]
+      : []),
+    ...locations
+      .filter((l): l is Location => !!l && !(l instanceof Error))
+      .map((l) => ({
+        id: `LOCATION:${l.id}`,
+        type: 'location' as const,
+        name: l.name,
+        location: l,
+        team: null,
+        ...held((a) => a.locationId === l.id),
+      })),
+    ...teams
+      .filter((t): t is Team => !!t && !(t instanceof Error) && !t.deletedAt)
+      .map((t) => ({
+        id: `TEAM:${t.id}`,
+        type: 'team' as const,
+        name: t.name,
+        location: null,
+        team: t,
+        ...held((a) => a.teamId === t.id),
+      })),
+  ];
 }
