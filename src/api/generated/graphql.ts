@@ -1016,6 +1016,12 @@ export type Query = {
   users: UserConnection;
   /** The signed-in user; null for a service key. */
   viewer?: Maybe<User>;
+  /**
+   * Every rule a user (default: the viewer) holds, for a client-side library such as CASL. A user reads
+   * their own; another user's need an API key with `decisions:check` (their rules show where they hold
+   * what in the whole organization, so a user's `checkOthers` at one location is not enough).
+   */
+  viewerRules: ViewerRules;
   /** Every location where a user holds `permission`, page by page. */
   whereCan: LocationConnection;
   /**
@@ -1155,6 +1161,15 @@ export type QueryUsersArgs = {
  * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
  * adds its own fields in its own file.
  */
+export type QueryViewerRulesArgs = {
+  format?: RulesFormat;
+  userId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/**
+ * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
+ * adds its own fields in its own file.
+ */
 export type QueryWhereCanArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -1203,6 +1218,15 @@ export type RequestApprovalPayload = {
   request?: Maybe<ApprovalRequest>;
   /** The organization's version the decision was made at. */
   version: Scalars['String']['output'];
+};
+
+/** A field of the resource object a client builds for `ability.can`. */
+export type ResourceField = {
+  __typename?: 'ResourceField';
+  description: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  /** `[ID!]` or `ID`. */
+  type: Scalars['String']['output'];
 };
 
 export type Restriction = {
@@ -1259,6 +1283,14 @@ export type RolePayload = {
   /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
   warnings: Array<Scalars['String']['output']>;
 };
+
+/** How `viewerRules` writes the rules. */
+export type RulesFormat =
+  /**
+   * CASL (`@casl/ability` 6 and 7): `packRules`'s form, each rule `[actions, subject, conditions?]`
+   * with actions joined by commas. Read them with `unpackRules` and load them into `createMongoAbility`.
+   */
+  'CASL';
 
 export type ScopeType = 'location' | 'org' | 'team';
 
@@ -1499,6 +1531,32 @@ export type UserPayload = {
   warnings: Array<Scalars['String']['output']>;
 };
 
+/**
+ * Every rule a user holds, in one answer, for a client-side library that then decides exactly as
+ * `check` would, for any resource. Build the resource as `resourceFields` say and ask
+ * `ability.can(action, subject('Resource', resource))`. Actions: `module:action`; `page:<key>` and
+ * `nav:<key>`; `tool:<name>` when a check of the tool is ALLOW; `request_approval:tool:<name>` when it
+ * is REQUIRES_APPROVAL (ask for approval: `requestApproval`); a tool that is DENY has neither. Every
+ * rule's subject is `all`.
+ */
+export type ViewerRules = {
+  __typename?: 'ViewerRules';
+  /** How many rules `rules` holds. */
+  count: Scalars['Int']['output'];
+  /** When the earliest assignment that counts now expires: fetch the rules again before then. Null: none expires. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  format: RulesFormat;
+  /** The fields of the resource object that the rules' conditions read. */
+  resourceFields: Array<ResourceField>;
+  /** The rules, packed (see `RulesFormat`). A locked or deleted user has none. */
+  rules: Scalars['JSON']['output'];
+  /** The subject type of every rule: `all` (any subject type, or a plain object, is decided). */
+  subjectType: Scalars['String']['output'];
+  userId: Scalars['ID']['output'];
+  /** The organization's version the rules were made at: after a mutation, fetch them again. */
+  version: Scalars['String']['output'];
+};
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -1663,6 +1721,7 @@ export type ResolversTypes = ResolversObject<{
   RequestApprovalPayload: ResolverTypeWrapper<
     Omit<RequestApprovalPayload, 'request'> & { request?: Maybe<ResolversTypes['ApprovalRequest']> }
   >;
+  ResourceField: ResolverTypeWrapper<ResourceField>;
   Restriction: ResolverTypeWrapper<Restriction>;
   RevokeAssignmentInput: RevokeAssignmentInput;
   RevokePayload: ResolverTypeWrapper<
@@ -1672,6 +1731,7 @@ export type ResolversTypes = ResolversObject<{
   RoleKeyInput: RoleKeyInput;
   RoleKind: null;
   RolePayload: ResolverTypeWrapper<Omit<RolePayload, 'role'> & { role: ResolversTypes['Role'] }>;
+  RulesFormat: RulesFormat;
   ScopeType: null;
   SetNotificationAddressesInput: SetNotificationAddressesInput;
   SetNotificationSettingsInput: SetNotificationSettingsInput;
@@ -1717,6 +1777,7 @@ export type ResolversTypes = ResolversObject<{
   UserEdge: ResolverTypeWrapper<Omit<UserEdge, 'node'> & { node: ResolversTypes['User'] }>;
   UserIdInput: UserIdInput;
   UserPayload: ResolverTypeWrapper<Omit<UserPayload, 'user'> & { user: ResolversTypes['User'] }>;
+  ViewerRules: ResolverTypeWrapper<ViewerRules>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1779,6 +1840,7 @@ export type ResolversParentTypes = ResolversObject<{
   RequestApprovalPayload: Omit<RequestApprovalPayload, 'request'> & {
     request?: Maybe<ResolversParentTypes['ApprovalRequest']>;
   };
+  ResourceField: ResourceField;
   Restriction: Restriction;
   RevokeAssignmentInput: RevokeAssignmentInput;
   RevokePayload: Omit<RevokePayload, 'assignment'> & { assignment: ResolversParentTypes['Assignment'] };
@@ -1820,6 +1882,7 @@ export type ResolversParentTypes = ResolversObject<{
   UserEdge: Omit<UserEdge, 'node'> & { node: ResolversParentTypes['User'] };
   UserIdInput: UserIdInput;
   UserPayload: Omit<UserPayload, 'user'> & { user: ResolversParentTypes['User'] };
+  ViewerRules: ViewerRules;
 }>;
 
 export type AuthenticatedDirectiveArgs = {};
@@ -2459,6 +2522,12 @@ export type QueryResolvers<
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
   users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, Partial<QueryUsersArgs>>;
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  viewerRules?: Resolver<
+    ResolversTypes['ViewerRules'],
+    ParentType,
+    ContextType,
+    RequireFields<QueryViewerRulesArgs, 'format'>
+  >;
   whereCan?: Resolver<
     ResolversTypes['LocationConnection'],
     ParentType,
@@ -2482,6 +2551,15 @@ export type RequestApprovalPayloadResolvers<
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   request?: Resolver<Maybe<ResolversTypes['ApprovalRequest']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type ResourceFieldResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ResourceField'] = ResolversParentTypes['ResourceField'],
+> = ResolversObject<{
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type RestrictionResolvers<
@@ -2689,6 +2767,20 @@ export type UserPayloadResolvers<
   warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
+export type ViewerRulesResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ViewerRules'] = ResolversParentTypes['ViewerRules'],
+> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  format?: Resolver<ResolversTypes['RulesFormat'], ParentType, ContextType>;
+  resourceFields?: Resolver<Array<ResolversTypes['ResourceField']>, ParentType, ContextType>;
+  rules?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  subjectType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = Context> = ResolversObject<{
   ApprovalPayload?: ApprovalPayloadResolvers<ContextType>;
   ApprovalRequest?: ApprovalRequestResolvers<ContextType>;
@@ -2727,6 +2819,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   PermissionExplanation?: PermissionExplanationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RequestApprovalPayload?: RequestApprovalPayloadResolvers<ContextType>;
+  ResourceField?: ResourceFieldResolvers<ContextType>;
   Restriction?: RestrictionResolvers<ContextType>;
   RevokePayload?: RevokePayloadResolvers<ContextType>;
   Role?: RoleResolvers<ContextType>;
@@ -2750,6 +2843,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;
   UserPayload?: UserPayloadResolvers<ContextType>;
+  ViewerRules?: ViewerRulesResolvers<ContextType>;
 }>;
 
 export type DirectiveResolvers<ContextType = Context> = ResolversObject<{
