@@ -1,7 +1,7 @@
-import { bitIndexes, emptyBits, hasAll, hasBit, orInto, setBit, type Bits } from './bitset';
+import { andInto, bitIndexes, emptyBits, hasAll, hasBit, isEmpty, orInto, setBit, type Bits } from './bitset';
 import type { CompiledCatalog } from './compile';
 import { outcomeOfPolicy } from './decide';
-import type { CheckScope, UserGrants } from './grants';
+import type { CheckScope, RestrictedGrant, UserGrants } from './grants';
 import type { ToolPolicies } from './types';
 
 /**
@@ -132,15 +132,32 @@ export function exportRules(
     ...new Set([...grants.byTeam.keys(), ...grants.restricted.flatMap((r) => (r.teamId ? [r.teamId] : []))]),
   ].sort();
   const k = largestClosure(catalog);
+  const restrictionsAt = restrictionIndex(grants);
   // Without dependencies the effective set is additive: a team adds at a location nothing it does not
   // add at the root, so teams are asked about at the root alone.
   const teamLocations = catalog.dependencies.length ? [null, ...anchors] : [null];
 
   // The engine's own effective sets, per context (and for pages, per location and team).
+  // Plain contexts (no person, no groups) by team then location: most of the work, no string keys.
+  const plainMemo = [
+    new Map<string | null, Map<string | null, Bits>>(),
+    new Map<string | null, Map<string | null, Bits>>(),
+  ];
   const memo = new Map<string, Bits>();
   const effective = (c: Context, ui: boolean): Bits => {
-    const key = `${ui ? 'u' : 'r'}\u0000${c.location ?? ''}\u0000${c.team ?? ''}\u0000${c.person ?? ''}\u0000${c.groups.join('\u0000')}`;
-    let set = memo.get(key);
+    const plain = c.person === null && c.groups.length === 0;
+    let byLocation: Map<string | null, Bits> | undefined;
+    let key = '';
+    let set: Bits | undefined;
+    if (plain) {
+      const byTeam = plainMemo[ui ? 1 : 0]!;
+      byLocation = byTeam.get(c.team);
+      if (!byLocation) byTeam.set(c.team, (byLocation = new Map()));
+      set = byLocation.get(c.location);
+    } else {
+      key = JSON.stringify([ui, c.location, c.team, c.person, c.groups]);
+      set = memo.get(key);
+    }
     if (!set) {
       const scope: CheckScope = {
         locationPath: pathOf(c.location),
@@ -148,29 +165,30 @@ export function exportRules(
         personId: c.person,
         groupIds: c.groups,
       };
+      // The engine's own set; shared (memoized there for plain scopes): never modified here.
       set = grants.effective(scope, ui);
-      memo.set(key, set);
+      if (byLocation) byLocation.set(c.location, set);
+      else memo.set(key, set);
     }
     return set;
   };
-  /** The contexts right below `c`: each lower one is below one of these. */
-  const below = (c: Context, withResource: boolean): Context[] => {
-    const out: Context[] = [];
-    if (c.location !== null) out.push({ ...c, location: parentAnchor.get(c.location)! });
-    if (c.team !== null) out.push({ ...c, team: null });
-    if (withResource) {
-      if (c.person !== null) out.push({ ...c, person: null });
-      c.groups.forEach((_, i) => out.push({ ...c, groups: c.groups.filter((__, j) => j !== i) }));
+  /** What `c` adds to the contexts right below it (each lower one is below one of these), into `out`. */
+  const fresh = (out: Bits, c: Context, ui: boolean): Bits => {
+    out.set(effective(c, ui));
+    const minus = (b: Context) => {
+      const lower = effective(b, ui);
+      for (let i = 0; i < words; i++) out[i]! &= ~lower[i]!;
+    };
+    if (c.location !== null) minus({ ...c, location: parentAnchor.get(c.location)! });
+    if (c.team !== null) minus({ ...c, team: null });
+    if (!ui) {
+      if (c.person !== null) minus({ ...c, person: null });
+      for (let i = 0; i < c.groups.length; i++) minus({ ...c, groups: c.groups.filter((_, j) => j !== i) });
     }
     return out;
   };
-  const fresh = (c: Context, ui: boolean): Bits => {
-    const set = Uint32Array.from(effective(c, ui));
-    const lower = emptyBits(words);
-    for (const b of below(c, !ui)) orInto(lower, effective(b, ui));
-    for (let i = 0; i < words; i++) set[i]! &= ~lower[i]!;
-    return set;
-  };
+  const added = emptyBits(words);
+  const addedUi = emptyBits(words);
 
   const toolActions = [...catalog.tools.values()].flatMap((tool) => {
     const outcome = outcomeOfPolicy(catalog.toolMode(tool, policies).mode);
@@ -183,6 +201,14 @@ export function exportRules(
     ...Object.keys(doc.pages ?? {}).map((key) => `page:${key}`),
     ...Object.keys(doc.navigation ?? {}).map((key) => `nav:${key}`),
   ].map((action) => ({ bit: catalog.resolve(action).bit, action }));
+  // What is exported from each set: `module:action` (tools follow one) from the resource set, page and
+  // navigation entries from the pages' set.
+  const resourceMask = emptyBits(words);
+  catalog.keys.forEach((key, bit) => {
+    if (!key.startsWith('page:') && !key.startsWith('nav:')) setBit(resourceMask, bit);
+  });
+  const uiMask = emptyBits(words);
+  for (const u of uiActions) setBit(uiMask, u.bit);
   const actionsOf = (set: Bits, uiSet: Bits | null): string[] => {
     const out = bitIndexes(set)
       .map((bit) => catalog.keys[bit]!)
@@ -199,17 +225,30 @@ export function exportRules(
 
   for (const team of [null, ...teams]) {
     for (const location of team === null ? [null, ...anchors] : teamLocations) {
-      const { persons, groups } = restrictionsAt(grants, pathOf(location), team);
+      const { persons, groups } = restrictionsAt(pathOf(location), team);
       for (const { person, groups: chosen } of combinations(persons, groups, k)) {
         if (++contexts > maxContexts) throw new RulesExportLimitError();
         const c: Context = { location, team, person, groups: chosen };
         const plain = person === null && chosen.length === 0;
-        const action = actionsOf(fresh(c, false), plain ? fresh(c, true) : null);
-        if (!action.length) continue;
+        fresh(added, c, false);
+        andInto(added, resourceMask);
+        if (plain) andInto(fresh(addedUi, c, true), uiMask);
+        else addedUi.fill(0);
+        if (isEmpty(added) && isEmpty(addedUi)) continue;
+        // Grouped by what the context adds (its bits) and its other conditions: the actions are
+        // worked out once per group.
+        const bits = `${added.join(',')}|${addedUi.join(',')}`;
+        const key = team === null && plain ? bits : JSON.stringify([team, person, chosen, bits]);
+        const group = location === null ? undefined : grouped.get(key);
+        if (group) {
+          group.locations.push(location!);
+          continue;
+        }
         const rest: ResourceConditions = {};
         if (team !== null) rest.teamIds = team;
         if (person !== null) rest.personId = person;
         if (chosen.length) rest.groupIds = chosen.length === 1 ? chosen[0]! : { $all: chosen };
+        const action = actionsOf(added, plain ? addedUi : null);
         if (location === null) {
           rootRules.push(
             Object.keys(rest).length
@@ -218,10 +257,7 @@ export function exportRules(
           );
           continue;
         }
-        const key = `${JSON.stringify(rest)}\u0000${action.join(',')}`;
-        const group = grouped.get(key);
-        if (group) group.locations.push(location);
-        else grouped.set(key, { action, rest, locations: [location] });
+        grouped.set(key, { action, rest, locations: [location] });
       }
     }
   }
@@ -244,46 +280,67 @@ export function packRules(rules: readonly ExportedRule[]): (string | ResourceCon
   );
 }
 
-/** The persons and groups named by the restricted assignments that apply at a location, in a team. */
-function restrictionsAt(
+/**
+ * The persons and groups named by the restricted assignments that apply at a location (given by its
+ * path), in a team (null: none). Built once: restricted assignments by location and by team.
+ */
+function restrictionIndex(
   grants: UserGrants,
-  path: readonly string[],
-  team: string | null,
-): { persons: string[]; groups: string[] } {
-  const persons = new Set<string>();
-  const groups = new Set<string>();
+): (path: readonly string[], team: string | null) => { persons: string[]; groups: string[] } {
+  const none = { persons: [], groups: [] };
+  if (!grants.restricted.length) return () => none;
+  const byScope = new Map<string, RestrictedGrant[]>();
   for (const r of grants.restricted) {
-    const applies = r.teamId ? r.teamId === team : !r.locationId || path.includes(r.locationId);
-    if (!applies) continue;
-    if (r.personId != null) persons.add(r.personId);
-    for (const g of r.groupIds) groups.add(g);
+    const key = r.teamId ? `t:${r.teamId}` : r.locationId ? `l:${r.locationId}` : 'org';
+    const list = byScope.get(key);
+    if (list) list.push(r);
+    else byScope.set(key, [r]);
   }
-  return { persons: [...persons].sort(), groups: [...groups].sort() };
+  return (path, team) => {
+    const persons = new Set<string>();
+    const groups = new Set<string>();
+    const add = (list: RestrictedGrant[] | undefined) => {
+      for (const r of list ?? []) {
+        if (r.personId != null) persons.add(r.personId);
+        for (const g of r.groupIds) groups.add(g);
+      }
+    };
+    add(byScope.get('org'));
+    for (const id of path) add(byScope.get(`l:${id}`));
+    if (team !== null) add(byScope.get(`t:${team}`));
+    return persons.size || groups.size ? { persons: [...persons].sort(), groups: [...groups].sort() } : none;
+  };
 }
+
+/** The one combination where no restricted assignment applies. */
+const NONE: readonly { person: string | null; groups: string[] }[] = [{ person: null, groups: [] }];
 
 /**
  * Every choice of at most one person and some groups, at most `k` in all (none first): a permission
  * needs at most one matching person or group per permission of its requirement closure.
  */
-function* combinations(
+function combinations(
   persons: readonly string[],
   groups: readonly string[],
   k: number,
-): Generator<{ person: string | null; groups: string[] }> {
+): readonly { person: string | null; groups: string[] }[] {
+  if (!persons.length && !groups.length) return NONE;
+  const out: { person: string | null; groups: string[] }[] = [];
   for (const person of [null, ...persons]) {
     const room = k - (person === null ? 0 : 1);
     const chosen: string[] = [];
-    function* pick(from: number): Generator<{ person: string | null; groups: string[] }> {
-      yield { person, groups: [...chosen] };
+    const pick = (from: number) => {
+      out.push({ person, groups: [...chosen] });
       if (chosen.length >= room) return;
       for (let i = from; i < groups.length; i++) {
         chosen.push(groups[i]!);
-        yield* pick(i + 1);
+        pick(i + 1);
         chosen.pop();
       }
-    }
-    yield* pick(0);
+    };
+    pick(0);
   }
+  return out;
 }
 
 /** The size of the largest requirement closure (a permission and all it requires, transitively). */
