@@ -268,6 +268,45 @@ describe('CASL rules export vs rolegate (random worlds)', () => {
 });
 
 /**
+ * The export's premise, checked on the engine itself: more assignments that apply never take a
+ * permission away (rules 1–8, dependencies to a fixpoint, each team alone). A user's answer with one
+ * assignment more (any of another user's, or a copy of their own moved to another scope) is the same
+ * or more, for every permission of every check.
+ */
+describe('monotonicity: an assignment more never removes a permission', () => {
+  test('engine decisions with an extra assignment are a superset', () => {
+    fc.assert(
+      fc.property(worldArbitrary, fc.nat(), fc.nat(), (world, pick, from) => {
+        const compiled = compileWorld(world);
+        const pool = world.users.flatMap((u) => u.assignments);
+        if (!pool.length) return;
+        const extra = { ...pool[pick % pool.length]!, id: 'extra' };
+        for (const u of world.users) {
+          const before = new UserGrants(compiled, u, NOW);
+          const more: Subject = {
+            ...u,
+            memberOf: [...(u.memberOf ?? []), ...(from % 2 && extra.teamId ? [extra.teamId] : [])],
+            assignments: [...u.assignments, extra],
+          };
+          const after = new UserGrants(compiled, more, NOW);
+          for (const { request } of world.checks) {
+            for (const permission of checkable(world)) {
+              const r = { ...request, permission };
+              if (decide(compiled, before, r, world.policies) === 'DENY') continue;
+              expect({ r, got: decide(compiled, after, r, world.policies) }).toEqual({
+                r,
+                got: decide(compiled, before, r, world.policies),
+              });
+            }
+          }
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+/**
  * Broken exports must be caught: each is a plausible way to get the export wrong. A disagreement
  * counts only where the real export agrees with rolegate.
  */
