@@ -11,6 +11,7 @@ import { directoryResolvers } from './resolvers/directory';
 import { mutationResolvers } from './resolvers/mutations';
 import { approvalResolvers } from './resolvers/approvals';
 import { catalogResolvers } from './resolvers/catalog';
+import { rulesResolvers } from './resolvers/rules';
 import { DateTime, JSONScalar } from './resolvers/scalars';
 import type { Guard } from './guards/directives';
 import type { Context } from './context';
@@ -53,6 +54,7 @@ export function buildUnguardedSchema(): GraphQLSchema {
       mutationResolvers,
       approvalResolvers,
       catalogResolvers,
+      rulesResolvers,
     ] as never,
   });
 }

@@ -3,6 +3,7 @@ import { OPERATIONS } from '../catalog';
 import {
   decide,
   explain,
+  exportRules,
   hasBit,
   UnknownPermissionError,
   type CheckRequest,
@@ -10,6 +11,7 @@ import {
   type Names,
   type Subject,
   type Outcome,
+  type RulesExport,
 } from '../engine';
 import { isVersion } from '../consistency/versions';
 import { StoreError } from '../store';
@@ -225,6 +227,27 @@ export class Authz {
       flags: [...grants.flags],
       version: this.version,
     };
+  }
+
+  /**
+   * Every rule a user holds, for a client-side library (CASL): decided there exactly as here, for any
+   * location (the cascade as conditions on the resource's `locationPath`), team, person and groups.
+   * The paths of the locations the user's assignments name come from the request's loaders.
+   */
+  async rules(userId: string): Promise<RulesExport & { userId: string; version: string }> {
+    const grants = await this.loaders.grants.load(userId);
+    if (!grants) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
+    const named = new Set(grants.byLocation.keys());
+    for (const r of grants.restricted) if (r.locationId) named.add(r.locationId);
+    const paths = new Map<string, string[]>();
+    await Promise.all(
+      [...named].map(async (id) => {
+        const path = await this.loaders.paths.load(id);
+        if (path) paths.set(id, path);
+      }),
+    );
+    const out = exportRules(this.catalog, grants, { paths, policies: this.state.policies });
+    return { ...out, userId, version: this.version };
   }
 
   /** The location's path for the engine; [] for the root; null when it does not exist here. */

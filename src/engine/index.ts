@@ -20,5 +20,14 @@ export {
   type PermissionExplanation,
 } from './explain';
 export { UnknownPermissionError } from './errors';
+export {
+  exportRules,
+  packRules,
+  REQUEST_APPROVAL_PREFIX,
+  RulesExportLimitError,
+  type ExportedRule,
+  type ResourceConditions,
+  type RulesExport,
+} from './rules-export';
 export { bitIndexes, emptyBits, hasBit, orInto, type Bits } from './bitset';
 export type { Assignment, CheckRequest, Outcome, Subject, ToolPolicies } from './types';

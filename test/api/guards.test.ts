@@ -291,6 +291,20 @@ function queryCalls(w: World): Record<string, Call[]> {
         expect: 'data',
       },
     ],
+    // Only yourself (or a key with decisions:check): another user's rules show all they hold.
+    viewerRules: [
+      {
+        query: `query($u: ID) { viewerRules(userId: $u) { count } }`,
+        variables: { u: w.ownerId },
+        expect: 'forbidden',
+      },
+      { query: `{ viewerRules { count } }`, expect: 'data' },
+      {
+        query: `query($u: ID) { viewerRules(userId: $u) { count } }`,
+        variables: { u: w.nobodyId },
+        expect: 'data',
+      },
+    ],
     whoCan: [
       {
         query: `query($p: String!) { whoCan(permission: $p) { edges { node { id } } } }`,

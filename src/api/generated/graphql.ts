@@ -1146,6 +1146,12 @@ export type Query = {
   users?: Maybe<UserConnection>;
   /** The signed-in user; null for a service key. */
   viewer?: Maybe<User>;
+  /**
+   * Every rule a user (default: the viewer) holds, for a client-side library such as CASL. A user reads
+   * their own; another user's need an API key with `decisions:check` (their rules show where they hold
+   * what in the whole organization, so a user's `checkOthers` at one location is not enough).
+   */
+  viewerRules?: Maybe<ViewerRules>;
   /** Every location where a user holds `permission`, page by page. */
   whereCan?: Maybe<LocationConnection>;
   /**
@@ -1390,6 +1396,22 @@ export type QueryUsersArgs = {
  * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
  * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
+export type QueryViewerRulesArgs = {
+  format?: RulesFormat;
+  userId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/**
+ * The root of every read. Each concept (decisions, users, locations, teams, roles, the organization)
+ * adds its own fields in its own file.
+ *
+ * Every guarded or failing read is nullable: a refusal (`FORBIDDEN`), a stale id (`NOT_FOUND`) or any
+ * other error costs that one field, which is null with its error at its path in `errors`, and the rest of
+ * the request still answers. One request can then draw a whole page: `viewer` keeps its data when `users`
+ * is refused. Result unions would say the same in every field's type and every client's fragments; the
+ * error's `extensions` (its `code`, and `permission` and `scope` for `FORBIDDEN`) already say it the same
+ * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
+ */
 export type QueryWhereCanArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -1445,6 +1467,15 @@ export type RequestApprovalPayload = {
   request?: Maybe<ApprovalRequest>;
   /** The organization's version the decision was made at. */
   version: Scalars['String']['output'];
+};
+
+/** A field of the resource object a client builds for `ability.can`. */
+export type ResourceField = {
+  __typename?: 'ResourceField';
+  description: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  /** `[ID!]` or `ID`. */
+  type: Scalars['String']['output'];
 };
 
 export type Restriction = {
@@ -1503,6 +1534,14 @@ export type RolePayload = {
   /** Things about the organization to look at after this write, e.g. a flag the catalog wants held that nobody holds now. */
   warnings: Array<Scalars['String']['output']>;
 };
+
+/** How `viewerRules` writes the rules. */
+export type RulesFormat =
+  /**
+   * CASL (`@casl/ability` 6 and 7): `packRules`'s form, each rule `[actions, subject, conditions?]`
+   * with actions joined by commas. Read them with `unpackRules` and load them into `createMongoAbility`.
+   */
+  'CASL';
 
 export type ScopeType = 'location' | 'org' | 'team';
 
@@ -1788,6 +1827,32 @@ export type UserScope = {
   type: ScopeType;
 };
 
+/**
+ * Every rule a user holds, in one answer, for a client-side library that then decides exactly as
+ * `check` would, for any resource. Build the resource as `resourceFields` say and ask
+ * `ability.can(action, subject('Resource', resource))`. Actions: `module:action`; `page:<key>` and
+ * `nav:<key>`; `tool:<name>` when a check of the tool is ALLOW; `request_approval:tool:<name>` when it
+ * is REQUIRES_APPROVAL (ask for approval: `requestApproval`); a tool that is DENY has neither. Every
+ * rule's subject is `all`.
+ */
+export type ViewerRules = {
+  __typename?: 'ViewerRules';
+  /** How many rules `rules` holds. */
+  count: Scalars['Int']['output'];
+  /** When the earliest assignment that counts now expires: fetch the rules again before then. Null: none expires. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  format: RulesFormat;
+  /** The fields of the resource object that the rules' conditions read. */
+  resourceFields: Array<ResourceField>;
+  /** The rules, packed (see `RulesFormat`). A locked or deleted user has none. */
+  rules: Scalars['JSON']['output'];
+  /** The subject type of every rule: `all` (any subject type, or a plain object, is decided). */
+  subjectType: Scalars['String']['output'];
+  userId: Scalars['ID']['output'];
+  /** The organization's version the rules were made at: after a mutation, fetch them again. */
+  version: Scalars['String']['output'];
+};
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -1964,6 +2029,7 @@ export type ResolversTypes = ResolversObject<{
   RequestApprovalPayload: ResolverTypeWrapper<
     Omit<RequestApprovalPayload, 'request'> & { request?: Maybe<ResolversTypes['ApprovalRequest']> }
   >;
+  ResourceField: ResolverTypeWrapper<ResourceField>;
   Restriction: ResolverTypeWrapper<Restriction>;
   RevokeAssignmentInput: RevokeAssignmentInput;
   RevokePayload: ResolverTypeWrapper<
@@ -1973,6 +2039,7 @@ export type ResolversTypes = ResolversObject<{
   RoleKeyInput: RoleKeyInput;
   RoleKind: null;
   RolePayload: ResolverTypeWrapper<Omit<RolePayload, 'role'> & { role: ResolversTypes['Role'] }>;
+  RulesFormat: RulesFormat;
   ScopeType: null;
   SetNotificationAddressesInput: SetNotificationAddressesInput;
   SetNotificationSettingsInput: SetNotificationSettingsInput;
@@ -2025,6 +2092,7 @@ export type ResolversTypes = ResolversObject<{
       team?: Maybe<ResolversTypes['Team']>;
     }
   >;
+  ViewerRules: ResolverTypeWrapper<ViewerRules>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -2095,6 +2163,7 @@ export type ResolversParentTypes = ResolversObject<{
   RequestApprovalPayload: Omit<RequestApprovalPayload, 'request'> & {
     request?: Maybe<ResolversParentTypes['ApprovalRequest']>;
   };
+  ResourceField: ResourceField;
   Restriction: Restriction;
   RevokeAssignmentInput: RevokeAssignmentInput;
   RevokePayload: Omit<RevokePayload, 'assignment'> & { assignment: ResolversParentTypes['Assignment'] };
@@ -2141,6 +2210,7 @@ export type ResolversParentTypes = ResolversObject<{
     location?: Maybe<ResolversParentTypes['Location']>;
     team?: Maybe<ResolversParentTypes['Team']>;
   };
+  ViewerRules: ViewerRules;
 }>;
 
 export type AuthenticatedDirectiveArgs = {};
@@ -2841,6 +2911,12 @@ export type QueryResolvers<
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
   users?: Resolver<Maybe<ResolversTypes['UserConnection']>, ParentType, ContextType, Partial<QueryUsersArgs>>;
   viewer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  viewerRules?: Resolver<
+    Maybe<ResolversTypes['ViewerRules']>,
+    ParentType,
+    ContextType,
+    RequireFields<QueryViewerRulesArgs, 'format'>
+  >;
   whereCan?: Resolver<
     Maybe<ResolversTypes['LocationConnection']>,
     ParentType,
@@ -2864,6 +2940,15 @@ export type RequestApprovalPayloadResolvers<
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   request?: Resolver<Maybe<ResolversTypes['ApprovalRequest']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type ResourceFieldResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ResourceField'] = ResolversParentTypes['ResourceField'],
+> = ResolversObject<{
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type RestrictionResolvers<
@@ -3101,6 +3186,20 @@ export type UserScopeResolvers<
   type?: Resolver<ResolversTypes['ScopeType'], ParentType, ContextType>;
 }>;
 
+export type ViewerRulesResolvers<
+  ContextType = Context,
+  ParentType extends ResolversParentTypes['ViewerRules'] = ResolversParentTypes['ViewerRules'],
+> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  format?: Resolver<ResolversTypes['RulesFormat'], ParentType, ContextType>;
+  resourceFields?: Resolver<Array<ResolversTypes['ResourceField']>, ParentType, ContextType>;
+  rules?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  subjectType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = Context> = ResolversObject<{
   ApprovalPayload?: ApprovalPayloadResolvers<ContextType>;
   ApprovalRequest?: ApprovalRequestResolvers<ContextType>;
@@ -3144,6 +3243,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   PermissionInfo?: PermissionInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RequestApprovalPayload?: RequestApprovalPayloadResolvers<ContextType>;
+  ResourceField?: ResourceFieldResolvers<ContextType>;
   Restriction?: RestrictionResolvers<ContextType>;
   RevokePayload?: RevokePayloadResolvers<ContextType>;
   Role?: RoleResolvers<ContextType>;
@@ -3169,6 +3269,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   UserEdge?: UserEdgeResolvers<ContextType>;
   UserPayload?: UserPayloadResolvers<ContextType>;
   UserScope?: UserScopeResolvers<ContextType>;
+  ViewerRules?: ViewerRulesResolvers<ContextType>;
 }>;
 
 export type DirectiveResolvers<ContextType = Context> = ResolversObject<{

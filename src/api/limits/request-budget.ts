@@ -14,6 +14,8 @@ export const DECISION_FIELDS: Readonly<Record<string, number | { itemsOf: string
   check: 1,
   explain: 1,
   capabilities: 1,
+  // Its work grows with the user's own assignments, not with the organization (at most a few ms).
+  viewerRules: 1,
   checks: { itemsOf: 'inputs' },
 };
 
