@@ -14,7 +14,7 @@ const MAX_FIELD_CHARS = 320;
  *
  * - callers on a loopback address (the socket's, not a header's), naming a loopback host (`Host`:
  *   localhost, 127.x.x.x, [::1]: a DNS-rebound name reaching 127.0.0.1 is refused);
- * - requests that are no browser's: no `Origin` and no `Sec-Fetch-*` header. A page of any origin,
+ * - requests that are no browser's: no `Origin` and no `Sec-Fetch-Site` header. A page of any origin,
  *   even on this machine, cannot mint tokens; the route is left out of CORS too, and needs
  *   `content-type: application/json`, which a page cannot send elsewhere without a preflight;
  * - for an active user of the organization named (see developmentTokenFor).
@@ -66,7 +66,9 @@ function refusal(req: FastifyRequest): { status: number; code: string; message: 
       code: 'FORBIDDEN',
       message: 'development tokens are given to requests for localhost or 127.0.0.1 only',
     };
-  if (req.headers.origin !== undefined || Object.keys(req.headers).some((h) => h.startsWith('sec-fetch-')))
+  // Browsers send Origin with every POST, and Sec-Fetch-Site to localhost; Node's fetch sends neither
+  // (only Sec-Fetch-Mode), nor does curl.
+  if (req.headers.origin !== undefined || req.headers['sec-fetch-site'] !== undefined)
     return { status: 403, code: 'FORBIDDEN', message: 'development tokens are not given to web pages' };
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json')
