@@ -18,6 +18,11 @@ export interface Config {
    * its work stops. Default 10000 (10 s).
    */
   requestTimeoutMs: number;
+  /**
+   * ROLEGATE_CORS_ORIGINS — the browser origins (`scheme://host[:port]`, comma-separated, compared
+   * exactly) whose pages may call /graphql from another origin. Default none: no CORS headers at all.
+   */
+  corsOrigins: string[];
 }
 
 /** The request deadline when ROLEGATE_REQUEST_TIMEOUT_MS is unset. */
@@ -48,7 +53,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<
     redisUrl: flags.redisUrl ?? (env.REDIS_URL || undefined),
     env: mode,
     requestTimeoutMs: timeout,
+    corsOrigins: flags.corsOrigins ?? parseCorsOrigins(env.ROLEGATE_CORS_ORIGINS),
   };
+}
+
+/**
+ * ROLEGATE_CORS_ORIGINS as a list of origins, each exactly as a browser sends it in `Origin`
+ * (`http://localhost:5173`: a scheme, a host, a port unless it is the scheme's default; no path, no
+ * trailing slash). `*` is refused: the gateway answers with credentials allowed, which browsers never
+ * combine with `*`, and a wildcard would let every web page a user visits call the API with the
+ * tokens it can get hold of. Throws ConfigError naming the entry.
+ */
+export function parseCorsOrigins(text: string | undefined): string[] {
+  return checkCorsOrigins(
+    (text ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  );
+}
+
+/** The origins unchanged when each is one (see parseCorsOrigins); ConfigError otherwise. */
+export function checkCorsOrigins(origins: readonly string[]): string[] {
+  for (const origin of origins) {
+    if (origin === '*' || origin.includes('*'))
+      throw new ConfigError(
+        `ROLEGATE_CORS_ORIGINS cannot contain "*": list each origin allowed (e.g. http://localhost:5173); credentials are allowed for those, and browsers refuse them with a wildcard`,
+      );
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+      throw new ConfigError(
+        `ROLEGATE_CORS_ORIGINS: "${origin}" is not an origin: write scheme://host[:port], e.g. http://localhost:5173`,
+      );
+    if (url.origin !== origin)
+      throw new ConfigError(
+        `ROLEGATE_CORS_ORIGINS: "${origin}" is not written as browsers send it: write "${url.origin}" (no path, no trailing slash, no default port)`,
+      );
+  }
+  return [...new Set(origins)];
 }
 
 function numberOr(text: string | undefined, fallback: number): number {

@@ -86,7 +86,7 @@ async function build(
   try {
     viewer = await deps.authenticator.authenticate(headers.authorization);
   } catch (err) {
-    if (err instanceof AuthenticationError) throw unauthenticated(err.message);
+    if (err instanceof AuthenticationError) throw unauthenticated(err.message, err.reason);
     throw err;
   }
   const state = await deps.orgStates.load(viewer.orgId);

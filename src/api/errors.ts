@@ -1,3 +1,4 @@
+import { HeaderMap } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { CatalogError } from '../catalog';
@@ -5,14 +6,19 @@ import { UnknownPermissionError } from '../engine';
 import { ForbiddenError, InvalidInputError } from '../decisions/errors';
 import { StoreError } from '../store';
 import { ImportFileError } from '../import';
+import type { AuthenticationFailure } from '../identity/tokens';
 import { DeadlineExceededError } from './limits/deadline';
+import { LimitExceededError } from './limits/limit-error';
 
 /**
  * Two kinds of error: expected refusals, typed, with a code from this list and what was refused; and
  * everything else, masked for the client as "Unexpected error." and logged whole.
  */
 export const ErrorCode = {
+  /** No credentials, or credentials that are not valid (bad token or key, locked or deleted user). */
   UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** A genuine token past its `exp` (or ROLEGATE_JWT_MAX_AGE): refresh it and send the request again. */
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
   FORBIDDEN: 'FORBIDDEN',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   NOT_FOUND: 'NOT_FOUND',
@@ -44,10 +50,37 @@ export function forbidden(err: ForbiddenError): GraphQLError {
   });
 }
 
-export function unauthenticated(message: string): GraphQLError {
+/** The realm of every `WWW-Authenticate` challenge. */
+const REALM = 'rolegate';
+
+/**
+ * Refused credentials, HTTP 401 with an RFC 6750 challenge: `Bearer realm="rolegate"` alone when none
+ * were sent (§3.1: no error code then), `error="invalid_request"` for an Authorization header that is
+ * not `Bearer <token>`, and `error="invalid_token"` for a bad, revoked or expired token, the last
+ * with the code TOKEN_EXPIRED and `error_description="The access token expired"`.
+ */
+export function unauthenticated(message: string, reason: AuthenticationFailure = 'invalid'): GraphQLError {
+  const expired = reason === 'expired';
   return new GraphQLError(message, {
-    extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
+    extensions: {
+      code: expired ? ErrorCode.TOKEN_EXPIRED : ErrorCode.UNAUTHENTICATED,
+      http: { status: 401, headers: new HeaderMap([['www-authenticate', bearerChallenge(reason, message)]]) },
+    },
   });
+}
+
+/** The `WWW-Authenticate` value for a refusal (RFC 6750 §3). */
+export function bearerChallenge(reason: AuthenticationFailure, message: string): string {
+  if (reason === 'missing') return `Bearer realm="${REALM}"`;
+  const error = reason === 'malformed' ? 'invalid_request' : 'invalid_token';
+  // error_description is a quoted-string of printable ASCII without `"` or `\` (RFC 6750 §3).
+  const description = message.replace(/[^\x20-\x7e]|["\\]/g, '');
+  return `Bearer realm="${REALM}", error="${error}", error_description="${description}"`;
+}
+
+/** Whether an error's code is a refusal of the credentials (either code). */
+export function isAuthenticationCode(code: unknown): boolean {
+  return code === ErrorCode.UNAUTHENTICATED || code === ErrorCode.TOKEN_EXPIRED;
 }
 
 /** The store and the shared cache cannot be reached: nothing is decided or changed (HTTP 503). */
@@ -111,6 +144,9 @@ function classify(
   ) {
     return { ...base, message: original.message, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   }
+  const limit = limitOf(error);
+  if (limit)
+    return { message: limit.message, extensions: { code: ErrorCode.BAD_USER_INPUT, limit: limit.kind } };
   if (original instanceof DeadlineExceededError) {
     return { ...base, message: original.message, extensions: { code: ErrorCode.REQUEST_TIMEOUT } };
   }
@@ -137,10 +173,17 @@ function classify(
   }
   // graphql's parser names its token limit ("Document contains more that N tokens"): never tell it.
   if (code === 'GRAPHQL_PARSE_FAILED' && /contains more th(?:an|at) \d+ tokens/.test(formatted.message)) {
-    return { message: 'Syntax Error: the document is too large.', extensions: { code } };
+    const tokens = new LimitExceededError('tokens');
+    return { message: tokens.message, extensions: { code: ErrorCode.BAD_USER_INPUT, limit: tokens.kind } };
   }
   if (typeof code === 'string' && REQUEST_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
-    const { stacktrace: _stack, exception: _exception, ...extensions } = formatted.extensions ?? {};
+    // `http` (status and headers) is Apollo's to apply over HTTP; over WebSocket it is not the client's.
+    const {
+      stacktrace: _stack,
+      exception: _exception,
+      http: _http,
+      ...extensions
+    } = formatted.extensions ?? {};
     return { ...base, extensions };
   }
   log(original);
@@ -149,6 +192,18 @@ function classify(
     ...(formatted.path ? { path: formatted.path } : {}),
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
+}
+
+/**
+ * A limit refused: thrown by a validation rule (graphql-armor's onReject, see limits/limit-error.ts),
+ * which Apollo wraps as a validation error, or by the request budget.
+ */
+function limitOf(error: unknown): LimitExceededError | null {
+  for (let e = error; e instanceof Error; e = (e as GraphQLError).originalError ?? undefined) {
+    if (e instanceof LimitExceededError) return e;
+    if (!(e instanceof GraphQLError)) break;
+  }
+  return null;
 }
 
 function isClientStatus(http: unknown): boolean {

@@ -6,14 +6,17 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { GraphQLError } from 'graphql';
 import { openGatewayServices, type GatewayServicesOptions } from '../app/gateway';
-import { DEFAULT_REQUEST_TIMEOUT_MS, type Config } from '../config';
+import { checkCorsOrigins, DEFAULT_REQUEST_TIMEOUT_MS, type Config } from '../config';
 import type { CacheSizes } from '../decisions/caches';
-import type { AuthConfig } from '../identity/tokens';
+import { authConfigFromEnv, type AuthConfig } from '../identity/tokens';
 import type { Store } from '../store';
 import { buildContext, type Context } from './context';
+import { registerCors } from './cors';
+import { registerDevTokenRoute } from './dev-token';
 import { formatError } from './errors';
 import { bodyLimits } from './limits/body-limit';
 import { Deadline } from './limits/deadline';
+import { armorRefusal, LimitExceededError } from './limits/limit-error';
 import { useRequestLimits } from './limits/use-request-limits';
 import { liveOptions, type LiveOptions } from './live/options';
 import { useNoHttpSubscriptions } from './live/use-no-http-subscriptions';
@@ -21,7 +24,8 @@ import { startLiveServer } from './live/websocket-server';
 import { buildSchema } from './schema';
 
 /**
- * Request limits. They are never told to clients (errors say "too deep", not by how much). The limits
+ * Request limits. They are never told to clients: a refusal names the kind of limit (a
+ * LimitExceededError: "too many aliases in this operation"), not its value. The limits
  * of the API itself (decisions, expensive fields, input lengths) are in src/api/limits/.
  */
 const LIMITS = {
@@ -55,7 +59,8 @@ export interface GatewayOptions {
    * answer from before it until the next write through a gateway.
    */
   store: Store;
-  config: Pick<Config, 'port' | 'env'> & Partial<Pick<Config, 'redisUrl' | 'requestTimeoutMs'>>;
+  config: Pick<Config, 'port' | 'env'> &
+    Partial<Pick<Config, 'redisUrl' | 'requestTimeoutMs' | 'corsOrigins'>>;
   /**
    * How long a request may run before it is answered REQUEST_TIMEOUT and its work stops. Default:
    * `config.requestTimeoutMs`, else 10 s.
@@ -102,14 +107,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       `requestTimeoutMs must be a positive number of milliseconds, got ${requestTimeoutMs}`,
     );
   const live = liveOptions(options.live);
+  // Checked before anything is opened: a bad origin (or "*") is a refusal to start, not a leak.
+  const corsOrigins = checkCorsOrigins(config.corsOrigins ?? []);
   const { schema } = buildSchema();
+  const auth = options.auth ?? authConfigFromEnv();
 
   const services = await openGatewayServices({
     db: options.store.db,
     env: config.env,
     redisUrl: config.redisUrl,
     cache: options.cache,
-    auth: options.auth,
+    auth,
     log,
     strictVersions: options.strictVersions,
     approvals: options.approvals,
@@ -117,14 +125,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { store, metrics } = services;
   const deps = { ...services, requestTimeoutMs };
 
+  // Each refusal is a LimitExceededError naming its kind (armor's own says "Syntax Error: Query
+  // validation error." for every kind).
   const armor = new ApolloArmor({
-    maxDepth: { n: LIMITS.depth, exposeLimits: false },
-    maxAliases: { n: LIMITS.aliases, exposeLimits: false },
-    maxDirectives: { n: LIMITS.directives, exposeLimits: false },
-    // Tokens are limited by graphql's own parser (parseOptions below): armor's token plugin re-parses
-    // in a plugin hook, and a syntax error thrown there became a 500.
+    maxDepth: { n: LIMITS.depth, ...armorRefusal('depth') },
+    maxAliases: { n: LIMITS.aliases, ...armorRefusal('aliases') },
+    maxDirectives: { n: LIMITS.directives, ...armorRefusal('directives') },
+    // Tokens are limited by graphql's own parser (parseOptions below; formatError names the kind):
+    // armor's token plugin re-parses in a plugin hook, and a syntax error thrown there became a 500.
     maxTokens: { enabled: false },
-    costLimit: { maxCost: LIMITS.cost, exposeLimits: false },
+    costLimit: { maxCost: LIMITS.cost, ...armorRefusal('cost') },
     // Suggestions are hidden by graphql itself (validationOptions) and by formatError, every kind of them.
     blockFieldSuggestion: { enabled: false },
   }).protect();
@@ -155,8 +165,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   await apollo.start();
 
   const app = Fastify({ bodyLimit: LIMITS.bodyBytes, logger: false });
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
-    // Fastify's own refusals (bad JSON, body too large) keep their status and message; nothing else leaks.
+  // Before any route: preflights from the listed origins are answered before anything else runs.
+  await registerCors(app, corsOrigins);
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const limit = new LimitExceededError('body');
+      return reply.status(413).send({ errors: [{ message: limit.message, extensions: limit.extensions }] });
+    }
+    // Fastify's own refusals (bad JSON, a media type it cannot read) keep their status and message;
+    // nothing else leaks.
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) log({ level: 'error', msg: 'unexpected error', error: describe(err) });
     void reply.status(status).send({
@@ -201,9 +218,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  // The route @as-integrations/fastify's plugin would register, with the import's larger body limit.
+  // Development only, with the development signing key (tokens of an identity provider are its own).
+  if (development && !auth.jwksUrl && !auth.publicKey) registerDevTokenRoute(app, store, auth);
+  // The route @as-integrations/fastify's plugin would register, with the import's larger body limit,
+  // less OPTIONS: Apollo has no answer to a preflight but its CSRF refusal. A listed origin's
+  // preflight is answered by CORS (see cors.ts); any other OPTIONS gets the 405 below.
   app.route({
-    method: ['GET', 'POST', 'OPTIONS'],
+    method: ['GET', 'POST'],
     url: '/graphql',
     bodyLimit: LIMITS.importBodyBytes,
     preHandler: bodyLimits(app, { ...LIMITS, maxTokens: LIMITS.tokens }),

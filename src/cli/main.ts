@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { CatalogError } from '../catalog';
 import { ConfigError } from '../config';
+import { CommandError } from './command-error';
 import { ImportFileError } from '../import';
 import { StoreError } from '../store';
 import { approvalsCommand } from './approvals';
@@ -34,6 +35,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   const expected =
     err instanceof StoreError ||
     err instanceof ConfigError ||
+    err instanceof CommandError ||
     err instanceof CatalogError ||
     err instanceof ImportFileError ||
     (err instanceof Error && (err as NodeJS.ErrnoException).code === 'ENOENT');

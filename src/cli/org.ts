@@ -1,9 +1,11 @@
 import { Command, Option } from 'commander';
+import { developmentTokenFor } from '../identity/dev-token';
 import { authConfigFromEnv, developmentSecret, signDevelopmentToken } from '../identity/tokens';
+import { tokenFromServer } from './dev-token-client';
 import { createOrganization, seedDemo } from './setup';
 import { openWriterServices } from '../app/gateway';
 import { ConfigError, loadConfig } from '../config';
-import { isUuid, openStore, StoreError, type Store } from '../store';
+import { openStore, type Store } from '../store';
 import { storeConfig, withStoreOptions } from './store-options';
 
 type StoreOptions = { databaseUrl?: string; dataDir?: string };
@@ -57,29 +59,37 @@ export function initCommand(): Command {
     });
 }
 
-/** `rolegate token --org --user`: a development token (refused in production). */
+/**
+ * `rolegate token --org --user [--url]`: a development token (refused in production). It asks the
+ * running gateway first (POST /dev/token at --url, default http://127.0.0.1:$PORT), since the embedded
+ * store is one process's; when nothing listens there, it opens the store itself.
+ */
 export function tokenCommand(): Command {
   return withStoreOptions(
-    new Command('token').description('print a development token for a user (development only)'),
+    new Command('token').description(
+      'print a development token for a user (development only): from the running gateway, else from the store',
+    ),
   )
     .requiredOption('--org <id>', 'organization id')
     .requiredOption('--user <email|id>', "the user's email or id")
-    .action(async (options: StoreOptions & { org: string; user: string }) => {
-      if (loadConfig().env === 'production')
+    .option('--url <url>', 'the running gateway (default http://127.0.0.1:$PORT, PORT default 4000)')
+    .action(async (options: StoreOptions & { org: string; user: string; url?: string }) => {
+      const config = loadConfig();
+      if (config.env === 'production')
         throw new ConfigError('development tokens are refused in production (ROLEGATE_ENV=production)');
-      await withStore(options, async (store) => {
-        if (!(await store.organizations.get(options.org)))
-          throw new StoreError('NOT_FOUND', `organization ${options.org} does not exist`);
-        const user = isUuid(options.user)
-          ? (await store.users.getMany(options.org, [options.user]))[0]
-          : await store.users.byEmail(options.org, options.user);
-        if (!user)
-          throw new StoreError(
-            'NOT_FOUND',
-            `user ${options.user} does not exist in organization ${options.org}`,
-          );
-        process.stdout.write(`${await devToken(store, options.org, user.id)}\n`);
-      });
+      const served = await tokenFromServer(
+        options.url ?? `http://127.0.0.1:${config.port}`,
+        options.org,
+        options.user,
+      );
+      const token =
+        served ??
+        (await withStore(
+          options,
+          async (store) =>
+            (await developmentTokenFor(store, authConfigFromEnv(), options.org, options.user)).token,
+        ));
+      process.stdout.write(`${token}\n`);
     });
 }
 

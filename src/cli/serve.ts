@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { seedDemo } from './setup';
+import { seedDemo, type DemoUser } from './setup';
 import { startGateway } from '../api/server';
 import { describeRedis, describeStore, loadConfig } from '../config';
 import { openStore } from '../store';
@@ -31,7 +31,7 @@ export function serveCommand(): Command {
         ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       });
       const store = await openStore(config);
-      let demo: { orgId: string; ownerId: string } | undefined;
+      let demo: Awaited<ReturnType<typeof seedDemo>> | undefined;
       if (
         config.env === 'development' &&
         !config.databaseUrl &&
@@ -65,10 +65,8 @@ export function serveCommand(): Command {
           variables: { input: { userId: demo.ownerId, permission: 'user:create' } },
         });
         out('');
-        out('First start: created a demo organization from the JRNI preset (rolegate seed --preset jrni).');
-        out(`  organization ${demo.orgId}, owner ${demo.ownerId}`);
-        out(`  owner token (development, 12 h): ${token}`);
-        out('');
+        for (const line of firstStartBanner({ ...demo, ownerToken: token }, { host, port: gateway.port }))
+          out(line);
         out('Try it:');
         out(
           `curl -s ${gateway.url} -H 'content-type: application/json' -H 'authorization: Bearer ${token}' -d '${query}'`,
@@ -82,4 +80,32 @@ export function serveCommand(): Command {
       process.once('SIGINT', () => void stop());
       process.once('SIGTERM', () => void stop());
     });
+}
+
+/**
+ * What a first start says about its demo: the organization, its users (email and what they hold), and
+ * how to get any of their tokens while the gateway runs (POST /dev/token, or `rolegate token`, which
+ * asks the gateway). /dev/token answers loopback only, so a gateway listening on every interface is
+ * asked at 127.0.0.1.
+ */
+export function firstStartBanner(
+  demo: { orgId: string; ownerId: string; ownerToken: string | null; users: DemoUser[] },
+  where: { host: string; port: number },
+): string[] {
+  const host = ['0.0.0.0', '::', '[::]', ''].includes(where.host) ? '127.0.0.1' : where.host;
+  const base = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${where.port}`;
+  const width = Math.max(...demo.users.map((u) => u.email.length));
+  const example = demo.users[1]?.email ?? demo.users[0]!.email;
+  return [
+    'First start: created a demo organization from the JRNI preset (rolegate seed --preset jrni).',
+    `  organization ${demo.orgId}, owner ${demo.ownerId}`,
+    ...(demo.ownerToken ? [`  owner token (development, 12 h): ${demo.ownerToken}`] : []),
+    '  users:',
+    ...demo.users.map((u) => `    ${u.email.padEnd(width)}  ${u.role}`),
+    '',
+    'A token for any of them while the gateway runs (development only; loopback callers, no browsers):',
+    `  curl -s ${base}/dev/token -H 'content-type: application/json' -d '${JSON.stringify({ org: demo.orgId, user: example })}'`,
+    `  npx rolegate token --org ${demo.orgId} --user ${example}${where.port === 4000 ? '' : ` --url ${base}`}`,
+    '',
+  ];
 }

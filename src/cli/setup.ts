@@ -26,13 +26,20 @@ export async function createOrganization(
   return { orgId: org.id, ownerId: owner.id, catalog };
 }
 
+/** One demo user as the first-start banner lists them: their email and what they hold, in words. */
+export interface DemoUser {
+  email: string;
+  /** e.g. "administrator at Parent company", "technician; flag billing_admin", "developer in Web". */
+  role: string;
+}
+
 /** A demo organization for a preset: its owner, a few locations or teams, and users in each role. */
 export async function seedDemo(
   store: Store,
   preset: 'junto' | 'juno' | 'jrni',
   ownerEmail = `owner@${preset}.example`,
 ) {
-  const { orgId, ownerId } = await createOrganization(store, {
+  const { orgId, ownerId, catalog } = await createOrganization(store, {
     preset,
     name: `${preset} demo`,
     ownerEmail,
@@ -40,10 +47,21 @@ export async function seedDemo(
   });
   const ctx = { orgId, actor: 'cli' };
   const people: Record<string, string> = {};
+  const emailById = new Map([[ownerId, ownerEmail]]);
+  // What each user holds, in words, in the order they were made.
+  const holds = new Map<string, string[]>([
+    [ownerEmail, [`${catalog.document.owner.role} (organization-wide)`]],
+  ]);
+  const note = (email: string, what: string) => holds.set(email, [...(holds.get(email) ?? []), what]);
   const user = async (email: string, name: string, roles: string[] = [], flags: string[] = []) => {
     people[email] = (await store.users.create(ctx, { email, name, roles, flags })).result.id;
+    emailById.set(people[email]!, email);
+    holds.set(email, []);
+    for (const role of roles) note(email, role);
+    for (const flag of flags) note(email, `flag ${flag}`);
     return people[email]!;
   };
+  const emailOf = (userId: string) => emailById.get(userId)!;
   const locations: Record<string, string> = {};
   const teams: Record<string, string> = {};
 
@@ -54,12 +72,19 @@ export async function seedDemo(
       locations[city.toLowerCase()] = (
         await store.locations.create(ctx, { name: city, parentId: parent })
       ).result.id;
+    const placeName = (id: string) =>
+      id === parent ? 'Parent company' : Object.keys(locations).find((k) => locations[k] === id)!;
     const give = async (
       userId: string,
       role: string,
       locationId: string,
       extra: { personId?: string } = {},
-    ) => store.assignments.assign(ctx, { userId, roleKey: role, locationId, ...extra });
+    ) => {
+      const place = placeName(locationId);
+      const where = place === 'Parent company' ? place : place[0]!.toUpperCase() + place.slice(1);
+      note(emailOf(userId), `${role} at ${where}${extra.personId ? ` (limited to ${extra.personId})` : ''}`);
+      return store.assignments.assign(ctx, { userId, roleKey: role, locationId, ...extra });
+    };
     await give(await user('admin@jrni.example', 'Ada Admin'), 'administrator', parent);
     await give(await user('manager@jrni.example', 'Max Manager'), 'manager', locations.london!);
     await give(await user('userplus@jrni.example', 'Uma Plus'), 'user_plus', locations.leeds!, {
@@ -87,7 +112,9 @@ export async function seedDemo(
     ] as const) {
       // A team role makes its holder a member of the team.
       await store.assignments.assign(ctx, { userId, roleKey: role, teamId: teams[team]! });
+      note(emailOf(userId), `${role} in ${team[0]!.toUpperCase()}${team.slice(1)}`);
     }
   }
-  return { orgId, ownerId, people, locations, teams };
+  const users: DemoUser[] = [...holds].map(([email, what]) => ({ email, role: what.join('; ') }));
+  return { orgId, ownerId, people, locations, teams, users };
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   createRemoteJWKSet,
+  errors,
   importSPKI,
   jwtVerify,
   SignJWT,
@@ -17,10 +18,27 @@ export type Viewer =
   | { kind: 'user'; orgId: string; userId: string }
   | { kind: 'service'; orgId: string; keyId: string; scopes: readonly string[] };
 
+/**
+ * Why credentials were refused: none sent, an Authorization header that is not `Bearer <token>`, a
+ * token or key that is not valid (bad signature, wrong issuer or audience, unknown key), or a genuine
+ * token past its `exp` or ROLEGATE_JWT_MAX_AGE. A client refreshes on `expired` and signs the user out
+ * on the others.
+ */
+export type AuthenticationFailure = 'missing' | 'malformed' | 'invalid' | 'expired';
+
 /** Missing or bad credentials. The message says which, never why a signature failed in detail. */
 export class AuthenticationError extends Error {
   override name = 'AuthenticationError';
+  constructor(
+    message: string,
+    readonly reason: AuthenticationFailure = 'invalid',
+  ) {
+    super(message);
+  }
 }
+
+/** The message of an expired token, as RFC 6750's example words it. */
+export const TOKEN_EXPIRED_MESSAGE = 'The access token expired';
 
 export interface AuthConfig {
   /** ROLEGATE_JWKS_URL — verify with the issuer's JSON Web Key Set (RS256/ES256/EdDSA). */
@@ -147,9 +165,10 @@ export class Authenticator {
 
   async authenticate(authorization: string | undefined): Promise<Viewer> {
     if (!authorization)
-      throw new AuthenticationError('missing credentials: send Authorization: Bearer <token>');
+      throw new AuthenticationError('missing credentials: send Authorization: Bearer <token>', 'missing');
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-    if (!match) throw new AuthenticationError('malformed Authorization header: expected "Bearer <token>"');
+    if (!match)
+      throw new AuthenticationError('malformed Authorization header: expected "Bearer <token>"', 'malformed');
     const token = match[1]!;
     if (ApiKeys.looksLikeKey(token)) {
       const key = await this.store.apiKeys.verify(token);
@@ -170,13 +189,16 @@ export class Authenticator {
         requiredClaims: ['sub', 'exp'],
         ...(this.config.maxAgeSeconds !== undefined ? { maxTokenAge: this.config.maxAgeSeconds } : {}),
       }));
-    } catch {
-      throw new AuthenticationError('invalid or expired token');
+    } catch (err) {
+      // jose checks the signature, issuer and audience before the times: only a token that is genuine
+      // in every other way is told apart as expired (past `exp`, or older than the maximum age).
+      if (err instanceof errors.JWTExpired) throw new AuthenticationError(TOKEN_EXPIRED_MESSAGE, 'expired');
+      throw new AuthenticationError('invalid token');
     }
     // Issued in the future (beyond the clock tolerance): jose checks it only with a maximum age.
     const nowS = Date.now() / 1000;
     if (payload.iat !== undefined && payload.iat > nowS + CLOCK_TOLERANCE_S)
-      throw new AuthenticationError('invalid or expired token');
+      throw new AuthenticationError('invalid token');
     const orgId = payload.org;
     if (!isUuid(orgId) || !isUuid(payload.sub)) {
       throw new AuthenticationError('the token names no organization and user (claims "org" and "sub")');

@@ -821,9 +821,12 @@ describe('credentials', () => {
     expectUnauthenticated(await send(`Bearer ${token}`));
   });
 
-  test('an expired token', async () => {
+  test('an expired token: TOKEN_EXPIRED, not UNAUTHENTICATED (the client refreshes it)', async () => {
     const token = await sign({ org: a.orgId, sub: a.ownerId }, { exp: Math.floor(Date.now() / 1000) - 60 });
-    expectUnauthenticated(await send(`Bearer ${token}`));
+    const r = await send(`Bearer ${token}`);
+    expect(r.status).toBe(401);
+    expect(r.body.data ?? null).toBeNull();
+    expect(r.body.errors?.map((e) => e.extensions?.code)).toEqual(['TOKEN_EXPIRED']);
   });
 
   test('a token without an expiry', async () => {

@@ -740,7 +740,7 @@ describe('files refused whole (BAD_USER_INPUT, no limit value), and the body lim
     // Over 7 MiB: refused before it is read, import or not.
     const huge = await send({ format: 'CSV', content: 'x'.repeat(7 * 1024 * 1024 + 1) });
     expect(huge.status).toBe(413);
-    expect(huge.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_REQUEST']);
+    expect(huge.errors?.map((e) => e.extensions)).toEqual([{ code: 'BAD_USER_INPUT', limit: 'body' }]);
   });
 
   test('the schema states the limits the import enforces', async () => {

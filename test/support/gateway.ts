@@ -33,14 +33,25 @@ export async function startTestGateway(
     databaseUrl?: string;
     live?: LiveOptions;
     approvals?: GatewayOptions['approvals'];
+    /** ROLEGATE_CORS_ORIGINS (default none). */
+    corsOrigins?: string[];
+    /** Default development; production needs `auth` with a public key or JWKS. */
+    env?: 'development' | 'production';
+    /** Default TEST_AUTH (development tokens signed with its secret). */
+    auth?: GatewayOptions['auth'];
   } = {},
 ): Promise<TestGateway> {
   const { store, close } = await openTestStore(kind, options.databaseUrl);
   const logged: Record<string, unknown>[] = [];
   const gateway = await startGateway({
     store,
-    config: { port: 0, env: 'development', redisUrl: options.redisUrl },
-    auth: TEST_AUTH,
+    config: {
+      port: 0,
+      env: options.env ?? 'development',
+      redisUrl: options.redisUrl,
+      corsOrigins: options.corsOrigins,
+    },
+    auth: options.auth ?? TEST_AUTH,
     log: (e) => logged.push(e),
     live: options.live,
     // No outbox worker unless a test asks for one (pointed at its stand-in): the test run's gateways

@@ -374,7 +374,7 @@ export type DecisionErrorCode =
 export type ErrorCode =
   /** The HTTP request itself is malformed (method, headers, body). */
   | 'BAD_REQUEST'
-  /** An argument or the request itself is malformed; the message says what and where. */
+  /** An argument or the request itself is malformed, or a limit is passed (then `extensions.limit` names its kind, never its value); the message says what and where. */
   | 'BAD_USER_INPUT'
   /** The write conflicts with the current state (e.g. an approval request already decided). */
   | 'CONFLICT'
@@ -398,6 +398,8 @@ export type ErrorCode =
   | 'PERSISTED_QUERY_NOT_SUPPORTED'
   /** The request ran past its deadline and was stopped. */
   | 'REQUEST_TIMEOUT'
+  /** A genuine token past its `exp` (or older than the gateway's maximum age): refresh it silently, rather than signing the user out. */
+  | 'TOKEN_EXPIRED'
   /** Missing or bad credentials, or a locked or deleted user. */
   | 'UNAUTHENTICATED'
   /** The store is unreachable: retry later. */

@@ -22,6 +22,7 @@ import {
   type ValueNode,
 } from 'graphql';
 import { findViolations, type LimitViolation, type Walk } from './input-limits';
+import { LimitExceededError } from './limit-error';
 import { DECISION_FIELDS, EXPENSIVE_FIELDS, MAX_DECISIONS, MAX_EXPENSIVE } from './request-budget';
 
 /** At most this many limit errors in one answer: enough to fix a request, never a large response. */
@@ -115,17 +116,8 @@ export function requestLimitErrors(
       const counts = Object.hasOwn(DECISION_FIELDS, name) ? DECISION_FIELDS[name]! : 0;
       decisions += typeof counts === 'number' ? counts : itemsOf(node, counts.itemsOf, variables, defaults);
     }
-    if (decisions > MAX_DECISIONS)
-      refusals.push(
-        refusal('too many decisions in one request: split the checks over several requests', operation),
-      );
-    if (expensive > MAX_EXPENSIVE)
-      refusals.push(
-        refusal(
-          `too many ${[...EXPENSIVE_FIELDS].join(', ')} fields in one request: send them in separate requests`,
-          operation,
-        ),
-      );
+    if (decisions > MAX_DECISIONS) refusals.push(new LimitExceededError('decisions'));
+    if (expensive > MAX_EXPENSIVE) refusals.push(new LimitExceededError('expensiveFields'));
     if (refusals.length) return refusals;
   }
 
@@ -201,13 +193,6 @@ function included(node: SelectionSetNode['selections'][number], variables: Recor
   return true;
 }
 
-function refusal(
-  message: string,
-  node: FieldNode | OperationDefinitionNode,
-  more: Record<string, unknown> = {},
-): GraphQLError {
-  return new GraphQLError(message, {
-    nodes: node.kind === Kind.FIELD ? [node] : undefined,
-    extensions: { code: 'BAD_USER_INPUT', ...more },
-  });
+function refusal(message: string, node: FieldNode, more: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { nodes: [node], extensions: { code: 'BAD_USER_INPUT', ...more } });
 }

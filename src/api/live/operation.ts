@@ -15,6 +15,7 @@ import {
 } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { requestLimitErrors } from '../limits/use-request-limits';
+import { LimitExceededError } from '../limits/limit-error';
 
 /** What a WebSocket operation is checked against: the same as an HTTP request (see server.ts). */
 export interface OperationRules {
@@ -161,6 +162,8 @@ function isStream(value: unknown): value is AsyncIterable<unknown> {
 
 function withCode(err: unknown, code: string): GraphQLError {
   if (!(err instanceof GraphQLError)) throw err;
+  // A limit refused keeps its own code and kind, as over HTTP.
+  if (err instanceof LimitExceededError) return err;
   return new GraphQLError(err.message, {
     nodes: err.nodes,
     source: err.source,

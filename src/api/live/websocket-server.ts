@@ -9,7 +9,7 @@ import {
 import { handleProtocols, makeServer } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Context } from '../context';
-import { ErrorCode } from '../errors';
+import { ErrorCode, isAuthenticationCode } from '../errors';
 import { credentialsOf, type Credentials } from './credentials';
 import { contextOfEvent } from './event';
 import { prepareSubscription, subscribeEach, type OperationRules } from './operation';
@@ -94,11 +94,17 @@ export function startLiveServer(options: LiveServerOptions): LiveServer {
    */
   const refusalOf = (err: unknown, phase: 'connect' | 'open'): Refusal => {
     const code = codeOf(err);
-    if (code === ErrorCode.UNAUTHENTICATED) {
+    if (isAuthenticationCode(code)) {
+      // An expired token's reason starts with its code (`TOKEN_EXPIRED: …`), as HTTP's error says it,
+      // so a client refreshes the token rather than signing the user out.
+      const expired = code === ErrorCode.TOKEN_EXPIRED ? `${code}: ` : '';
       const message = (err as GraphQLError).message;
       return phase === 'connect'
-        ? { code: LiveClose.UNAUTHORIZED, reason: message }
-        : { code: LiveClose.CREDENTIALS_REVOKED, reason: `credentials no longer accepted: ${message}` };
+        ? { code: LiveClose.UNAUTHORIZED, reason: `${expired}${message}` }
+        : {
+            code: LiveClose.CREDENTIALS_REVOKED,
+            reason: `${expired}credentials no longer accepted: ${message}`,
+          };
     }
     if (phase === 'open') return null;
     if (code === ErrorCode.UNAVAILABLE)

@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+
+/**
+ * Chromium for browser tests: Debian's `chromium` package (CI installs it, see .ci/run), driven by
+ * playwright-core, which downloads no browser of its own. CHROMIUM_BIN names another binary.
+ */
+export function findChromium(): string {
+  const candidates = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  const found = spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], {
+    encoding: 'utf8',
+  }).stdout.trim();
+  if (!found)
+    throw new Error(
+      'no Chromium: install Debian\'s "chromium" package (apt-get install chromium), or set CHROMIUM_BIN',
+    );
+  return found;
+}
+
+/**
+ * A headless Chromium. As root (CI, containers) it runs without its sandbox, which needs an
+ * unprivileged user; `timeoutMs` bounds the launch (default 30 s).
+ */
+export async function launchChromium(options: { timeoutMs?: number } = {}): Promise<Browser> {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  return chromium.launch({
+    executablePath: findChromium(),
+    headless: true,
+    timeout: options.timeoutMs ?? 30_000,
+    args: [...(root ? ['--no-sandbox'] : []), '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+}
+
+/** A page served on its own origin: `http://localhost:<port>` (another origin than 127.0.0.1's). */
+export interface ServedPage {
+  origin: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `html` at every path of a new loopback HTTP server, as the origin http://localhost:<port>. */
+export async function servePage(html: string): Promise<ServedPage> {
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://localhost:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
