@@ -1,11 +1,14 @@
 import {
   decide,
   explain,
+  grantLocations,
+  grantsDigest,
   hasBit,
   UnknownPermissionError,
   type CheckRequest,
   type Explanation,
   type Outcome,
+  type UserGrants,
 } from '../engine';
 import { isVersion } from '../consistency/versions';
 import { StoreError } from '../store';
@@ -36,6 +39,13 @@ export interface DecisionResult {
   /** The decision service that decided it (a later version's, for `atLeastVersion`). */
   decidedBy?: Authz;
 }
+
+/**
+ * Grants versions computed, by the compiled grants they digest: those are cached per organization
+ * version and user (src/decisions/caches.ts), so this is computed at most once per (version, user) for
+ * as long as the grants stay cached.
+ */
+const grantsVersions = new WeakMap<UserGrants, string>();
 
 /**
  * The viewer's organization, ready to decide: the engine fed by the request's loaders. One per request.
@@ -115,11 +125,12 @@ export class Authz {
     } = {},
   ) {
     const { locationId, teamId, personId, groupIds } = where;
-    const [grants, locationPath] = await Promise.all([
+    const [grants, locationPath, grantsVersion] = await Promise.all([
       this.loaders.grants.load(userId),
       this.pathOf(locationId),
+      this.grantsVersion(userId).catch(() => null),
     ]);
-    if (!grants) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
+    if (!grants || grantsVersion === null) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
     if (!locationPath) throw new StoreError('NOT_FOUND', `location ${locationId} does not exist`);
     const scope = {
       locationPath,
@@ -155,7 +166,28 @@ export class Authz {
       tools,
       flags: [...grants.flags],
       version: this.version,
+      grantsVersion,
     };
+  }
+
+  /**
+   * The user's grants version at this state: changes exactly when one of their answers could (see
+   * src/engine/digest.ts for what it covers). Throws NOT_FOUND for a user that does not exist.
+   */
+  async grantsVersion(userId: string): Promise<string> {
+    const grants = await this.loaders.grants.load(userId);
+    if (!grants) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
+    const known = grantsVersions.get(grants);
+    if (known !== undefined) return known;
+    const locations = grantLocations(grants);
+    const extents = await Promise.all(locations.map((id) => this.loaders.extents.load(id)));
+    const digest = grantsDigest(
+      grants,
+      this.state.policies,
+      new Map(locations.map((id, i) => [id, extents[i]?.digest ?? ''])),
+    );
+    grantsVersions.set(grants, digest);
+    return digest;
   }
 
   /** The location's path for the engine; [] for the root; null when it does not exist here. */
