@@ -10,6 +10,7 @@ import { decisionResolvers } from './resolvers/decisions';
 import { directoryResolvers } from './resolvers/directory';
 import { mutationResolvers } from './resolvers/mutations';
 import { approvalResolvers } from './resolvers/approvals';
+import { liveResolvers } from './resolvers/live';
 import { DateTime, JSONScalar } from './resolvers/scalars';
 import type { Guard } from './guards/directives';
 import type { Context } from './context';
@@ -51,6 +52,7 @@ export function buildUnguardedSchema(): GraphQLSchema {
       directoryResolvers,
       mutationResolvers,
       approvalResolvers,
+      liveResolvers,
     ] as never,
   });
 }

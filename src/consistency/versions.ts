@@ -54,6 +54,9 @@ export interface VersionsOptions {
   observer?: VersionsObserver;
 }
 
+/** Told of each version a write reached (see `Versions.onVersion`); null: some may have been missed. */
+export type VersionListener = (change: { orgId: string; version: string } | null) => void;
+
 export class Versions implements VersionHooks {
   /** Non-strict only: the versions heard of. */
   private readonly heard = new KnownVersions();
@@ -62,6 +65,7 @@ export class Versions implements VersionHooks {
   private readonly strict: boolean;
   private readonly observer?: VersionsObserver;
   private readonly batch: DataLoader<string, string | null>;
+  private readonly listeners = new Set<VersionListener>();
 
   constructor(
     private readonly db: Db,
@@ -81,6 +85,29 @@ export class Versions implements VersionHooks {
     if (!this.strict) {
       this.shared?.invalidated((orgId, version) => this.heard.advance(orgId, version));
       this.shared?.reset(() => this.heard.clear());
+    }
+    this.shared?.invalidated((orgId, version) => this.emit({ orgId, version }));
+    this.shared?.reset(() => this.emit(null));
+  }
+
+  /**
+   * Calls `listener` with every version an organization reaches by a write, here or (with Redis) on
+   * any replica, once that write has committed; with null when versions may have been missed (Redis
+   * came back). The same version may be told twice (here, then back through Redis), and versions may
+   * arrive out of order: listeners read what they need at the current version. Returns the unsubscribe.
+   */
+  onVersion(listener: VersionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: { orgId: string; version: string } | null): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(change);
+      } catch {
+        // A listener's own problem is its own.
+      }
     }
   }
 
@@ -134,6 +161,7 @@ export class Versions implements VersionHooks {
   async committed(orgId: string, version: string): Promise<void> {
     if (!this.strict) this.heard.advance(orgId, version);
     await this.shared?.committed(orgId, version);
+    this.emit({ orgId, version });
   }
 
   /** The write was rolled back. */
