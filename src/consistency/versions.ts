@@ -169,7 +169,25 @@ export class Versions implements VersionHooks {
     await this.shared?.abandoned(orgId, version);
   }
 
+  /**
+   * One batch's versions. The batch is not deduplicated by DataLoader (no cache, so that no request
+   * joins a read already sent): many requests of one organization (a live fan-out) ask once here.
+   */
   private async readMany(orgIds: readonly string[]): Promise<(string | null | Error)[]> {
+    const unique = [...new Set(orgIds)];
+    if (unique.length === orgIds.length) return this.readUnique(orgIds, () => 1);
+    // Reads are counted per request, as without the deduplication.
+    const asked = new Map<string, number>();
+    for (const id of orgIds) asked.set(id, (asked.get(id) ?? 0) + 1);
+    const read = await this.readUnique(unique, (i) => asked.get(unique[i]!)!);
+    const byId = new Map(unique.map((id, i) => [id, read[i]!]));
+    return orgIds.map((id) => byId.get(id)!);
+  }
+
+  private async readUnique(
+    orgIds: readonly string[],
+    weight: (i: number) => number,
+  ): Promise<(string | null | Error)[]> {
     const out: (string | null | Error | undefined)[] = orgIds.map(() => undefined);
     const pending: (string | null)[] = orgIds.map(() => null);
     let sharedAnswered = false;
@@ -181,7 +199,7 @@ export class Versions implements VersionHooks {
         found.forEach((v, i) => {
           if ('version' in v) {
             out[i] = v.version;
-            trusted++;
+            trusted += weight(i);
           } else pending[i] = v.pending;
         });
         if (trusted) this.observer?.read('redis', trusted);
@@ -199,7 +217,10 @@ export class Versions implements VersionHooks {
         const error = asError(err);
         return out.map((v) => (v === undefined ? error : v));
       }
-      this.observer?.read('store', missing.length);
+      this.observer?.read(
+        'store',
+        orgIds.reduce((n, _, i) => (out[i] === undefined ? n + weight(i) : n), 0),
+      );
       let j = 0;
       orgIds.forEach((orgId, i) => {
         if (out[i] !== undefined) return;

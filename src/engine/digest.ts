@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { hasBit, orInto, emptyBits, type Bits } from './bitset';
+import type { CompiledCatalog } from './compile';
 import type { UserGrants } from './grants';
 import type { ToolPolicies } from './types';
 
@@ -32,7 +33,7 @@ export function grantsDigest(
   const h = createHash('sha256');
   const field = (s: string) => h.update(`${s.length}:${s};`);
   field('rg-grants-1');
-  field(grants.catalog.keys.join('\n'));
+  field(layoutOf(grants.catalog));
   field(`${grants.locked ? 'L' : ''}${grants.deleted ? 'D' : ''}${grants.active ? 'A' : ''}`);
   field([...new Set(grants.flags)].sort().join(','));
   for (const b of [grants.org, grants.flagAdd, grants.flagKeep]) bits(h, b);
@@ -73,6 +74,18 @@ export function grantsDigest(
     .sort();
   field(`tools:${tools.join(',')}`);
   return h.digest().subarray(0, 16).toString('base64url');
+}
+
+const layouts = new WeakMap<CompiledCatalog, string>();
+
+/** The catalog's bit layout (its permission keys in bit order), as a digest computed once per catalog. */
+function layoutOf(catalog: CompiledCatalog): string {
+  let layout = layouts.get(catalog);
+  if (layout === undefined) {
+    layout = createHash('sha256').update(catalog.keys.join('\n')).digest('base64url');
+    layouts.set(catalog, layout);
+  }
+  return layout;
 }
 
 /** Every location the user holds a grant at (restricted or not): the roots of where their grants reach. */
