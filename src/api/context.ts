@@ -6,6 +6,7 @@ import { ApprovalService } from '../approvals/approvals';
 import type { GatewayServices } from '../app/gateway';
 import { Access } from '../decisions/access';
 import { Authz } from '../decisions/authz';
+import type { GrantsWatch } from '../decisions/grants-watch';
 import { createLoaders, type Loaders } from '../decisions/loaders';
 import type { OrgState } from '../decisions/org-state';
 import { Scans } from '../decisions/scans';
@@ -34,6 +35,8 @@ export interface Context {
   admin: Admin;
   /** Approval requests: opening, deciding, executing, and what the viewer may see of them. */
   approvals: ApprovalService;
+  /** Users' grants versions as writes change them (live subscriptions); absent outside a gateway. */
+  grantsWatch?: GrantsWatch;
   /**
    * The same credentials, authenticated again, at the organization's current version: for work that
    * outlives the request (a subscription's events). Throws UNAUTHENTICATED once they are revoked.
@@ -57,7 +60,7 @@ export type ContextDeps = Pick<
   GatewayServices,
   'store' | 'versions' | 'requestCache' | 'orgStates' | 'authenticator' | 'changes'
 > &
-  Partial<Pick<GatewayServices, 'outbox'>> & {
+  Partial<Pick<GatewayServices, 'outbox' | 'grantsWatch'>> & {
     metrics?: Metrics;
     /** The request deadline (default DEFAULT_REQUEST_TIMEOUT_MS, 10 s). */
     requestTimeoutMs?: number;
@@ -164,6 +167,7 @@ function contextAt(
       scans,
       requestId,
     ),
+    grantsWatch: deps.grantsWatch,
     fresh,
     metrics: deps.metrics,
     deadline,

@@ -28,6 +28,8 @@ export const ErrorCode = {
   REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
   /** An automatic persisted query whose sha256Hash is not its query's (as Apollo Router names it). */
   PERSISTED_QUERY_HASH_MISMATCH: 'PERSISTED_QUERY_HASH_MISMATCH',
+  /** `atLeastVersion` of a field (not a check input's) was not reached in time. */
+  VERSION_NOT_REACHED: 'VERSION_NOT_REACHED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 

@@ -12,6 +12,7 @@ import { mutationResolvers } from './resolvers/mutations';
 import { approvalResolvers } from './resolvers/approvals';
 import { catalogResolvers } from './resolvers/catalog';
 import { rulesResolvers } from './resolvers/rules';
+import { liveResolvers } from './resolvers/live';
 import { DateTime, JSONScalar } from './resolvers/scalars';
 import type { Guard } from './guards/directives';
 import type { Context } from './context';
@@ -55,6 +56,7 @@ export function buildUnguardedSchema(): GraphQLSchema {
       approvalResolvers,
       catalogResolvers,
       rulesResolvers,
+      liveResolvers,
     ] as never,
   });
 }

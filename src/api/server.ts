@@ -3,7 +3,12 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RouteHandlerMethod,
+} from 'fastify';
 import type { GraphQLError } from 'graphql';
 import { openGatewayServices, type GatewayServicesOptions } from '../app/gateway';
 import { checkCorsOrigins, DEFAULT_REQUEST_TIMEOUT_MS, type Config } from '../config';
@@ -18,6 +23,7 @@ import { bodyLimits } from './limits/body-limit';
 import { Deadline } from './limits/deadline';
 import { armorRefusal, LimitExceededError } from './limits/limit-error';
 import { useRequestLimits } from './limits/use-request-limits';
+import { useEtag } from './http/use-etag';
 import { liveOptions, type LiveOptions } from './live/options';
 import { useNoHttpSubscriptions } from './live/use-no-http-subscriptions';
 import { startLiveServer } from './live/websocket-server';
@@ -155,6 +161,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ...armor.plugins,
       useRequestLimits<Context>(),
       useNoHttpSubscriptions<Context>(),
+      useEtag<Context>(),
       development
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true })
         : ApolloServerPluginLandingPageDisabled(),
@@ -228,21 +235,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     url: '/graphql',
     bodyLimit: LIMITS.importBodyBytes,
     preHandler: bodyLimits(app, { ...LIMITS, maxTokens: LIMITS.tokens }),
-    handler: fastifyApolloHandler(apollo, {
-      context: async (req) => {
-        // The request's deadline, counted from here (authentication included); see limits/deadline.ts.
-        const deadline = new Deadline(requestTimeoutMs);
-        return buildContext(
-          deps,
-          {
-            authorization: req.headers.authorization,
-            requestId:
-              typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined,
-          },
-          deadline,
-        );
-      },
-    }),
+    handler: notModified(
+      fastifyApolloHandler(apollo, {
+        context: async (req) => {
+          // The request's deadline, counted from here (authentication included); see limits/deadline.ts.
+          const deadline = new Deadline(requestTimeoutMs);
+          return buildContext(
+            deps,
+            {
+              authorization: req.headers.authorization,
+              requestId:
+                typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined,
+            },
+            deadline,
+          );
+        },
+      }),
+    ),
   });
 
   // Subscriptions: the same port and path, over WebSocket; the same parse, validation and input limits
@@ -277,6 +286,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await services.close();
     },
   };
+}
+
+/**
+ * A 304 (an ETag the client already holds, `useEtag`) is sent with no body, and without the length of
+ * the body it replaces.
+ */
+function notModified<H extends (this: FastifyInstance, request: never, reply: never) => unknown>(
+  handler: H,
+): H {
+  const wrapped = async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    const body = await (handler as unknown as RouteHandlerMethod).call(this, request, reply);
+    return reply.statusCode === 304 ? reply.send() : body;
+  };
+  return wrapped as unknown as H;
 }
 
 function describe(err: unknown): unknown {

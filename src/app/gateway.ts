@@ -11,6 +11,7 @@ import { LocalChanges, RedisChanges, type Changes } from '../consistency/changes
 import { RedisVersions } from '../consistency/redis-versions';
 import { Versions } from '../consistency/versions';
 import { inProcessLevel, requestCache, type CacheSizes, type RequestCache } from '../decisions/caches';
+import { GrantsWatch } from '../decisions/grants-watch';
 import { OrgStates } from '../decisions/org-state';
 import { authConfigFromEnv, Authenticator, verifiedTokens, type AuthConfig } from '../identity/tokens';
 import { Metrics } from '../metrics/metrics';
@@ -60,6 +61,8 @@ export interface GatewayServices {
   metrics: Metrics;
   /** Where approval requests' changes are announced to live subscribers (every replica with Redis). */
   changes: Changes;
+  /** Users' grants versions, recomputed on every write to their organization, for live subscribers. */
+  grantsWatch: GrantsWatch;
   /** The notification outbox's worker on this replica (undefined: notifications are not sent from here). */
   outbox?: { poke(): void };
   /** Whether Redis answers: null when it is not configured. */
@@ -144,17 +147,21 @@ export async function openGatewayServices(options: GatewayServicesOptions): Prom
     : undefined;
   sweeper?.start();
   outbox?.start();
+  const cache = requestCache(store, levels);
+  const grantsWatch = new GrantsWatch({ store, requestCache: cache, orgStates, versions });
   return {
     store,
     versions,
-    requestCache: requestCache(store, levels),
+    requestCache: cache,
     orgStates,
     authenticator,
     metrics,
     changes,
+    grantsWatch,
     outbox,
     redisUp: async () => (shared ? shared.ping() : null),
     async close() {
+      grantsWatch.close();
       await Promise.all([sweeper?.stop(), outbox?.stop()]);
       await changes.close();
       await redisVersions?.close();

@@ -54,6 +54,9 @@ export interface VersionsOptions {
   observer?: VersionsObserver;
 }
 
+/** Told of each version a write reached (see `Versions.onVersion`); null: some may have been missed. */
+export type VersionListener = (change: { orgId: string; version: string } | null) => void;
+
 export class Versions implements VersionHooks {
   /** Non-strict only: the versions heard of. */
   private readonly heard = new KnownVersions();
@@ -62,6 +65,7 @@ export class Versions implements VersionHooks {
   private readonly strict: boolean;
   private readonly observer?: VersionsObserver;
   private readonly batch: DataLoader<string, string | null>;
+  private readonly listeners = new Set<VersionListener>();
 
   constructor(
     private readonly db: Db,
@@ -81,6 +85,29 @@ export class Versions implements VersionHooks {
     if (!this.strict) {
       this.shared?.invalidated((orgId, version) => this.heard.advance(orgId, version));
       this.shared?.reset(() => this.heard.clear());
+    }
+    this.shared?.invalidated((orgId, version) => this.emit({ orgId, version }));
+    this.shared?.reset(() => this.emit(null));
+  }
+
+  /**
+   * Calls `listener` with every version an organization reaches by a write, here or (with Redis) on
+   * any replica, once that write has committed; with null when versions may have been missed (Redis
+   * came back). The same version may be told twice (here, then back through Redis), and versions may
+   * arrive out of order: listeners read what they need at the current version. Returns the unsubscribe.
+   */
+  onVersion(listener: VersionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: { orgId: string; version: string } | null): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(change);
+      } catch {
+        // A listener's own problem is its own.
+      }
     }
   }
 
@@ -134,6 +161,7 @@ export class Versions implements VersionHooks {
   async committed(orgId: string, version: string): Promise<void> {
     if (!this.strict) this.heard.advance(orgId, version);
     await this.shared?.committed(orgId, version);
+    this.emit({ orgId, version });
   }
 
   /** The write was rolled back. */
@@ -141,7 +169,25 @@ export class Versions implements VersionHooks {
     await this.shared?.abandoned(orgId, version);
   }
 
+  /**
+   * One batch's versions. The batch is not deduplicated by DataLoader (no cache, so that no request
+   * joins a read already sent): many requests of one organization (a live fan-out) ask once here.
+   */
   private async readMany(orgIds: readonly string[]): Promise<(string | null | Error)[]> {
+    const unique = [...new Set(orgIds)];
+    if (unique.length === orgIds.length) return this.readUnique(orgIds, () => 1);
+    // Reads are counted per request, as without the deduplication.
+    const asked = new Map<string, number>();
+    for (const id of orgIds) asked.set(id, (asked.get(id) ?? 0) + 1);
+    const read = await this.readUnique(unique, (i) => asked.get(unique[i]!)!);
+    const byId = new Map(unique.map((id, i) => [id, read[i]!]));
+    return orgIds.map((id) => byId.get(id)!);
+  }
+
+  private async readUnique(
+    orgIds: readonly string[],
+    weight: (i: number) => number,
+  ): Promise<(string | null | Error)[]> {
     const out: (string | null | Error | undefined)[] = orgIds.map(() => undefined);
     const pending: (string | null)[] = orgIds.map(() => null);
     let sharedAnswered = false;
@@ -153,7 +199,7 @@ export class Versions implements VersionHooks {
         found.forEach((v, i) => {
           if ('version' in v) {
             out[i] = v.version;
-            trusted++;
+            trusted += weight(i);
           } else pending[i] = v.pending;
         });
         if (trusted) this.observer?.read('redis', trusted);
@@ -171,7 +217,10 @@ export class Versions implements VersionHooks {
         const error = asError(err);
         return out.map((v) => (v === undefined ? error : v));
       }
-      this.observer?.read('store', missing.length);
+      this.observer?.read(
+        'store',
+        orgIds.reduce((n, _, i) => (out[i] === undefined ? n + weight(i) : n), 0),
+      );
       let j = 0;
       orgIds.forEach((orgId, i) => {
         if (out[i] !== undefined) return;

@@ -4,6 +4,8 @@ import {
   decide,
   explain,
   exportRules,
+  grantLocations,
+  grantsDigest,
   hasBit,
   UnknownPermissionError,
   type CheckRequest,
@@ -12,6 +14,7 @@ import {
   type Subject,
   type Outcome,
   type RulesExport,
+  type UserGrants,
 } from '../engine';
 import { isVersion } from '../consistency/versions';
 import { StoreError } from '../store';
@@ -70,6 +73,13 @@ export function decisionId(input: CheckInput): string {
     input.groupIds ?? [],
   ]);
 }
+
+/**
+ * Grants versions computed, by the compiled grants they digest: those are cached per organization
+ * version and user (src/decisions/caches.ts), so this is computed at most once per (version, user) for
+ * as long as the grants stay cached.
+ */
+const grantsVersions = new WeakMap<UserGrants, string>();
 
 /**
  * The viewer's organization, ready to decide: the engine fed by the request's loaders. One per request.
@@ -177,11 +187,12 @@ export class Authz {
     } = {},
   ) {
     const { locationId, teamId, personId, groupIds } = where;
-    const [grants, locationPath] = await Promise.all([
+    const [grants, locationPath, grantsVersion] = await Promise.all([
       this.loaders.grants.load(userId),
       this.pathOf(locationId),
+      this.grantsVersion(userId).catch(() => null),
     ]);
-    if (!grants) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
+    if (!grants || grantsVersion === null) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
     if (!locationPath) throw new StoreError('NOT_FOUND', `location ${locationId} does not exist`);
     const scope = {
       locationPath,
@@ -226,6 +237,7 @@ export class Authz {
       tools,
       flags: [...grants.flags],
       version: this.version,
+      grantsVersion,
     };
   }
 
@@ -248,6 +260,26 @@ export class Authz {
     );
     const out = exportRules(this.catalog, grants, { paths, policies: this.state.policies });
     return { ...out, userId, version: this.version };
+  }
+
+  /**
+   * The user's grants version at this state: changes exactly when one of their answers could (see
+   * src/engine/digest.ts for what it covers). Throws NOT_FOUND for a user that does not exist.
+   */
+  async grantsVersion(userId: string): Promise<string> {
+    const grants = await this.loaders.grants.load(userId);
+    if (!grants) throw new StoreError('NOT_FOUND', `user ${userId} does not exist`);
+    const known = grantsVersions.get(grants);
+    if (known !== undefined) return known;
+    const locations = grantLocations(grants);
+    const extents = await Promise.all(locations.map((id) => this.loaders.extents.load(id)));
+    const digest = grantsDigest(
+      grants,
+      this.state.policies,
+      new Map(locations.map((id, i) => [id, extents[i]?.digest ?? ''])),
+    );
+    grantsVersions.set(grants, digest);
+    return digest;
   }
 
   /** The location's path for the engine; [] for the root; null when it does not exist here. */

@@ -49,6 +49,8 @@ export type RequestKinds = {
   path: string[];
   /** A user's state, flags and assignments as stored (explanations); kept in process only. */
   subjects: Subject;
+  /** Where a grant at a location reaches: a digest of its subtree (grants versions, src/engine/digest.ts). */
+  extent: { digest: string };
 };
 
 export type RequestCache = ReadThrough<RequestKinds, RequestScope>;
@@ -77,5 +79,13 @@ export function requestCache(store: Store, levels: Levels = {}): RequestCache {
   const subjects: Kind<Subject, RequestScope> = {
     source: (ids, { orgId }) => store.subjects(orgId, ids),
   };
-  return new ReadThrough<RequestKinds, RequestScope>({ grants, path, subjects }, levels);
+  const extent: Kind<{ digest: string }, RequestScope> = {
+    source: async (ids, { orgId }) =>
+      (await store.locations.extents(orgId, ids)).map((digest) => (digest === null ? null : { digest })),
+    codec: {
+      encode: (e) => Buffer.from(e.digest, 'latin1'),
+      decode: (bytes) => ({ digest: bytes.toString('latin1') }),
+    },
+  };
+  return new ReadThrough<RequestKinds, RequestScope>({ grants, path, subjects, extent }, levels);
 }

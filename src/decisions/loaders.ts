@@ -69,6 +69,8 @@ export function createLoaders(store: Store, cache: RequestCache, scope: RequestS
     grants: { load: load('grants') as (userId: string) => Promise<UserGrants | null> },
     /** A location and its ancestors, nearest first, for the engine (null: no such location). */
     paths: { load: load('path') as (locationId: string) => Promise<string[] | null> },
+    /** Where a grant at a location reaches, as a digest of its subtree (null: no such location). */
+    extents: { load: load('extent') as (locationId: string) => Promise<{ digest: string } | null> },
   };
 }
 

@@ -9,6 +9,7 @@ export {
 } from './compile';
 export { fitsScope, UserGrants } from './grants';
 export { decodeGrants, encodeGrants } from './codec';
+export { grantLocations, grantsDigest } from './digest';
 export { decide, outcomeOfPolicy } from './decide';
 export {
   explain,

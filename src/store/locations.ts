@@ -147,6 +147,26 @@ export class Locations {
   }
 
   /**
+   * Where a grant given at each location reaches (rule 2): a digest (MD5, hex) of the ids of every
+   * location at or below it, one entry per id in key order; null where none exists. One query for any
+   * number of locations (the path's GIN index finds each subtree).
+   */
+  async extents(orgId: string, ids: readonly string[]): Promise<(string | null)[]> {
+    const valid = [...new Set(ids.filter(isUuid))];
+    const rows = valid.length
+      ? await this.db.query<{ id: string; digest: string }>(
+          `SELECT a.id, md5(string_agg(l.id::text, ',' ORDER BY l.id)) AS digest
+             FROM unnest($2::uuid[]) AS a(id)
+             JOIN locations l ON l.org_id = $1 AND l.path @> ARRAY[a.id]
+            GROUP BY a.id`,
+          [orgId, valid],
+        )
+      : [];
+    const byId = new Map(rows.map((r) => [r.id, r.digest]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /**
    * The locations whose name is one of `names` (compared without case), with every ancestor of each
    * whose name is one of them too: enough to follow a path of names from the top of the tree.
    */

@@ -223,6 +223,14 @@ export type AuditEntry = {
 export type Capabilities = {
   __typename?: 'Capabilities';
   flags: Array<Scalars['String']['output']>;
+  /**
+   * An opaque version of this user's effective grants: it changes when any of their `check` or
+   * `capabilities` answers could change (their roles, the definitions of roles they hold, team roles,
+   * flags, being locked or deleted, the tool policies of tools they hold, locations created, moved or
+   * deleted under a location where they hold a role) and stays the same after any other write. Compare
+   * it with the one you hold; do not parse it.
+   */
+  grantsVersion: Scalars['String']['output'];
   groupIds: Array<Scalars['ID']['output']>;
   /** Stable for one question (user, location, team, person, groups), whatever the version. */
   id: Scalars['ID']['output'];
@@ -403,7 +411,9 @@ export type ErrorCode =
   /** Missing or bad credentials, or a locked or deleted user. */
   | 'UNAUTHENTICATED'
   /** The store is unreachable: retry later. */
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  /** A field's own `atLeastVersion` (as `capabilities(atLeastVersion:)`) is not reached within the wait. */
+  | 'VERSION_NOT_REACHED';
 
 export type ExecuteApprovedInput = {
   /** Must equal the request's `argumentsHash`: an approval is for the arguments it was asked for. */
@@ -1226,6 +1236,7 @@ export type QueryAuditLogArgs = {
  * way for root and nested fields. With Apollo Client, read partial data with `errorPolicy: 'all'`.
  */
 export type QueryCapabilitiesArgs = {
+  atLeastVersion?: InputMaybe<Scalars['String']['input']>;
   groupIds?: InputMaybe<Array<Scalars['ID']['input']>>;
   locationId?: InputMaybe<Scalars['ID']['input']>;
   personId?: InputMaybe<Scalars['ID']['input']>;
@@ -1584,10 +1595,24 @@ export type Subscription = {
    * (graphql-ws protocol) at /graphql, authenticated by the connection's token.
    */
   approvalRequestChanged: ApprovalRequest;
+  /**
+   * The viewer's capabilities, for these arguments (as `capabilities`), each time the viewer's
+   * `grantsVersion` changes: written on any replica, heard on this one. Over WebSocket (graphql-ws) at
+   * /graphql, authenticated by the connection's token; a user only (an API key has no capabilities). A
+   * locked or deleted viewer, or an expired token, closes the connection (4403).
+   */
+  capabilitiesChanged: Capabilities;
 };
 
 export type SubscriptionApprovalRequestChangedArgs = {
   id?: InputMaybe<Scalars['ID']['input']>;
+};
+
+export type SubscriptionCapabilitiesChangedArgs = {
+  groupIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  locationId?: InputMaybe<Scalars['ID']['input']>;
+  personId?: InputMaybe<Scalars['ID']['input']>;
+  teamId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 /**
@@ -2358,6 +2383,7 @@ export type CapabilitiesResolvers<
   ParentType extends ResolversParentTypes['Capabilities'] = ResolversParentTypes['Capabilities'],
 > = ResolversObject<{
   flags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  grantsVersion?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   groupIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   locationId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
@@ -3009,6 +3035,13 @@ export type SubscriptionResolvers<
     ParentType,
     ContextType,
     Partial<SubscriptionApprovalRequestChangedArgs>
+  >;
+  capabilitiesChanged?: SubscriptionResolver<
+    ResolversTypes['Capabilities'],
+    'capabilitiesChanged',
+    ParentType,
+    ContextType,
+    Partial<SubscriptionCapabilitiesChangedArgs>
   >;
 }>;
 

@@ -2,9 +2,10 @@ import { isVersion } from '../../consistency/versions';
 import type { Authz, CheckInput } from '../../decisions/authz';
 import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
+import { GraphQLError } from 'graphql';
 import { permissionInfo } from '../../decisions/manifest';
 import { operationEnum } from './operations';
-import { badInput } from '../errors';
+import { badInput, ErrorCode } from '../errors';
 import { connection, idCursor, pageSize } from './pagination';
 
 /** At most this many inputs per `checks` call (not said to clients: errors never carry limits). */
@@ -45,10 +46,11 @@ export const decisionResolvers: Resolvers = {
         (l) => l.id,
       );
     },
-    capabilities: (_, { userId, locationId, teamId, personId, groupIds }, ctx) => {
+    capabilities: async (_, { userId, locationId, teamId, personId, groupIds, atLeastVersion }, ctx) => {
       const subject = userId ?? (ctx.viewer.kind === 'user' ? ctx.viewer.userId : null);
       if (!subject) throw badInput('name the userId: a service key has no capabilities of its own');
-      return ctx.authz.capabilities(subject, { locationId, teamId, personId, groupIds });
+      const authz = await atLeast(ctx, atLeastVersion);
+      return authz.capabilities(subject, { locationId, teamId, personId, groupIds });
     },
   },
   Capabilities: {
@@ -96,7 +98,7 @@ export const decisionResolvers: Resolvers = {
  * version (`atLeastVersion`), one at that version or later once it is reached. Inputs whose version is
  * still not reached after the wait are answered VERSION_NOT_REACHED by `decide`, one by one.
  */
-async function decider(ctx: Context, inputs: readonly CheckInput[]): Promise<Authz> {
+async function decider(ctx: Context, inputs: readonly Pick<CheckInput, 'atLeastVersion'>[]): Promise<Authz> {
   let wanted: bigint | null = null;
   for (const i of inputs) {
     if (i.atLeastVersion == null || !isVersion(i.atLeastVersion)) continue;
@@ -105,6 +107,22 @@ async function decider(ctx: Context, inputs: readonly CheckInput[]): Promise<Aut
   }
   if (wanted === null || wanted <= BigInt(ctx.authz.version)) return ctx.authz;
   return (await ctx.atVersion(wanted)) ?? ctx.authz;
+}
+
+/**
+ * The decision service for a field with its own `atLeastVersion` (not a check input's): the request's,
+ * or one at that version or later; a token that is not a version is BAD_USER_INPUT, one not reached in
+ * time VERSION_NOT_REACHED, as a check input's would be.
+ */
+async function atLeast(ctx: Context, token: string | null | undefined): Promise<Authz> {
+  if (token == null) return ctx.authz;
+  if (!isVersion(token)) throw badInput('atLeastVersion must be a version returned by a mutation (digits)');
+  const authz = await decider(ctx, [{ atLeastVersion: token }]);
+  if (BigInt(token) > BigInt(authz.version))
+    throw new GraphQLError(`version ${token} is not reached (current: ${authz.version})`, {
+      extensions: { code: ErrorCode.VERSION_NOT_REACHED },
+    });
+  return authz;
 }
 
 /** Times a check field for the decision latency histogram. */
