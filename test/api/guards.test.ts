@@ -80,6 +80,8 @@ describe('the schema walk', () => {
         'Query.approvalRequest',
         'Query.approvalRequests',
         'Subscription.approvalRequestChanged',
+        // The viewer's own capabilities (a user only: an API key has none).
+        'Subscription.capabilitiesChanged',
       ].sort(),
     );
   });
