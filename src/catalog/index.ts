@@ -21,3 +21,4 @@ export type {
   ApprovalSpec,
 } from './schema';
 export { ROLE_KINDS, TOOL_MODES, MAX_APPROVAL_LIFETIME_S } from './schema';
+export { catalogTypes } from './typescript';

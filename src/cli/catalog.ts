@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { CatalogError, loadPreset } from '../catalog';
+import { writeFileSync } from 'node:fs';
+import { CatalogError, catalogTypes, loadPreset } from '../catalog';
 import { compileCatalog } from '../engine';
 
 /** `rolegate catalog validate <file|preset>…`: exit 0 when every catalog is valid, 1 otherwise. */
@@ -28,6 +29,26 @@ export function catalogCommand(): Command {
         }
       }
       if (failed) process.exitCode = 1;
+    });
+  catalog
+    .command('types')
+    .description(
+      "print a catalog's permissions, pages, modules, tools, flags and roles as TypeScript unions, for typed client code",
+    )
+    .argument('<file>', 'a catalog YAML file or a preset name (junto, juno, jrni)')
+    .option('--out <file>', 'write the module to this file instead of stdout')
+    .action((file: string, options: { out?: string }) => {
+      let text: string;
+      try {
+        text = catalogTypes(loadPreset(file), `rolegate catalog types ${file}`);
+      } catch (err) {
+        if (!(err instanceof CatalogError)) throw err;
+        process.stderr.write(`${err.report()}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      if (options.out) writeFileSync(options.out, text);
+      else process.stdout.write(text);
     });
   return catalog;
 }

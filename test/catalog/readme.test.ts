@@ -4,7 +4,7 @@ import { compileCatalog, decide, parseCatalog, UserGrants } from '../../src';
 /** The catalog example in the README must stay a valid catalog that means what the README says. */
 it('the README catalog example is valid and behaves as described', () => {
   const readme = readFileSync('README.md', 'utf8');
-  const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+  const yaml = /```yaml\n(catalog:[\s\S]*?)```/.exec(readme)?.[1];
   expect(yaml).toBeDefined();
   const catalog = compileCatalog(parseCatalog(yaml!, 'README.md'));
   const now = Date.now();
