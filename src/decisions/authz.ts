@@ -155,13 +155,18 @@ export class Authz {
     };
   }
 
-  /** The names of the locations and teams an explanation of `request` for `subject` may mention. */
+  /**
+   * The names of the locations and teams an explanation of `request` for `subject` may mention.
+   * Locations are readable by every member (`location(id)`); teams only by their members and by those
+   * who may view teams, so a reason names a team only for its subject asking about themself.
+   */
   private async namesFor(subject: Subject, request: CheckRequest): Promise<Names> {
+    const self = this.viewer.kind === 'user' && this.viewer.userId === subject.userId;
     const locationIds = new Set(request.locationPath);
-    const teamIds = new Set(request.teamIds ?? []);
+    const teamIds = new Set(self ? (request.teamIds ?? []) : []);
     for (const a of subject.assignments) {
       if (a.locationId) locationIds.add(a.locationId);
-      if (a.teamId) teamIds.add(a.teamId);
+      if (a.teamId && self) teamIds.add(a.teamId);
     }
     const named = <T extends { id: string; name: string }>(rows: (T | Error | null)[]) =>
       new Map(rows.flatMap((r) => (r && !(r instanceof Error) ? [[r.id, r.name] as const] : [])));

@@ -163,8 +163,17 @@ describe.each(BACKENDS)('teams on %s', (backend) => {
     expect(why.explain).toMatchObject({
       outcome: 'DENY',
       team: j.web,
-      summary: `denied: project_priority:create requires project:edit, which is not effective in any one of the teams Web (${j.web}), Mobile (${j.mobile}) (each is judged alone)`,
+      summary: `denied: project_priority:create requires project:edit, which is not effective in any one of the teams ${j.web}, ${j.mobile} (each is judged alone)`,
     });
+    // Team names are for those who may read the team: the user asking about themself sees them.
+    const own = await must(
+      await t.token(j.orgId, u),
+      `query($i: CheckInput!) { explain(input: $i) { summary } }`,
+      { i: ask([j.web, j.mobile]) },
+    );
+    expect(own.explain.summary).toBe(
+      `denied: project_priority:create requires project:edit, which is not effective in any one of the teams Web (${j.web}), Mobile (${j.mobile}) (each is judged alone)`,
+    );
 
     // Edit project in Web itself: now it holds in Web, and so on a Web+Mobile resource.
     await j.assign(u, 'project_editor', j.web);
@@ -177,7 +186,7 @@ describe.each(BACKENDS)('teams on %s', (backend) => {
     expect(allowed.explain).toEqual({
       outcome: 'ALLOW',
       team: j.web,
-      summary: `allowed: project_priority:create granted by role Triager (triager) in team Web (${j.web})`,
+      summary: `allowed: project_priority:create granted by role Triager (triager) in team ${j.web}`,
     });
 
     // whoCan on a team resource: held in one of the teams named.
