@@ -71,6 +71,7 @@ export function App({ locationId, live }: { locationId?: string; live: string })
           <li>{error.message}</li>
         </ul>
       )}
+      <Places scopes={data?.viewer?.scopes ?? []} current={locationId} />
       {caps && <Menu pages={caps.pages} modules={caps.modules} />}
       {canCreateUser && (
         <button type="button" data-testid="create-user">
@@ -112,6 +113,35 @@ function Menu({ pages, modules }: { pages: UiEntry[]; modules: UiEntry[] }) {
         ))}
       </ul>
     </nav>
+  );
+}
+
+/**
+ * Where the viewer holds anything (`viewer.scopes`): the organization and each location, as links that
+ * draw the menu there (`?location=`). Teams are not places of the menu: team grants are per resource.
+ */
+function Places({ scopes, current }: { scopes: Scope[]; current?: string }) {
+  const link = (locationId?: string) => {
+    const params = new URLSearchParams(window.location.search);
+    if (locationId) params.set('location', locationId);
+    else params.delete('location');
+    return `?${params}`;
+  };
+  const places = scopes.filter((s) => s.type !== 'TEAM');
+  return (
+    <p data-testid="places">
+      Places:{' '}
+      {places.map((s) => {
+        const id = s.location?.id;
+        return id === current ? (
+          <strong key={s.id}>{s.name} </strong>
+        ) : (
+          <a key={s.id} href={link(id)}>
+            {s.name}{' '}
+          </a>
+        );
+      })}
+    </p>
   );
 }
 
