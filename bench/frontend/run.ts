@@ -30,6 +30,7 @@ import { runRules } from './rules';
 const QUICK = process.argv.includes('--quick');
 const FANOUT_QUICK = QUICK || process.argv.includes('--fanout-quick');
 const SKIP_PG = process.argv.includes('--skip-postgres');
+const FLAGS = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const REQUESTS = QUICK ? 20 : 200;
 const TARGET_RULES_MS = 20;
 const TARGET_RULES_BYTES = 50_000;
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
     '',
     `- Date: ${new Date(started).toISOString()}`,
     `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}`,
-    `- Command: \`npm run bench:frontend${FANOUT_QUICK && !QUICK ? ' -- --fanout-quick' : ''}${SKIP_PG ? ' --skip-postgres' : ''}\``,
+    `- Command: \`npm run bench:frontend${FLAGS.length ? ` -- ${FLAGS.join(' ')}` : ''}\``,
     `- Whole run: ${Math.round((Date.now() - started) / 1000)} s`,
     `- \`uptime\` before: \`${uptimeBefore}\``,
     `- \`uptime\` after: \`${uptime()}\``,
