@@ -93,7 +93,7 @@ describe('the example app in Chromium', () => {
    * server is the one to count); `sent` are the bodies of those Chromium completed, `aborted` the ones
    * it started and dropped.
    */
-  async function open(persona: Persona) {
+  async function open(persona: Persona, locationId = persona.locationId) {
     const context = await browser.newContext();
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
@@ -116,9 +116,10 @@ describe('the example app in Chromium', () => {
       if (m.type() === 'error') problems.push(m.text());
     });
     const query = new URLSearchParams({ gateway: t.url, token: persona.token });
-    if (persona.locationId) query.set('location', persona.locationId);
+    if (locationId) query.set('location', locationId);
     await page.goto(`${app.origin}/?${query}`);
-    await page.waitForSelector('[data-testid=menu]');
+    // Drawn: the viewer's name comes with the rest of the one answer.
+    await page.waitForSelector('[data-testid=viewer-name]');
     return {
       page,
       posts: () => posts,
@@ -187,6 +188,21 @@ describe('the example app in Chromium', () => {
       }
     },
   );
+
+  test('a stale location costs the menu only: the viewer, the rules and the error are drawn', async () => {
+    const persona = personas.jrni;
+    const { page, posts, problems, close } = await open(persona, '00000000-0000-4000-8000-000000000000');
+    try {
+      expect(await page.textContent('[data-testid=viewer-name]')).toBe('Sam (staff-7)');
+      expect(await page.locator('[data-testid=menu]').count()).toBe(0);
+      expect(await page.textContent('[data-testid=errors]')).toBe('capabilities: NOT_FOUND');
+      expect(await recordsOf(page)).toEqual(['staff-7-calendar']);
+      expect(posts()).toBe(1);
+      expect(problems).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
 
   test('the owner makes the Technician an Admin: the open page redraws within 1 s', async () => {
     const persona = personas.junto;

@@ -1,5 +1,5 @@
-import { useMemo } from 'react';
-import { gql, type TypedDocumentNode } from '@apollo/client';
+import { useEffect, useMemo } from 'react';
+import { CombinedGraphQLErrors, gql, type TypedDocumentNode } from '@apollo/client';
 import { useQuery, useSubscription } from '@apollo/client/react';
 import { subject } from '@casl/ability';
 import { AbilityProvider, Can } from '@casl/react';
@@ -50,6 +50,14 @@ export function App({ locationId, live }: { locationId?: string; live: string })
   const { data, error, loading, refetch } = useQuery(BOOTSTRAP_QUERY, { variables, errorPolicy: 'all' });
   // A new grantsVersion: draw again from a fresh bootstrap (menu, buttons and rules together).
   useSubscription(CHANGED, { variables, onData: () => void refetch() });
+  // An assignment stops counting at `expiresAt` without any write: ask again then (a little after).
+  const expiresAt = data?.viewerRules?.expiresAt;
+  useEffect(() => {
+    if (!expiresAt) return;
+    const wait = Math.min(Math.max(Date.parse(expiresAt) - Date.now() + 1_000, 0), 2 ** 31 - 1);
+    const timer = setTimeout(() => void refetch(), wait);
+    return () => clearTimeout(timer);
+  }, [expiresAt, refetch]);
 
   const ability = useMemo(() => abilityFrom(data?.viewerRules?.rules), [data?.viewerRules?.rules]);
   if (loading && !data) return <p data-testid="loading">Loading…</p>;
@@ -67,8 +75,16 @@ export function App({ locationId, live }: { locationId?: string; live: string })
       </header>
       {error && (
         <ul data-testid="errors">
-          {/* Partial data: each refused or failed field says why; the rest is drawn. */}
-          <li>{error.message}</li>
+          {/* Partial data: each refused or failed field is null and says why; the rest is drawn. */}
+          {CombinedGraphQLErrors.is(error) ? (
+            error.errors.map((e, i) => (
+              <li key={i}>
+                {e.path?.join('.')}: {String(e.extensions?.code ?? e.message)}
+              </li>
+            ))
+          ) : (
+            <li>{error.message}</li>
+          )}
         </ul>
       )}
       <Places scopes={data?.viewer?.scopes ?? []} current={locationId} />
