@@ -53,7 +53,7 @@ interface BootstrapRow {
 const PERSONAS: Record<Persona['name'], string> = {
   'jrni-user': 'JRNI User limited to staff-7 at London',
   'junto-technician': 'Junto Technician',
-  'juno-member': 'Juno member of two teams (2 team roles in each)',
+  'juno-member': 'Juno member of two teams, two team roles in each',
 };
 
 /** One persona's bootstrap, as the example app sends it. */
@@ -117,6 +117,17 @@ function uptime(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** A part's own report as a section of this file: its headings one level down, and who ran it. */
+function section(markdown: string, fn: string): string {
+  const [title, ...rest] = markdown.replace(/\n## /g, '\n### ').split('\n');
+  return [
+    title!.replace(/^# /, '## '),
+    '',
+    `Run by this benchmark (\`${fn}\`); the command below runs this part alone.`,
+    ...rest,
+  ].join('\n');
 }
 
 const met = (pass: boolean) => (pass ? 'met' : '**missed**');
@@ -188,9 +199,9 @@ async function main(): Promise<void> {
         `| ${r.persona} | ${r.menu} | ${r.requests} | ${fmt(r.first)} ms | ${fmt(r.warm.p50)} / ${fmt(r.warm.p90)} / ${fmt(r.warm.p99)} ms | ${kb(r.bytes)} |`,
     ),
     '',
-    rules.markdown.replace(/^# /, '## ').replace(/\n## /g, '\n### '),
+    section(rules.markdown, 'runRules'),
     '',
-    fanout.markdown.replace(/^# /, '## ').replace(/\n## /g, '\n### '),
+    section(fanout.markdown, 'runFanout'),
     '',
   ].join('\n');
 
