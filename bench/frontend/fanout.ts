@@ -13,7 +13,7 @@
  * only. Writes bench/results/frontend-fanout.md (not with `--quick`) and prints it.
  *
  * Flags: `--quick` (100 subscribers, 3 rounds: for trying the harness, not results),
- * `--skip-postgres`.
+ * `--skip-postgres`. Exported as `runFanout` (the same options) for bench/frontend/run.ts.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,11 +30,21 @@ import { dist, fmt, type Dist } from '../http/stats';
 import { benchLog, undoOnInterrupt } from '../interrupt';
 import type { FanoutResult, FanoutSpec } from './subscribers';
 
-const QUICK = process.argv.includes('--quick');
-const SKIP_PG = process.argv.includes('--skip-postgres');
-const SUBSCRIBERS = QUICK ? 100 : 1_000;
-const ROUNDS = QUICK ? 3 : 20;
-const WARMUP = QUICK ? 1 : 3;
+export interface FanoutOptions {
+  /** 100 subscribers, 3 rounds (default: 1,000 and 20, after 3 warm-up rounds). */
+  quick?: boolean;
+  /** Leave out the two replicas on PostgreSQL and Redis (default: run them). */
+  skipPostgres?: boolean;
+}
+
+interface Settings {
+  subscribers: number;
+  rounds: number;
+  warmup: number;
+}
+
+const settingsOf = (quick: boolean): Settings =>
+  quick ? { subscribers: 100, rounds: 3, warmup: 1 } : { subscribers: 1_000, rounds: 20, warmup: 3 };
 /** Between one round's last event and the next write: the gateway idle again. */
 const PAUSE_MS = 300;
 const TIMEOUT_MS = 5_000;
@@ -131,7 +141,7 @@ function probe(spec: FanoutSpec): Promise<FanoutResult> {
   });
 }
 
-interface Row {
+export interface FanoutRow {
   scenario: string;
   subscribers: number;
   users: number;
@@ -145,29 +155,31 @@ interface Row {
 }
 
 async function scenario(
+  settings: Settings,
   name: string,
   writeUrl: string,
   listen: Gateway,
   store: Store,
   keys: Keys,
   users: number,
-): Promise<Row> {
-  log(`${name}: ${SUBSCRIBERS} subscribers over ${users} users`);
-  const w = await world(store, keys, users, SUBSCRIBERS);
+): Promise<FanoutRow> {
+  const { subscribers, rounds, warmup } = settings;
+  log(`${name}: ${subscribers} subscribers over ${users} users`);
+  const w = await world(store, keys, users, subscribers);
   const result = await probe({
     writeUrl,
     wsUrl: listen.url.replace(/^http/, 'ws'),
     ownerToken: w.ownerToken,
     tokens: w.tokens,
-    warmup: WARMUP,
-    rounds: ROUNDS,
+    warmup,
+    rounds,
     pauseMs: PAUSE_MS,
     timeoutMs: TIMEOUT_MS,
   });
   const all = result.rounds.flatMap((r) => r.delivered);
-  const row: Row = {
+  const row: FanoutRow = {
     scenario: name,
-    subscribers: SUBSCRIBERS,
+    subscribers,
     users,
     rounds: result.rounds.length,
     delivered: dist(all),
@@ -182,7 +194,8 @@ async function scenario(
   return row;
 }
 
-function report(rows: Row[], date: string): string {
+function report(settings: Settings, rows: FanoutRow[], date: string): string {
+  const { subscribers, warmup } = settings;
   const median = (xs: number[]) => dist(xs).p50;
   const lines = [
     '# Frontend: capabilitiesChanged fan-out',
@@ -193,10 +206,10 @@ function report(rows: Row[], date: string): string {
         .map((x) => x.toFixed(2))
         .join(' ')}.`,
     '',
-    `${SUBSCRIBERS} graphql-ws clients (one connection each) subscribed to \`capabilitiesChanged\` as Junto Technicians; each round one`,
+    `${subscribers} graphql-ws clients (one connection each) subscribed to \`capabilitiesChanged\` as Junto Technicians; each round one`,
     '`setToolPolicy` of `update_ticket` (a tool every Technician holds) changes all of their grants versions. Delivery = from',
     'sending the write to a subscriber reading its event, over every subscriber of every measured round',
-    `(${WARMUP} warm-up rounds first; ${PAUSE_MS} ms between rounds). Subscribers and writer share one child process and clock.`,
+    `(${warmup} warm-up rounds first; ${PAUSE_MS} ms between rounds). Subscribers and writer share one child process and clock.`,
     '',
     '| scenario | subscribers / users | rounds | delivery p50 | p99 | max | median of round p99s | write answered p50 | missed | p99 ≤ 250 ms |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -216,24 +229,30 @@ function report(rows: Row[], date: string): string {
   return lines.join('\n');
 }
 
-async function main(): Promise<void> {
+export async function runFanout(
+  options: FanoutOptions = {},
+): Promise<{ rows: FanoutRow[]; markdown: string; target: number }> {
+  const settings = settingsOf(options.quick ?? false);
+  const { subscribers } = settings;
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const keys = await makeKeys();
-  const rows: Row[] = [];
+  const rows: FanoutRow[] = [];
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rolegate-fanout-'));
   undo.add(() => rmSync(dir, { recursive: true, force: true }));
   {
     const store = await openStore({ dataDir: dir });
     const g = await gateway(store, keys);
-    rows.push(await scenario('embedded store, one gateway', g.url, g, g.store, keys, SUBSCRIBERS));
-    rows.push(await scenario('embedded store, one gateway', g.url, g, g.store, keys, SUBSCRIBERS / 10));
+    rows.push(await scenario(settings, 'embedded store, one gateway', g.url, g, g.store, keys, subscribers));
+    rows.push(
+      await scenario(settings, 'embedded store, one gateway', g.url, g, g.store, keys, subscribers / 10),
+    );
     await g.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 
-  if (!SKIP_PG) {
+  if (!options.skipPostgres) {
     let pg: PostgresServer | undefined;
     let redis: RedisServer | undefined;
     try {
@@ -249,12 +268,13 @@ async function main(): Promise<void> {
       const b = await gateway(storeB, keys, redis.url);
       rows.push(
         await scenario(
+          settings,
           'PostgreSQL + Redis, write on A, subscribers on B',
           a.url,
           b,
           a.store,
           keys,
-          SUBSCRIBERS,
+          subscribers,
         ),
       );
       await b.close();
@@ -267,19 +287,24 @@ async function main(): Promise<void> {
     }
   }
 
-  const md = report(rows, date);
-  process.stdout.write(`${md}\n`);
-  if (!QUICK) {
-    mkdirSync(path.dirname(RESULTS), { recursive: true });
-    writeFileSync(RESULTS, md);
-    log(`wrote ${path.relative(ROOT, RESULTS)}`);
-  }
+  return { rows, markdown: report(settings, rows, date), target: TARGET_P99_MS };
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    process.exit(1);
-  },
-);
+if (require.main === module) {
+  const quick = process.argv.includes('--quick');
+  runFanout({ quick, skipPostgres: process.argv.includes('--skip-postgres') }).then(
+    ({ markdown }) => {
+      process.stdout.write(`${markdown}\n`);
+      if (!quick) {
+        mkdirSync(path.dirname(RESULTS), { recursive: true });
+        writeFileSync(RESULTS, markdown);
+        log(`wrote ${path.relative(ROOT, RESULTS)}`);
+      }
+      process.exit(0);
+    },
+    (err: unknown) => {
+      log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+      process.exit(1);
+    },
+  );
+}

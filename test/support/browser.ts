@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 
 /**
@@ -44,9 +45,42 @@ export interface ServedPage {
 
 /** Serves `html` at every path of a new loopback HTTP server, as the origin http://localhost:<port>. */
 export async function servePage(html: string): Promise<ServedPage> {
-  const server: Server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-  });
+  return serve(
+    createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    }),
+  );
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+};
+
+/**
+ * Serves a built app (e.g. Vite's `dist`) as the origin http://localhost:<port>: a file of `dir` when
+ * the path names one, else `index.html` (the app reads its query string).
+ */
+export async function serveDir(dir: string): Promise<ServedPage> {
+  const root = path.resolve(dir);
+  return serve(
+    createServer((req, res) => {
+      const wanted = path.join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      const file =
+        wanted.startsWith(root + path.sep) && existsSync(wanted) && statSync(wanted).isFile()
+          ? wanted
+          : path.join(root, 'index.html');
+      res
+        .writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' })
+        .end(readFileSync(file));
+    }),
+  );
+}
+
+async function serve(server: Server): Promise<ServedPage> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
