@@ -8,7 +8,6 @@ import { newTenant, startTestGateway, type TestGateway } from '../support/gatewa
  * queries.
  */
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = (r: Response): Promise<any> => r.json();
 
 const CAPS = 'query { capabilities { grantsVersion permissions tools { tool mode } } }';
