@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ApprovalSpec } from '../catalog';
-import type { Change, Changes } from '../consistency/changes';
+import { stoppable, type Change, type Changes } from '../consistency/changes';
 import { Access, scopeOf } from '../decisions/access';
 import type { Authz } from '../decisions/authz';
 import { InvalidInputError } from '../decisions/errors';
@@ -344,20 +344,7 @@ export class ApprovalService {
         close();
       }
     })();
-    return {
-      next: () => events.next(),
-      return: async () => {
-        close();
-        return events.return(undefined);
-      },
-      throw: async (err?: unknown) => {
-        close();
-        return events.throw(err);
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return stoppable(events, close);
   }
 
   /** Tells every replica's subscribers; returns the request. */

@@ -20,6 +20,27 @@ export interface Changes {
   close(): Promise<void>;
 }
 
+/**
+ * A subscription's stream of `events` that stops listening at once when it is ended (`return()` or
+ * `throw()` call `stop` before the generator runs its own clean-up, even while it waits for a change).
+ */
+export function stoppable<T>(events: AsyncGenerator<T>, stop: () => void): AsyncIterableIterator<T> {
+  return {
+    next: () => events.next(),
+    return: async () => {
+      stop();
+      return events.return(undefined);
+    },
+    throw: async (err?: unknown) => {
+      stop();
+      return events.throw(err);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
 /** One process: changes go straight to its listeners. */
 export class LocalChanges implements Changes {
   private readonly listeners = new Set<(change: Change) => void>();

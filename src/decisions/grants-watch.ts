@@ -1,3 +1,4 @@
+import { stoppable } from '../consistency/changes';
 import type { Versions } from '../consistency/versions';
 import type { Store } from '../store';
 import { Authz } from './authz';
@@ -123,20 +124,7 @@ export class GrantsWatch {
         close();
       }
     })();
-    return {
-      next: () => events.next(),
-      return: async () => {
-        close();
-        return events.return(undefined);
-      },
-      throw: async (err?: unknown) => {
-        close();
-        return events.throw(err);
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return stoppable(events, close);
   }
 
   /** Stops listening to versions; watched users are told nothing more. */
