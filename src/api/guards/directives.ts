@@ -1,5 +1,6 @@
 import { valueFromASTUntyped, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { OPERATIONS, type Operation } from '../../catalog';
+import type { Operation as OperationEnum } from '../generated/graphql';
 
 /** What one field of the SDL needs, as its directive says. */
 export interface Guard {
@@ -32,6 +33,11 @@ export interface Guard {
 export function operationOf(enumValue: string): Operation | undefined {
   const name = enumValue.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   return (OPERATIONS as readonly string[]).includes(name) ? (name as Operation) : undefined;
+}
+
+/** `createUser` → `CREATE_USER`: the inverse of `operationOf`, for fields that list operations. */
+export function operationEnum(operation: Operation): OperationEnum {
+  return operation.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase() as OperationEnum;
 }
 
 /** Every `@requires` / `@authenticated` of the schema's object fields. */

@@ -1,7 +1,7 @@
 import { OPERATIONS } from '../../catalog';
 import { allPermissions, uiEntries } from '../../decisions/manifest';
 import type { Resolvers } from '../generated/graphql';
-import { operationEnum } from './operations';
+import { operationEnum } from '../guards/directives';
 
 /** The organization's catalog as a user interface shows it (`Query.catalog`): everything, named. */
 export const catalogResolvers: Resolvers = {

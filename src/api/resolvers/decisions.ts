@@ -4,7 +4,7 @@ import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
 import { GraphQLError } from 'graphql';
 import { permissionInfo } from '../../decisions/manifest';
-import { operationEnum } from './operations';
+import { operationEnum } from '../guards/directives';
 import { badInput, ErrorCode } from '../errors';
 import { connection, idCursor, pageSize } from './pagination';
 
