@@ -37,8 +37,8 @@ export interface CheckInput {
 
 /** A decision, or why the input could not be decided (then DENY: deny when unsure). */
 export interface DecisionResult {
-  /** The question's id: stable for one input whatever the version (a client cache's key). */
-  id: string;
+  /** The input decided: its id (`decisionId`) is computed only when a client asks for it. */
+  input: CheckInput;
   allowed: boolean;
   outcome: Outcome;
   version: string;
@@ -108,7 +108,7 @@ export class Authz {
     if ('error' in prepared) {
       this.metrics?.decisions.inc({ outcome: 'DENY' });
       return {
-        id: decisionId(input),
+        input,
         allowed: false,
         outcome: 'DENY',
         version: this.version,
@@ -118,7 +118,7 @@ export class Authz {
     const outcome = decide(this.catalog, prepared.grants, prepared.request, this.state.policies);
     this.metrics?.decisions.inc({ outcome });
     return {
-      id: decisionId(input),
+      input,
       allowed: outcome === 'ALLOW',
       outcome,
       version: this.version,

@@ -1,5 +1,5 @@
 import { isVersion } from '../../consistency/versions';
-import type { Authz, CheckInput } from '../../decisions/authz';
+import { decisionId, type Authz, type CheckInput } from '../../decisions/authz';
 import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
 import { GraphQLError } from 'graphql';
@@ -62,6 +62,8 @@ export const decisionResolvers: Resolvers = {
     operation: (o) => operationEnum(o.operation),
   },
   Decision: {
+    // Hashing the question costs more than deciding it: only when the client asks for the id.
+    id: (d) => decisionId(d.input),
     // Explaining costs more than deciding: only when the client asks for the reason.
     reason: async (d, _, ctx) => {
       if (d.error) return d.error.message;
