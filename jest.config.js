@@ -7,6 +7,8 @@ module.exports = {
   transform: { '^.+\\.[tj]s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   // jose ships ES modules only: Node 20.19+ loads them with require(), jest's module system does not.
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  // `rolegate/subgraph` from source, as tsconfig.json's `paths` does for tsc and tsx.
+  moduleNameMapper: { '^rolegate/subgraph$': '<rootDir>/src/subgraph/index.ts' },
   testTimeout: 60_000,
   // Tests stop the servers and processes they start in afterAll; this makes sure a failed test that
   // left a connection open can never keep the run (and CI) from ending.
