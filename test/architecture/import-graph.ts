@@ -353,3 +353,39 @@ function pureCoreReason(ref: ImportRef, from: string, allowed: readonly string[]
   if (isIoPackage(packageOf(spec))) return `${packageOf(spec)} does I/O`;
   return null;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The subgraph client: shipped as `rolegate/subgraph` to other teams' servers, so it brings nothing of
+// the gateway with it.
+
+/** The only packages src/subgraph/ may import (besides its own files). */
+export const SUBGRAPH_PACKAGES: readonly string[] = [
+  'graphql',
+  'dataloader',
+  '@graphql-tools/utils',
+  'lru-cache',
+];
+
+/** Every import of src/subgraph/ that is not one of its own files or SUBGRAPH_PACKAGES. */
+export function subgraphViolations(sources: Source[]): Violation[] {
+  const out: Violation[] = [];
+  for (const source of sources) {
+    if (nodeOf(source.file) !== 'subgraph') continue;
+    for (const ref of importsOf(source)) {
+      const spec = ref.specifier;
+      let reason: string | null = null;
+      if (spec === null) reason = 'a module named at run time cannot be checked';
+      else {
+        const target = targetOf(ref);
+        if (target === 'outside') reason = 'reaches outside src/';
+        else if (target !== null) {
+          if (target.node !== 'subgraph')
+            reason = `subgraph/ may import no other part of src/, not ${target.node}`;
+        } else if (!SUBGRAPH_PACKAGES.includes(packageOf(spec)))
+          reason = `subgraph/ may import only ${SUBGRAPH_PACKAGES.join(', ')}, not ${packageOf(spec)}`;
+      }
+      if (reason) out.push({ ref, reason });
+    }
+  }
+  return out;
+}

@@ -7,6 +7,7 @@ import {
   importsOf,
   pureCoreViolations,
   readSources,
+  subgraphViolations,
   type Source,
 } from './import-graph';
 
@@ -31,6 +32,10 @@ function violationReport(tree: Source[]): string[] {
   return pureCoreViolations(tree).map((v) => `${describeRef(v.ref)}: ${v.reason}`);
 }
 
+function subgraphReport(tree: Source[]): string[] {
+  return subgraphViolations(tree).map((v) => `${describeRef(v.ref)}: ${v.reason}`);
+}
+
 describe('src/', () => {
   test('is read whole, generated code included', () => {
     const files = sources.map((s) => s.file);
@@ -49,6 +54,11 @@ describe('src/', () => {
 
   test('engine/ and catalog/ import no I/O and no other folder (engine -> catalog only)', () => {
     expect({ impureImports: violationReport(sources) }).toEqual({ impureImports: [] });
+  });
+
+  test('subgraph/ (rolegate/subgraph) imports only graphql, dataloader, @graphql-tools/utils and lru-cache', () => {
+    expect(sources.filter((s) => s.file.startsWith('subgraph/')).length).toBeGreaterThan(2);
+    expect({ subgraphImports: subgraphReport(sources) }).toEqual({ subgraphImports: [] });
   });
 });
 
@@ -209,5 +219,35 @@ describe('the checks fail when they should', () => {
     const engine = file('engine/x.ts', specs.map((s) => `import '${s}';`).join('\n'));
     expect(pureCoreViolations([engine]).map((v) => v.ref.specifier)).toEqual(specs);
     expect(violationReport([file('store/x.ts', engine.text)])).toEqual([]);
+  });
+
+  test('subgraph/ importing another folder, a gateway package, a built-in, or outside src/', () => {
+    const tree = [
+      file(
+        'subgraph/client.ts',
+        [
+          "import DataLoader from 'dataloader';",
+          "import { LRUCache } from 'lru-cache';",
+          "import { GraphQLError } from 'graphql';",
+          "import { mapSchema } from '@graphql-tools/utils';",
+          "import { RolegateError } from './errors';",
+          "import type { Access } from '../decisions/access';",
+          "import { Pool } from 'pg';",
+          "import Fastify from 'fastify';",
+          "import { createHash } from 'node:crypto';",
+          "import { makeExecutableSchema } from '@graphql-tools/schema';",
+          "import pkg from '../../package.json';",
+        ].join('\n'),
+      ),
+      file('store/x.ts', "import { Pool } from 'pg';"),
+    ];
+    expect(subgraphReport(tree)).toEqual([
+      "src/subgraph/client.ts:6 import type '../decisions/access': subgraph/ may import no other part of src/, not decisions",
+      "src/subgraph/client.ts:7 import 'pg': subgraph/ may import only graphql, dataloader, @graphql-tools/utils, lru-cache, not pg",
+      "src/subgraph/client.ts:8 import 'fastify': subgraph/ may import only graphql, dataloader, @graphql-tools/utils, lru-cache, not fastify",
+      "src/subgraph/client.ts:9 import 'node:crypto': subgraph/ may import only graphql, dataloader, @graphql-tools/utils, lru-cache, not node:crypto",
+      "src/subgraph/client.ts:10 import '@graphql-tools/schema': subgraph/ may import only graphql, dataloader, @graphql-tools/utils, lru-cache, not @graphql-tools/schema",
+      "src/subgraph/client.ts:11 import '../../package.json': reaches outside src/",
+    ]);
   });
 });
