@@ -225,7 +225,9 @@ async function post(
     status = res.status;
     text = await res.text();
   } catch (err) {
-    const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+    // By name, not `instanceof`: the DOMException may come from another realm (a test VM, a polyfill).
+    const name = typeof err === 'object' && err !== null ? (err as { name?: unknown }).name : undefined;
+    const timedOut = name === 'TimeoutError' || name === 'AbortError';
     throw timedOut
       ? new RolegateUnavailableError('timeout', `rolegate did not answer within ${timeoutMs} ms`, undefined, {
           cause: err,
