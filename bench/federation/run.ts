@@ -186,6 +186,8 @@ async function main() {
   await rolegate.close();
   await store.close();
   rmSync(dataDir, { recursive: true, force: true });
+  // The gateways' HTTP agents keep idle sockets open: do not wait for them.
+  process.exit(0);
 }
 
 main().catch((err) => {

@@ -1,6 +1,13 @@
 import { parse } from 'graphql';
 import type { Store } from '../../src/store';
-import { makeBookings, startBookings, withoutPolicy, BOOKINGS_SDL, type BookingsOptions } from './bookings';
+import {
+  makeBookings,
+  startBookings,
+  withoutPolicy,
+  BOOKINGS_SDL,
+  type Booking,
+  type BookingsOptions,
+} from './bookings';
 import { compose, startSupergraphGateway, subgraphSdl } from './supergraph';
 
 /**
@@ -39,8 +46,8 @@ export interface FederationOptions {
   /** Where rolegate serves its subgraph (`_service`, `_entities`). Default: `rolegateUrl`. */
   rolegateSubgraphUrl?: string;
   locationIds: readonly string[];
-  /** Default 500. */
-  bookings?: number;
+  /** How many bookings to spread over the locations (default 500), or the bookings themselves. */
+  bookings?: number | Booking[];
   /** Headers for reading rolegate's `_service { sdl }` (a token or API key in production). */
   rolegateHeaders?: Record<string, string>;
   guarded?: boolean;
@@ -50,7 +57,9 @@ export interface FederationOptions {
 
 /** Bookings, then the supergraph composed from rolegate's and bookings' SDL, then the gateway over it. */
 export async function startFederation(options: FederationOptions) {
-  const bookingList = makeBookings(options.locationIds, options.bookings ?? 500);
+  const bookingList = Array.isArray(options.bookings)
+    ? options.bookings
+    : makeBookings(options.locationIds, options.bookings ?? 500);
   const bookings = await startBookings({
     rolegateUrl: options.rolegateUrl,
     bookings: bookingList,

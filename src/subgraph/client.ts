@@ -61,6 +61,11 @@ export interface RolegateRequest {
    * A rejection is a deny.
    */
   can(permission: string, scope?: Scope): Promise<boolean>;
+  /**
+   * The answer this request already has, or the client's cache holds, without asking: true, false, or
+   * undefined (not known yet: ask with `can()`). Lets a resolver answer without a promise.
+   */
+  peek(permission: string, scope?: Scope): boolean | undefined;
   /** As `can()`, but a deny rejects with `RolegateForbiddenError`. */
   require(permission: string, scope?: Scope): Promise<void>;
 }
@@ -167,30 +172,47 @@ export function createRolegateClient(options: RolegateClientOptions): RolegateCl
     const credential = token !== undefined ? token : opts.apiKey!;
     const partition = partitionOf(token, claims, opts.apiKey);
     const atLeast = viewer.atLeastVersion;
+    // This request's answers so far (from its batches or the client's cache): a question asked again
+    // is answered without a promise (`peek`), and the same for the whole request.
+    const answered = new Map<string, boolean>();
     const loader = new DataLoader<Question, boolean, string>(
-      (questions) => ask(credential, partition, atLeast, questions),
+      async (questions) => {
+        const answers = await ask(credential, partition, atLeast, questions);
+        answers.forEach((a, i) => typeof a === 'boolean' && answered.set(questions[i]!.key, a));
+        return answers;
+      },
       { maxBatchSize: opts.maxBatchSize, cacheKeyFn: (q) => q.key },
     );
+    const known = (question: Question): boolean | undefined => {
+      const mine = answered.get(question.key);
+      if (mine !== undefined) return mine;
+      const hit = cache?.get(`${credential}\u0000${question.key}`);
+      if (!hit || !fresh(hit, atLeast)) return undefined;
+      stats.cacheHits++;
+      answered.set(question.key, hit.allowed);
+      return hit.allowed;
+    };
+    const refusal = (): RolegateUnauthenticatedError | null =>
+      token === ''
+        ? new RolegateUnauthenticatedError('no token: the viewer is not signed in')
+        : userId === null
+          ? new RolegateUnauthenticatedError('the token names no user (no `sub` claim): pass `userId` too')
+          : null;
 
     const can = (permission: string, scope: Scope = {}): Promise<boolean> => {
-      if (token === '')
-        return Promise.reject(new RolegateUnauthenticatedError('no token: the viewer is not signed in'));
-      if (userId === null)
-        return Promise.reject(
-          new RolegateUnauthenticatedError('the token names no user (no `sub` claim): pass `userId` too'),
-        );
-      const question = questionOf(userId, permission, scope);
-      const hit = cache?.get(`${credential}\u0000${question.key}`);
-      if (hit && fresh(hit, atLeast)) {
-        stats.cacheHits++;
-        return Promise.resolve(hit.allowed);
-      }
-      return loader.load(question);
+      const refused = refusal();
+      if (refused) return Promise.reject(refused);
+      const question = questionOf(userId!, permission, scope);
+      const answer = known(question);
+      return answer !== undefined ? Promise.resolve(answer) : loader.load(question);
     };
 
     return {
       userId,
       can,
+      peek(permission, scope = {}) {
+        return refusal() ? undefined : known(questionOf(userId!, permission, scope));
+      },
       async require(permission, scope = {}) {
         if (!(await can(permission, scope))) throw new RolegateForbiddenError(permission, scope);
       },
