@@ -106,6 +106,19 @@ describe('the cache', () => {
     expect(c.stats).toEqual({ calls: 1, questions: 1, cacheHits: 2 });
   });
 
+  test('peek(): what the request already knows, without a promise or a POST', async () => {
+    const c = client();
+    const userId = r.userOf('manager@jrni.example');
+    const first = c.forRequest({ userId });
+    expect(first.peek('booking:manage', { locationId: loc.london })).toBeUndefined();
+    await first.can('booking:manage', { locationId: loc.london });
+    expect(first.peek('booking:manage', { locationId: loc.london })).toBe(true);
+    expect(c.forRequest({ userId }).peek('booking:manage', { locationId: loc.london })).toBe(true);
+    expect(c.forRequest({ userId }).peek('booking:manage', { locationId: loc.leeds })).toBeUndefined();
+    expect(c.forRequest({ token: '' }).peek('booking:manage')).toBeUndefined();
+    expect(r.posts()).toBe(1);
+  });
+
   test('a newer version of the organization, seen in any answer, drops the older answers', async () => {
     const c = client();
     const userId = r.userOf('callcenter@jrni.example');
