@@ -1,5 +1,8 @@
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -162,6 +165,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       useRequestLimits<Context>(),
       useNoHttpSubscriptions<Context>(),
       useEtag<Context>(),
+      // A subgraph schema would turn on Apollo's inline traces (ftv1): resolver timings for whoever
+      // sends the header. rolegate reports its own metrics instead (/metrics).
+      ApolloServerPluginInlineTraceDisabled(),
       development
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true })
         : ApolloServerPluginLandingPageDisabled(),
