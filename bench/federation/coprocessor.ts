@@ -109,6 +109,7 @@ export async function runCoprocessorBench(
   const load = { connections: 50, pipelining: 1, warmupSeconds: quick ? 1 : 3, seconds: quick ? 3 : 10 };
   const onInterrupt = undoOnInterrupt(log);
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0]!;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rolegate-bench-coprocessor-'));
   const removeDir = () => rmSync(dir, { recursive: true, force: true });
   onInterrupt.add(removeDir);
@@ -244,7 +245,7 @@ export async function runCoprocessorBench(
   const baselineRps = rows[0]!.result.main.rps;
   const shares = Object.fromEntries(rows.slice(1).map((r) => [r.name, r.result.main.rps / baselineRps]));
   const pass = Object.values(shares).every((s) => s >= TARGET_SHARE);
-  const markdown = report(rows, world, { quick, load, seconds: (Date.now() - started) / 1000 });
+  const markdown = report(rows, world, { quick, load, seconds: (Date.now() - started) / 1000, loadAtStart });
   if (options.write ?? !quick) {
     mkdirSync(path.dirname(RESULTS), { recursive: true });
     writeFileSync(RESULTS, markdown);
@@ -260,6 +261,7 @@ function report(
     quick: boolean;
     load: { connections: number; pipelining: number; warmupSeconds: number; seconds: number };
     seconds: number;
+    loadAtStart: number;
   },
 ): string {
   const cpus = os.cpus();
@@ -270,7 +272,12 @@ function report(
     `- Date: ${new Date().toISOString()}`,
     `- Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM; Node ${process.version}`,
     `- Command: \`npm run bench:coprocessor\` → \`NODE_ENV=production tsx bench/federation/coprocessor.ts${run.quick ? ' --quick' : ''}\` (NODE_ENV in this run: \`${process.env.NODE_ENV ?? 'unset'}\`); from code: \`runCoprocessorBench()\` in bench/federation/coprocessor.ts`,
-    `- Whole run: ${fmt(run.seconds, 0)} s; load average (1 min) at the end ${fmt(os.loadavg()[0]!, 2)} on ${cpus.length} cores`,
+    `- Whole run: ${fmt(run.seconds, 0)} s; load average (1 min) ${fmt(run.loadAtStart, 2)} at start, ${fmt(os.loadavg()[0]!, 2)} at the end, on ${cpus.length} cores`,
+    ...(Math.max(run.loadAtStart, os.loadavg()[0]!) > cpus.length
+      ? [
+          '- **The machine was busy with other work during this run** (load average above its cores): every row lost CPU to it, unevenly (see the server CPU column); the shares are indicative only; the CPU per request is the steadier comparison. Rerun on a quiet machine for figures to quote.',
+        ]
+      : []),
     ...(run.quick ? ['- **`--quick` run: short durations, not results.**'] : []),
     '',
     '## Setup',
@@ -283,13 +290,13 @@ function report(
     '',
     '## Results',
     '',
-    '| server | req/s | vs baseline | p50 ms | p90 ms | p99 ms | max ms | requests | bad | decided | server process CPU (% of a core) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| server | req/s | vs baseline | p50 ms | p90 ms | p99 ms | max ms | requests | bad | decided | server process CPU (% of a core) | server CPU per request (µs) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => {
       const m = r.result.main;
       const bad = m.errors + m.non2xx + m.mismatches + m.timeouts;
       const share = r === rows[0] ? '–' : `${fmt((100 * m.rps) / base.rps, 0)}%`;
-      return `| ${r.name} | ${fmt(m.rps, 0)} | ${share} | ${m.latency.p50} | ${m.latency.p90} | ${m.latency.p99} | ${m.latency.max} | ${m.requests.toLocaleString('en-US')} | ${bad} | ${r.decided === null ? '–' : r.decided.toLocaleString('en-US')} | ${fmt(r.serverCpuPct, 0)} |`;
+      return `| ${r.name} | ${fmt(m.rps, 0)} | ${share} | ${m.latency.p50} | ${m.latency.p90} | ${m.latency.p99} | ${m.latency.max} | ${m.requests.toLocaleString('en-US')} | ${bad} | ${r.decided === null ? '–' : r.decided.toLocaleString('en-US')} | ${fmt(r.serverCpuPct, 0)} | ${fmt((r.serverCpuPct / 100) * (1e6 / m.rps), 0)} |`;
     }),
     '',
     ...rows.slice(1).map((r) => {
