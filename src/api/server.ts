@@ -1,5 +1,8 @@
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -23,6 +26,12 @@ import { bodyLimits } from './limits/body-limit';
 import { Deadline } from './limits/deadline';
 import { armorRefusal, LimitExceededError } from './limits/limit-error';
 import { useRequestLimits } from './limits/use-request-limits';
+import {
+  coprocessorConfigFromEnv,
+  registerCoprocessorRoute,
+  startCoprocessorSocket,
+  type CoprocessorOptions,
+} from './http/coprocessor';
 import { useEtag } from './http/use-etag';
 import { liveOptions, type LiveOptions } from './live/options';
 import { useNoHttpSubscriptions } from './live/use-no-http-subscriptions';
@@ -94,6 +103,11 @@ export interface GatewayOptions {
    * settings from the environment by default: see GatewayServicesOptions.approvals). False: none.
    */
   approvals?: GatewayServicesOptions['approvals'];
+  /**
+   * The router coprocessor for `@policy` at POST /federation/coprocessor (see src/api/http/coprocessor.ts):
+   * default from the environment (claims not trusted, faults answered false, no Unix socket).
+   */
+  coprocessor?: Partial<CoprocessorOptions>;
 }
 
 /**
@@ -117,6 +131,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const corsOrigins = checkCorsOrigins(config.corsOrigins ?? []);
   const { schema } = buildSchema();
   const auth = options.auth ?? authConfigFromEnv();
+  const coprocessor = { ...coprocessorConfigFromEnv(), ...options.coprocessor };
 
   const services = await openGatewayServices({
     db: options.store.db,
@@ -162,6 +177,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       useRequestLimits<Context>(),
       useNoHttpSubscriptions<Context>(),
       useEtag<Context>(),
+      // A subgraph schema would turn on Apollo's inline traces (ftv1): resolver timings for whoever
+      // sends the header. rolegate reports its own metrics instead (/metrics).
+      ApolloServerPluginInlineTraceDisabled(),
       development
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true })
         : ApolloServerPluginLandingPageDisabled(),
@@ -225,6 +243,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+  // The routers' coprocessor for `@policy`: not GraphQL, its own body limit and answers.
+  registerCoprocessorRoute(app, deps, coprocessor, logError);
   // Development only, with the development signing key (tokens of an identity provider are its own).
   if (development && !auth.jwksUrl && !auth.publicKey) registerDevTokenRoute(app, store, auth);
   // The route @as-integrations/fastify's plugin would register, with the import's larger body limit,
@@ -271,6 +291,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   await app.listen({ port: config.port, host: options.host ?? '127.0.0.1' });
+  const coprocessorSocket = coprocessor.socket
+    ? await startCoprocessorSocket(coprocessor.socket, deps, coprocessor, logError).catch(async (err) => {
+        await liveServer.close();
+        await app.close();
+        await apollo.stop();
+        await services.close();
+        throw err;
+      })
+    : undefined;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   return {
@@ -282,6 +311,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // WebSockets first (closed 1001): the HTTP server's close waits for every socket it upgraded.
       await liveServer.close();
       await app.close();
+      await coprocessorSocket?.close();
       await apollo.stop();
       await services.close();
     },
