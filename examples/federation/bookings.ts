@@ -124,6 +124,7 @@ export async function startBookings(options: BookingsOptions) {
     schema: bookingsSchema(options.bookings, { guarded: options.guarded }),
     // Traces are for Apollo's cloud, which this example does not use.
     plugins: [ApolloServerPluginInlineTraceDisabled()],
+    includeStacktraceInErrorResponses: false,
   });
   const { url } = await startStandaloneServer(server, {
     listen: { port: options.port ?? 0, host: '127.0.0.1' },

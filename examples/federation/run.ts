@@ -27,8 +27,15 @@ async function main() {
     host: '127.0.0.1',
     approvals: { notify: false },
   });
+  // The gateway composes at start-up from rolegate's `_service { sdl }`, which needs credentials: an
+  // API key of the organization (any key authenticates; it needs no scope to read the SDL).
+  const { result: key } = await rolegate.store.apiKeys.create(
+    { orgId: demo.orgId, actor: 'example' },
+    { name: 'federation example gateway', scopes: [] },
+  );
   const federation = await startFederation({
     rolegateUrl: rolegate.url,
+    rolegateHeaders: { authorization: `Bearer ${key.token}` },
     locationIds,
     ports: { gateway: base, bookings: base + 2 },
   });

@@ -62,6 +62,8 @@ export async function startSupergraphGateway(supergraphSdl: string, options: { p
     // @apollo/gateway 2.14 is typed against @apollo/server-gateway-interface 1, Apollo Server 5 against
     // 2; the shape they use is the same at run time (Apollo's docs serve the gateway from AS5 this way).
     gateway: gateway as unknown as GatewayInterface,
+    // Refusals are expected answers here: no stack traces in them, whatever NODE_ENV says.
+    includeStacktraceInErrorResponses: false,
   });
   const { url } = await startStandaloneServer(server, {
     listen: { port: options.port ?? 0, host: '127.0.0.1' },
