@@ -65,6 +65,11 @@ async function main() {
     if (req.method === 'POST' && req.url === '/graphql') posts++;
   });
   log(`rolegate on ${rolegate.url}; ${locationIds.length} locations, ${BOOKINGS} bookings`);
+  // The gateways compose from rolegate's `_service { sdl }`, which needs credentials.
+  const { result: key } = await rolegate.store.apiKeys.create(
+    { orgId: demo.orgId, actor: 'bench' },
+    { name: 'bench gateway', scopes: [] },
+  );
 
   const variants: Variant[] = [
     {
@@ -105,6 +110,7 @@ async function main() {
   for (const v of variants) {
     const fed = await startFederation({
       rolegateUrl: rolegate.url,
+      rolegateHeaders: { authorization: `Bearer ${key.token}` },
       locationIds,
       bookings: BOOKINGS,
       guarded: v.guarded,

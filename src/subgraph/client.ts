@@ -172,24 +172,31 @@ export function createRolegateClient(options: RolegateClientOptions): RolegateCl
     const credential = token !== undefined ? token : opts.apiKey!;
     const partition = partitionOf(token, claims, opts.apiKey);
     const atLeast = viewer.atLeastVersion;
-    // This request's answers so far (from its batches or the client's cache): a question asked again
-    // is answered without a promise (`peek`), and the same for the whole request.
-    const answered = new Map<string, boolean>();
-    const loader = new DataLoader<Question, boolean, string>(
+    // This request's questions by a short key (the user and credential are the request's): the answer
+    // once known (its batch, or the client's cache), or the pending load. A question asked again costs a
+    // Map lookup, and a known answer no promise (`peek`); the request keeps one answer per question.
+    const seen = new Map<string, boolean | Promise<boolean>>();
+    const loader = new DataLoader<Question & { short: string }, boolean, string>(
       async (questions) => {
         const answers = await ask(credential, partition, atLeast, questions);
-        answers.forEach((a, i) => typeof a === 'boolean' && answered.set(questions[i]!.key, a));
+        answers.forEach((a, i) => typeof a === 'boolean' && seen.set(questions[i]!.short, a));
         return answers;
       },
-      { maxBatchSize: opts.maxBatchSize, cacheKeyFn: (q) => q.key },
+      // `seen` already asks each question once.
+      { maxBatchSize: opts.maxBatchSize, cache: false },
     );
-    const known = (question: Question): boolean | undefined => {
-      const mine = answered.get(question.key);
+    /** The answer known without asking (this request's, or a fresh one from the client's cache). */
+    const known = (
+      short: string,
+      permission: string,
+      scope: Scope,
+    ): boolean | Promise<boolean> | undefined => {
+      const mine = seen.get(short);
       if (mine !== undefined) return mine;
-      const hit = cache?.get(`${credential}\u0000${question.key}`);
+      const hit = cache?.get(`${credential}\u0000${questionOf(userId!, permission, scope).key}`);
       if (!hit || !fresh(hit, atLeast)) return undefined;
       stats.cacheHits++;
-      answered.set(question.key, hit.allowed);
+      seen.set(short, hit.allowed);
       return hit.allowed;
     };
     const refusal = (): RolegateUnauthenticatedError | null =>
@@ -202,16 +209,21 @@ export function createRolegateClient(options: RolegateClientOptions): RolegateCl
     const can = (permission: string, scope: Scope = {}): Promise<boolean> => {
       const refused = refusal();
       if (refused) return Promise.reject(refused);
-      const question = questionOf(userId!, permission, scope);
-      const answer = known(question);
-      return answer !== undefined ? Promise.resolve(answer) : loader.load(question);
+      const short = shortKey(permission, scope);
+      const answer = known(short, permission, scope);
+      if (answer !== undefined) return typeof answer === 'boolean' ? Promise.resolve(answer) : answer;
+      const pending = loader.load({ ...questionOf(userId!, permission, scope), short });
+      seen.set(short, pending);
+      return pending;
     };
 
     return {
       userId,
       can,
       peek(permission, scope = {}) {
-        return refusal() ? undefined : known(questionOf(userId!, permission, scope));
+        if (refusal()) return undefined;
+        const answer = known(shortKey(permission, scope), permission, scope);
+        return typeof answer === 'boolean' ? answer : undefined;
       },
       async require(permission, scope = {}) {
         if (!(await can(permission, scope))) throw new RolegateForbiddenError(permission, scope);
@@ -307,6 +319,17 @@ const REFUSALS = new Set([
   'GRAPHQL_PARSE_FAILED',
   'BAD_REQUEST',
 ]);
+
+/**
+ * A question's key within one request (one user, one credential): cheaper than `Question.key`, and
+ * unambiguous as long as no part holds a NUL; one that does (a hostile argument) gets the JSON key.
+ */
+function shortKey(permission: string, scope: Scope): string {
+  const location = scope.locationId ?? '';
+  if (!scope.teamIds?.length && !permission.includes('\u0000') && !location.includes('\u0000'))
+    return `${permission}\u0000${location}`;
+  return `\u0001${JSON.stringify([permission, scope.locationId ?? null, scope.teamIds?.length ? [...new Set(scope.teamIds)].sort() : null])}`;
+}
 
 function questionOf(userId: string, permission: string, scope: Scope): Question {
   const locationId = scope.locationId ?? null;

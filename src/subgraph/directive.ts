@@ -1,10 +1,15 @@
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
 import {
   defaultFieldResolver,
+  getNamedType,
   GraphQLError,
+  isObjectType,
+  Kind,
   type GraphQLFieldConfig,
   type GraphQLFieldResolver,
+  type GraphQLResolveInfo,
   type GraphQLSchema,
+  type SelectionSetNode,
 } from 'graphql';
 import type { RolegateRequest } from './client';
 import { RolegateError, RolegateForbiddenError, type Scope } from './errors';
@@ -47,20 +52,37 @@ export function canDirective(directiveName = 'can'): CanDirective {
     canDirectiveTransformer: (schema, options = {}) => {
       const requestOf =
         options.rolegate ?? ((ctx: unknown) => (ctx as { rolegate?: RolegateRequest } | null)?.rolegate);
+      const read = (field: GraphQLFieldConfig<unknown, unknown>, where: string) => {
+        const found = getDirective(schema, field, directiveName)?.[0];
+        if (!found) return null;
+        const permission: unknown = found.permission;
+        if (typeof permission !== 'string' || permission.trim() === '')
+          throw new TypeError(`@${directiveName} on ${where}: permission must be a non-empty string`);
+        return {
+          permission,
+          location: readerOf(field, where, found.location),
+          team: readerOf(field, where, found.team),
+          requestOf: requestOf as (ctx: unknown) => RolegateRequest | null | undefined,
+        };
+      };
+      // Per object type, its guards that read only the parent object: those can be asked for a whole
+      // list as soon as the list is resolved (see `prefetching`).
+      const byType = new Map<string, Map<string, Guard>>();
+      for (const type of Object.values(schema.getTypeMap())) {
+        if (!isObjectType(type) || type.name.startsWith('__')) continue;
+        for (const [name, field] of Object.entries(type.toConfig().fields)) {
+          const guard = read(field, `${type.name}.${name}`);
+          if (!guard || guard.location?.fromArgs || guard.team?.fromArgs) continue;
+          if (!byType.has(type.name)) byType.set(type.name, new Map());
+          byType.get(type.name)!.set(name, guard);
+        }
+      }
       return mapSchema(schema, {
         [MapperKind.OBJECT_FIELD]: (field, fieldName, typeName) => {
-          const found = getDirective(schema, field, directiveName)?.[0];
-          if (!found) return field;
-          const where = `${typeName}.${fieldName}`;
-          const permission: unknown = found.permission;
-          if (typeof permission !== 'string' || permission.trim() === '')
-            throw new TypeError(`@${directiveName} on ${where}: permission must be a non-empty string`);
-          return guarded(field, where, {
-            permission,
-            location: readerOf(field, where, found.location),
-            team: readerOf(field, where, found.team),
-            requestOf: requestOf as (ctx: unknown) => RolegateRequest | null | undefined,
-          });
+          const guard = read(field, `${typeName}.${fieldName}`);
+          const own = guard ? guarded(field, `${typeName}.${fieldName}`, guard) : field;
+          const itemGuards = byType.get(getNamedType(field.type).name);
+          return itemGuards ? prefetching(own, itemGuards, guard?.requestOf ?? (requestOf as never)) : own;
         },
       });
     },
@@ -71,17 +93,83 @@ const standard = canDirective();
 export const canDirectiveTypeDefs = standard.canDirectiveTypeDefs;
 export const canDirectiveTransformer = standard.canDirectiveTransformer;
 
-type Reader = (parent: unknown, args: Record<string, unknown>) => unknown[];
+/** Reads a path's values; `fromArgs` when they come from the field's arguments. */
+type Reader = ((parent: unknown, args: Record<string, unknown>) => unknown[]) & { fromArgs?: boolean };
+
+interface Guard {
+  permission: string;
+  location: Reader | null;
+  team: Reader | null;
+  requestOf: (ctx: unknown) => RolegateRequest | null | undefined;
+}
+
+/**
+ * A field returning objects (a list of 1,000 bookings) whose own fields carry `@can` on parent paths:
+ * once its value is resolved, every selected guarded field's question for every object is asked at
+ * once, and the value is returned when the answers are in. The guarded fields then find their answers
+ * known (`peek`) and resolve without a promise each. Asking decides nothing: each field still decides.
+ */
+function prefetching(
+  field: GraphQLFieldConfig<unknown, unknown>,
+  guards: Map<string, Guard>,
+  requestOf: (ctx: unknown) => RolegateRequest | null | undefined,
+): GraphQLFieldConfig<unknown, unknown> {
+  const resolve: GraphQLFieldResolver<unknown, unknown> = field.resolve ?? defaultFieldResolver;
+  return {
+    ...field,
+    resolve: (parent, args, ctx, info) => {
+      const value = resolve(parent, args, ctx, info);
+      const request = requestOf(ctx);
+      if (!request) return value;
+      const selected = selectedGuards(info, guards);
+      if (selected.length === 0) return value;
+      return isPromiseLike(value)
+        ? Promise.resolve(value).then((v) => warm(v, selected, request))
+        : warm(value, selected, request);
+    },
+  };
+}
+
+function warm(value: unknown, guards: Guard[], request: RolegateRequest): unknown {
+  const pending = new Set<Promise<boolean>>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) for (const item of v) visit(item);
+    else if (v !== null && typeof v === 'object' && !isPromiseLike(v))
+      for (const g of guards)
+        for (const scope of scopesOf(g, v, {}))
+          if (request.peek(g.permission, scope) === undefined) pending.add(request.can(g.permission, scope));
+  };
+  visit(value);
+  // A failed question fails its fields, each at its own path: here it only stops the wait.
+  return pending.size ? Promise.allSettled(pending).then(() => value) : value;
+}
+
+/** The guards among `guards` whose fields the query selects below this field (fragments included). */
+function selectedGuards(info: GraphQLResolveInfo, guards: Map<string, Guard>): Guard[] {
+  const names = new Set<string>();
+  const seenFragments = new Set<string>();
+  const collect = (set: SelectionSetNode | undefined): void => {
+    for (const sel of set?.selections ?? []) {
+      if (sel.kind === Kind.FIELD) names.add(sel.name.value);
+      else if (sel.kind === Kind.INLINE_FRAGMENT) collect(sel.selectionSet);
+      else if (!seenFragments.has(sel.name.value)) {
+        seenFragments.add(sel.name.value);
+        collect(info.fragments[sel.name.value]?.selectionSet);
+      }
+    }
+  };
+  for (const node of info.fieldNodes) collect(node.selectionSet);
+  return [...guards].filter(([name]) => names.has(name)).map(([, g]) => g);
+}
+
+function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}
 
 function guarded(
   field: GraphQLFieldConfig<unknown, unknown>,
   where: string,
-  guard: {
-    permission: string;
-    location: Reader | null;
-    team: Reader | null;
-    requestOf: (ctx: unknown) => RolegateRequest | null | undefined;
-  },
+  guard: Guard,
 ): GraphQLFieldConfig<unknown, unknown> {
   const resolve: GraphQLFieldResolver<unknown, unknown> = field.resolve ?? defaultFieldResolver;
   return {
@@ -92,13 +180,7 @@ function guarded(
         throw new Error(
           `@can on ${where}: no rolegate request in the context (make one per request with forRequest)`,
         );
-      const locations = guard.location ? ids(guard.location(parent, args)) : [];
-      const teams = guard.team ? ids(guard.team(parent, args)) : [];
-      const teamIds = teams.length ? teams : null;
-      const scopes: Scope[] = (locations.length ? locations : [null]).map((locationId) => ({
-        locationId,
-        teamIds,
-      }));
+      const scopes = scopesOf(guard, parent, args);
       // Answers the request already has (the 2nd to 1,000th booking at a location) cost no promise.
       let unknown = false;
       for (const scope of scopes) {
@@ -138,6 +220,22 @@ function guarded(
   };
 }
 
+/** The scopes a field's guard asks about: one per location found (none: the root), with the teams. */
+function scopesOf(
+  guard: { location: Reader | null; team: Reader | null },
+  parent: unknown,
+  args: Record<string, unknown>,
+): Scope[] {
+  const found = guard.location ? guard.location(parent, args) : [];
+  // The common case, one location and no teams, without the general path's sets and arrays.
+  if (!guard.team && found.length === 1 && typeof found[0] === 'string' && found[0] !== '')
+    return [{ locationId: found[0] }];
+  const locations = ids(found);
+  const teams = guard.team ? ids(guard.team(parent, args)) : [];
+  const teamIds = teams.length ? teams : null;
+  return (locations.length ? locations : [null]).map((locationId) => ({ locationId, teamIds }));
+}
+
 /**
  * A refusal as the GraphQL error at the field's path. A deny and any decision rolegate refused to make
  * are FORBIDDEN; a refused credential is UNAUTHENTICATED; rolegate unavailable is UNAVAILABLE. All carry
@@ -169,12 +267,18 @@ function readerOf(field: GraphQLFieldConfig<unknown, unknown>, where: string, pa
   if (typeof path !== 'string' || !/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/.test(path))
     throw new TypeError(`@can on ${where}: a path is names separated by dots, got ${JSON.stringify(path)}`);
   const [first, ...rest] = path.split('.') as [string, ...string[]];
-  if (first === 'args' && rest.length) return (_p, args) => valuesAt(args, rest);
+  const fromArgs = (read: Reader): Reader => Object.assign(read, { fromArgs: true });
+  if (first === 'args' && rest.length) return fromArgs((_p, args) => valuesAt(args, rest));
   if (first === 'parent' && rest.length) return (parent) => valuesAt(parent, rest);
   const segments = [first, ...rest];
-  return field.args && first in field.args
-    ? (_p, args) => valuesAt(args, segments)
-    : (parent) => valuesAt(parent, segments);
+  if (field.args && first in field.args) return fromArgs((_p, args) => valuesAt(args, segments));
+  // `locationId` on the parent, the usual path: one property read.
+  if (rest.length === 0)
+    return (parent) => {
+      const value = parent == null ? undefined : (parent as Record<string, unknown>)[first];
+      return Array.isArray(value) ? value : [value];
+    };
+  return (parent) => valuesAt(parent, segments);
 }
 
 function valuesAt(root: unknown, segments: readonly string[]): unknown[] {

@@ -155,6 +155,22 @@ test('a location from an argument, from a list argument (all must hold), and non
   expect(r.posts()).toBe(1);
 });
 
+test("the list asks for its objects' selected guarded fields at once (fragments too); unselected ones are not asked", async () => {
+  const none = await run('manager@jrni.example', '{ bookings { id startsAt } }');
+  expect(none.errors).toBeUndefined();
+  expect(r.posts()).toBe(0);
+  const viaFragments = await run(
+    'manager@jrni.example',
+    '{ bookings { id ...N ... on Booking { locationId } } } fragment N on Booking { notes }',
+  );
+  expect(r.posts()).toBe(1);
+  const rows = (viaFragments.data as { bookings: { notes: string | null; locationId: string }[] }).bookings;
+  expect(rows.filter((b) => b.notes !== null).map((b) => b.locationId)).toEqual(
+    Array(250).fill(r.demo.locations.london),
+  );
+  expect(viaFragments.errors).toHaveLength(750);
+});
+
 test('a denied mutation never runs its resolver', async () => {
   const { london, leeds } = r.demo.locations as Record<string, string>;
   const denied = await run(
