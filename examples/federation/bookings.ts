@@ -101,7 +101,7 @@ export function bookingsSchema(bookings: readonly Booking[], options: { guarded?
         __resolveReference: (ref: { id: string }) => byId.get(ref.id) ?? null,
         location: (b: Booking) => ({ id: b.locationId }),
       },
-    } as never,
+    },
   });
   return options.guarded === false ? schema : canDirectiveTransformer<BookingsContext>(schema);
 }
