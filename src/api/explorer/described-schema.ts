@@ -31,14 +31,18 @@ export function describeSchema(
       const field = isObjectType(type) ? type.getFields()[fieldName] : undefined;
       if (!fieldGuards || !field) return config;
       const requirements = fieldGuards.map((g) => describeRequirement(g, field, catalog));
-      return { ...config, description: [config.description?.trim(), ...requirements].filter(Boolean).join('\n\n') };
+      return {
+        ...config,
+        description: [config.description?.trim(), ...requirements].filter(Boolean).join('\n\n'),
+      };
     },
   });
 }
 
 /** The SDL of a described schema, with every applied directive (`@requires`, `@authenticated`). */
 export function printDescribedSchema(schema: GraphQLSchema): string {
-  return `${printSchemaWithDirectives(schema)}\n`;
+  // Block strings' blank lines are printed indented: no trailing spaces.
+  return `${printSchemaWithDirectives(schema).replace(/^[ \t]+$/gm, '')}\n`;
 }
 
 /**
