@@ -1,4 +1,4 @@
-import { createGraphiQLFetcher } from '@graphiql/toolkit';
+import { createGraphiQLFetcher, type Fetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
 import { createRoot } from 'react-dom/client';
 // Monaco's workers, bundled by Vite beside the page: nothing is loaded from a CDN.
@@ -21,7 +21,12 @@ const endpoint = new URL(settings.endpoint ?? '/graphql', window.location.href);
 const subscriptions = new URL(endpoint);
 subscriptions.protocol = endpoint.protocol === 'https:' ? 'wss:' : 'ws:';
 
-const fetcher = createGraphiQLFetcher({ url: endpoint.href, subscriptionUrl: subscriptions.href });
+const base = createGraphiQLFetcher({ url: endpoint.href, subscriptionUrl: subscriptions.href });
+const initialHeaders = JSON.parse(settings.headers || '{}') as Record<string, string>;
+// GraphiQL introspects as it mounts, before its headers editor exists, and then sends no headers: the
+// schema would be the generic one. Until the editor is there, send the headers the page opened with.
+const fetcher: Fetcher = (params, options) =>
+  base(params, options?.headers ? options : { ...options, headers: initialHeaders });
 
 createRoot(document.getElementById('graphiql')!).render(
   <GraphiQL
