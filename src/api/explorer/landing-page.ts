@@ -12,8 +12,10 @@ export const EXPLORER_DIR = path.resolve(__dirname, '..', '..', '..', 'dist', 'e
 /** Where the explorer's files are served; its index.html names them under this path (explorer/vite.config.mts). */
 const ASSETS_PATH = '/explorer/';
 
-/** What the explorer opens with: its editors' first content. */
+/** What the explorer opens with: its editors' first content; and where its files are. */
 export interface ExplorerSettings {
+  /** The built explorer (default EXPLORER_DIR, dist/explorer). */
+  dir?: string;
   /** Request headers, e.g. `{ Authorization: 'Bearer …' }` (the demo owner's on a first start). */
   headers?: Record<string, string>;
   query?: string;
@@ -69,9 +71,9 @@ const CONTENT_SECURITY_POLICY = [
  */
 export function registerLandingPage(
   app: FastifyInstance,
-  options: { settings?: ExplorerSettings; dir?: string; endpoint?: string } = {},
+  options: { settings?: ExplorerSettings; endpoint?: string } = {},
 ): { send(req: FastifyRequest, reply: FastifyReply): FastifyReply } {
-  const dir = options.dir ?? EXPLORER_DIR;
+  const dir = options.settings?.dir ?? EXPLORER_DIR;
   const files = listFiles(dir);
   const index = files.get('index.html');
   const template = index ? readFileSync(index, 'utf8') : null;
