@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { makeExecutableSchema } from '@graphql-tools/schema';
-import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { isObjectType, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { guardSchema } from './guards/shield';
 import { describeInputLimits } from './limits/input-limits';
@@ -13,6 +13,7 @@ import { approvalResolvers } from './resolvers/approvals';
 import { catalogResolvers } from './resolvers/catalog';
 import { rulesResolvers } from './resolvers/rules';
 import { liveResolvers } from './resolvers/live';
+import { entityResolvers } from './resolvers/entities';
 import { DateTime, JSONScalar } from './resolvers/scalars';
 import type { Guard } from './guards/directives';
 import type { Context } from './context';
@@ -43,22 +44,64 @@ export function servedTypeDefs(dir = SCHEMA_DIR): DocumentNode[] {
   return loadTypeDefs(dir).map((sdl) => describeInputLimits(parse(sdl)));
 }
 
-/** The executable schema without guards (for tests and the guards-off benchmark). */
+/**
+ * The executable schema without guards (for tests and the guards-off benchmark): a Federation 2
+ * subgraph (schema/federation.graphql), so it also serves `_service` and `_entities`.
+ */
 export function buildUnguardedSchema(): GraphQLSchema {
-  return makeExecutableSchema({
-    typeDefs: servedTypeDefs(),
-    resolvers: [
-      { DateTime, JSON: JSONScalar },
-      enumValues,
-      decisionResolvers,
-      directoryResolvers,
-      mutationResolvers,
-      approvalResolvers,
-      catalogResolvers,
-      rulesResolvers,
-      liveResolvers,
-    ] as never,
-  });
+  const resolvers = mergeResolvers([
+    { DateTime, JSON: JSONScalar },
+    enumValues,
+    decisionResolvers,
+    directoryResolvers,
+    mutationResolvers,
+    approvalResolvers,
+    catalogResolvers,
+    rulesResolvers,
+    liveResolvers,
+    entityResolvers,
+  ] as Record<string, object>[]);
+  const schema = buildSubgraphSchema({ typeDefs: servedTypeDefs(), resolvers: resolvers as never });
+  checkResolversNameFields(schema, resolvers);
+  return schema;
+}
+
+/** One resolver map from several; a type's fields may come from several maps, a field from one only. */
+function mergeResolvers(maps: Record<string, object>[]): Record<string, object> {
+  const merged: Record<string, object> = {};
+  for (const map of maps) {
+    for (const [type, fields] of Object.entries(map)) {
+      const into = merged[type];
+      if (!into || !isPlainObject(into) || !isPlainObject(fields)) {
+        if (into) throw new Error(`resolvers: ${type} is defined twice`);
+        merged[type] = fields;
+        continue;
+      }
+      for (const field of Object.keys(fields))
+        if (field in into) throw new Error(`resolvers: ${type}.${field} is defined twice`);
+      merged[type] = { ...into, ...fields };
+    }
+  }
+  return merged;
+}
+
+const isPlainObject = (x: object) => Object.getPrototypeOf(x) === Object.prototype;
+
+/**
+ * buildSubgraphSchema skips a resolver whose field the SDL does not have, where makeExecutableSchema
+ * refused it: refuse it here, so a renamed field cannot leave its resolver silently unused.
+ */
+function checkResolversNameFields(schema: GraphQLSchema, resolvers: Record<string, object>): void {
+  const problems: string[] = [];
+  for (const [typeName, fields] of Object.entries(resolvers)) {
+    const type = schema.getType(typeName);
+    if (!type) problems.push(`${typeName} is not a type of the schema`);
+    else if (isObjectType(type))
+      for (const field of Object.keys(fields))
+        if (!field.startsWith('__') && !type.getFields()[field])
+          problems.push(`${typeName}.${field} is not a field of the schema`);
+  }
+  if (problems.length) throw new Error(`resolvers without a field:\n  ${problems.join('\n  ')}`);
 }
 
 /**

@@ -1,5 +1,8 @@
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import Fastify, {
@@ -178,6 +181,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       useNoHttpSubscriptions<Context>(),
       useEtag<Context>(),
       ...(described ? [useDescribedIntrospection(described)] : []),
+      // A subgraph schema would turn on Apollo's inline traces (ftv1): resolver timings for whoever
+      // sends the header. rolegate reports its own metrics instead (/metrics).
+      ApolloServerPluginInlineTraceDisabled(),
       // Development's landing page is the gateway's own (registerLandingPage, below), not Apollo's: that
       // one loads the Sandbox from a CDN, and stays blank without internet access.
       ApolloServerPluginLandingPageDisabled(),

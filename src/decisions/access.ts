@@ -325,6 +325,23 @@ export class Access {
     return !!grants && grants.active && teamIds.every((t) => grants.memberOf.includes(t));
   }
 
+  /**
+   * Whether the viewer holds `permission` over a user (`User.viewerCan`): at every live location and
+   * team where that user holds a live assignment, or at the root when there is none. False for a
+   * missing user and for a service key, which is nobody.
+   */
+  async holdsOver(userId: string, permission: string): Promise<boolean> {
+    if (this.viewer.kind !== 'user') return false;
+    const subject = await this.loaders.subjects.load(userId);
+    if (!subject) return false;
+    const scopes = new Map(this.liveAssignments(subject).map((a) => [scopeKey(scopeOf(a)), scopeOf(a)]));
+    const live = (
+      await Promise.all([...scopes.values()].map(async (s) => ((await this.exists(s)) ? s : null)))
+    ).filter((s): s is Scope => s !== null);
+    const answers = await Promise.all((live.length ? live : [ROOT]).map((s) => this.holds(permission, s)));
+    return answers.every(Boolean);
+  }
+
   /** Acting on an assignment (revoking it): the operation at its scope, and its user covered. */
   async requireAssignment(assignmentId: string, operation: Operation): Promise<void> {
     const assignment = await this.loaders.assignments.load(assignmentId);

@@ -4,7 +4,7 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import { Kind, parse, print, type GraphQLSchema } from 'graphql';
 import { SignJWT } from 'jose';
 import { readGuards, type Guard } from '../../src/api/guards/directives';
-import { validateGuards } from '../../src/api/guards/shield';
+import { servedGuards, validateGuards } from '../../src/api/guards/shield';
 import { buildSchema, buildUnguardedSchema, SCHEMA_DIR } from '../../src/api/schema';
 import { loadPreset, OPERATIONS, PRESETS, type Operation } from '../../src/catalog';
 import {
@@ -24,7 +24,7 @@ import {
  */
 
 const schema = buildUnguardedSchema();
-const guards = readGuards(schema);
+const guards = servedGuards(schema);
 const ROOTS = ['Query', 'Mutation'] as const;
 
 function rootFields(s: GraphQLSchema): string[] {
@@ -82,6 +82,9 @@ describe('the schema walk', () => {
         'Subscription.approvalRequestChanged',
         // The viewer's own capabilities (a user only: an API key has none).
         'Subscription.capabilitiesChanged',
+        // Federation: the SDL, and the entities, each under its root lookup's own guard.
+        'Query._service',
+        'Query._entities',
       ].sort(),
     );
   });
@@ -401,6 +404,15 @@ function queryCalls(w: World): Record<string, Call[]> {
       { query: `{ notificationSettings { slackBotTokenSet teamsWebhookSet } }`, expect: 'forbidden' },
     ],
     auditLog: [{ query: `{ auditLog { edges { node { seq action target } } } }`, expect: 'forbidden' }],
+    // Federation: the SDL, and entities resolved by their root lookup's guard (test/federation).
+    _service: [{ query: `{ _service { sdl } }`, expect: 'data' }],
+    _entities: [
+      {
+        query: `query($r: [_Any!]!) { _entities(representations: $r) { ... on Location { id viewerCan(permission: "${w.permission}") } } }`,
+        variables: { r: [{ __typename: 'Location', id: w.locationId }] },
+        expect: 'data',
+      },
+    ],
   };
 }
 

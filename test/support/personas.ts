@@ -39,14 +39,20 @@ export async function must(
   return r.data;
 }
 
-async function createUser(t: TestGateway, token: string, email: string, name: string, assignments: object[]) {
+export async function createUser(
+  t: TestGateway,
+  token: string,
+  email: string,
+  name: string,
+  assignments: object[],
+) {
   const d = await must(t, token, `mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }`, {
     i: { email, name, assignments },
   });
   return d.createUser.user.id as string;
 }
 
-async function createLocation(t: TestGateway, token: string, name: string, parentId?: string) {
+export async function createLocation(t: TestGateway, token: string, name: string, parentId?: string) {
   const d = await must(
     t,
     token,
@@ -56,7 +62,7 @@ async function createLocation(t: TestGateway, token: string, name: string, paren
   return d.createLocation.location.id as string;
 }
 
-async function createTeam(t: TestGateway, token: string, name: string) {
+export async function createTeam(t: TestGateway, token: string, name: string) {
   const d = await must(
     t,
     token,

@@ -44,6 +44,8 @@ export type Scalars = {
   DateTime: { input: Date; output: Date };
   /** Any JSON value: an approval request's `arguments`. At most 64 KiB as JSON, nested at most 20 deep. */
   JSON: { input: unknown; output: unknown };
+  federation__FieldSet: { input: unknown; output: unknown };
+  link__Import: { input: unknown; output: unknown };
 };
 
 export type ApprovalPayload = {
@@ -568,6 +570,21 @@ export type Location = {
   parent?: Maybe<Location>;
   /** The location's ancestors from the top down, ending with the location itself. */
   path: Array<Location>;
+  /**
+   * Whether the viewer holds `permission` (a catalog permission, e.g. `"booking:manage"`) here, cascade
+   * included: the same answer as `check` at this location. For subgraphs whose objects belong to a
+   * location (`Booking { location: Location }`); decided for every entity of the request from one load of
+   * the viewer's grants. False for an API key, which is nobody.
+   */
+  viewerCan: Scalars['Boolean']['output'];
+};
+
+/**
+ * A place in the organization's tree: parent companies, child locations, any depth. The organization
+ * itself is the root; a role given at a location cascades to every location below it.
+ */
+export type LocationViewerCanArgs = {
+  permission: Scalars['String']['input'];
 };
 
 export type LocationConnection = {
@@ -1638,6 +1655,12 @@ export type Team = {
   /** The team's members, page by page in id order: for its members, or with the permission to view teams. */
   members: UserConnection;
   name: Scalars['String']['output'];
+  /**
+   * Whether the viewer holds `permission` (a catalog permission) in this team: their organization and
+   * team roles, summed within this team only, as `check` with this team answers. Decided for every entity
+   * of the request from one load of the viewer's grants. False for an API key, which is nobody.
+   */
+  viewerCan: Scalars['Boolean']['output'];
 };
 
 /**
@@ -1647,6 +1670,14 @@ export type Team = {
 export type TeamMembersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/**
+ * A group of users. Team-based resources (projects, docs spaces) name their teams; a user's team roles
+ * count only while they are a member, and are summed within one team, never across teams.
+ */
+export type TeamViewerCanArgs = {
+  permission: Scalars['String']['input'];
 };
 
 export type TeamConnection = {
@@ -1822,6 +1853,22 @@ export type User = {
   teams?: Maybe<Array<Team>>;
   /** Where approval notifications reach this user on Teams. */
   teamsAddress?: Maybe<Scalars['String']['output']>;
+  /**
+   * Whether the viewer holds `permission` (a catalog permission, e.g. `"booking:manage"`) over this user:
+   * at every location and team where the user holds a live role (at the organization when none). The
+   * viewer's own decision, for subgraphs that guard what belongs to a user; decided for every entity of
+   * the request from one load of the viewer's grants. False for an API key, which is nobody.
+   */
+  viewerCan: Scalars['Boolean']['output'];
+};
+
+/**
+ * A member of the organization. `email`, `name`, `flags` and `assignments` are shown only to the user
+ * themself, to viewers allowed to see users where this user holds a role, and to API keys with the scope
+ * `directory:read`; for anyone else they are null, with a `FORBIDDEN` error at their path.
+ */
+export type UserViewerCanArgs = {
+  permission: Scalars['String']['input'];
 };
 
 export type UserConnection = {
@@ -2132,6 +2179,8 @@ export type ResolversTypes = ResolversObject<{
     }
   >;
   ViewerRules: ResolverTypeWrapper<ViewerRules>;
+  federation__FieldSet: ResolverTypeWrapper<Scalars['federation__FieldSet']['output']>;
+  link__Import: ResolverTypeWrapper<Scalars['link__Import']['output']>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -2250,6 +2299,8 @@ export type ResolversParentTypes = ResolversObject<{
     team?: Maybe<ResolversParentTypes['Team']>;
   };
   ViewerRules: ViewerRules;
+  federation__FieldSet: Scalars['federation__FieldSet']['output'];
+  link__Import: Scalars['link__Import']['output'];
 }>;
 
 export type AuthenticatedDirectiveArgs = {};
@@ -2259,6 +2310,31 @@ export type AuthenticatedDirectiveResolver<
   Parent,
   ContextType = Context,
   Args = AuthenticatedDirectiveArgs,
+> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type KeyDirectiveArgs = {
+  fields: Scalars['federation__FieldSet']['input'];
+  resolvable?: Maybe<Scalars['Boolean']['input']>;
+};
+
+export type KeyDirectiveResolver<
+  Result,
+  Parent,
+  ContextType = Context,
+  Args = KeyDirectiveArgs,
+> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type LinkDirectiveArgs = {
+  as?: Maybe<Scalars['String']['input']>;
+  import?: Maybe<Array<Maybe<Scalars['link__Import']['input']>>>;
+  url: Scalars['String']['input'];
+};
+
+export type LinkDirectiveResolver<
+  Result,
+  Parent,
+  ContextType = Context,
+  Args = LinkDirectiveArgs,
 > = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type RequiresDirectiveArgs = {
@@ -2281,6 +2357,15 @@ export type RequiresDirectiveResolver<
   Parent,
   ContextType = Context,
   Args = RequiresDirectiveArgs,
+> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type ShareableDirectiveArgs = {};
+
+export type ShareableDirectiveResolver<
+  Result,
+  Parent,
+  ContextType = Context,
+  Args = ShareableDirectiveArgs,
 > = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type ApprovalPayloadResolvers<
@@ -2551,6 +2636,12 @@ export type LocationResolvers<
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   parent?: Resolver<Maybe<ResolversTypes['Location']>, ParentType, ContextType>;
   path?: Resolver<Array<ResolversTypes['Location']>, ParentType, ContextType>;
+  viewerCan?: Resolver<
+    ResolversTypes['Boolean'],
+    ParentType,
+    ContextType,
+    RequireFields<LocationViewerCanArgs, 'permission'>
+  >;
 }>;
 
 export type LocationConnectionResolvers<
@@ -3065,6 +3156,12 @@ export type TeamResolvers<
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   members?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, Partial<TeamMembersArgs>>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  viewerCan?: Resolver<
+    ResolversTypes['Boolean'],
+    ParentType,
+    ContextType,
+    RequireFields<TeamViewerCanArgs, 'permission'>
+  >;
 }>;
 
 export type TeamConnectionResolvers<
@@ -3193,6 +3290,12 @@ export type UserResolvers<
   slackMemberId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   teams?: Resolver<Maybe<Array<ResolversTypes['Team']>>, ParentType, ContextType>;
   teamsAddress?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  viewerCan?: Resolver<
+    ResolversTypes['Boolean'],
+    ParentType,
+    ContextType,
+    RequireFields<UserViewerCanArgs, 'permission'>
+  >;
 }>;
 
 export type UserConnectionResolvers<
@@ -3246,6 +3349,20 @@ export type ViewerRulesResolvers<
   userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
+
+export interface Federation__FieldSetScalarConfig extends GraphQLScalarTypeConfig<
+  ResolversTypes['federation__FieldSet'],
+  any
+> {
+  name: 'federation__FieldSet';
+}
+
+export interface Link__ImportScalarConfig extends GraphQLScalarTypeConfig<
+  ResolversTypes['link__Import'],
+  any
+> {
+  name: 'link__Import';
+}
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
   ApprovalPayload?: ApprovalPayloadResolvers<ContextType>;
@@ -3317,9 +3434,14 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   UserPayload?: UserPayloadResolvers<ContextType>;
   UserScope?: UserScopeResolvers<ContextType>;
   ViewerRules?: ViewerRulesResolvers<ContextType>;
+  federation__FieldSet?: GraphQLScalarType;
+  link__Import?: GraphQLScalarType;
 }>;
 
 export type DirectiveResolvers<ContextType = Context> = ResolversObject<{
   authenticated?: AuthenticatedDirectiveResolver<any, any, ContextType>;
+  key?: KeyDirectiveResolver<any, any, ContextType>;
+  link?: LinkDirectiveResolver<any, any, ContextType>;
   requires?: RequiresDirectiveResolver<any, any, ContextType>;
+  shareable?: ShareableDirectiveResolver<any, any, ContextType>;
 }>;

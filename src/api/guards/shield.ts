@@ -23,7 +23,7 @@ export function guardSchema(schema: GraphQLSchema): {
   middleware: IMiddlewareGenerator<unknown, Context, unknown>;
   guards: Guard[];
 } {
-  const guards = readGuards(schema);
+  const guards = servedGuards(schema);
   validateGuards(schema, guards);
 
   const tree: Record<string, Record<string, ReturnType<typeof ruleFor>>> = {};
@@ -50,6 +50,24 @@ export function guardSchema(schema: GraphQLSchema): {
     return kept as IMiddleware;
   });
   return { middleware: pruned as IMiddlewareGenerator<unknown, Context, unknown>, guards };
+}
+
+/** Every guard of the served schema: its directives', and those of the fields Federation adds. */
+export function servedGuards(schema: GraphQLSchema): Guard[] {
+  return [...readGuards(schema), ...federationGuards(schema)];
+}
+
+/**
+ * The root fields Federation adds, which no SDL of ours declares: signed-in callers only (every request
+ * is). `_service` is the SDL, which every caller may read through `schema` introspection in development
+ * and gateways need to compose in production; `_entities` holds each entity's own guard, that of its
+ * root lookup (src/api/resolvers/entities.ts), so a refused entity costs that entity, not the batch.
+ */
+function federationGuards(schema: GraphQLSchema): Guard[] {
+  const fields = schema.getQueryType()?.getFields() ?? {};
+  return ['_service', '_entities']
+    .filter((field) => fields[field])
+    .map((field) => ({ type: schema.getQueryType()!.name, field, kind: 'authenticated' as const }));
 }
 
 /** Start-up checks: every root field guarded; every named permission defined by some catalog. */

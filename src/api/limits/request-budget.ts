@@ -17,6 +17,8 @@ export const DECISION_FIELDS: Readonly<Record<string, number | { itemsOf: string
   // Its work grows with the user's own assignments, not with the organization (at most a few ms).
   viewerRules: 1,
   checks: { itemsOf: 'inputs' },
+  // Each entity is a root lookup with its guard (Federation's `_entities`).
+  _entities: { itemsOf: 'representations' },
 };
 
 /**
