@@ -15,7 +15,6 @@
  *
  * Flags: `--quick` (short runs, for trying the harness: not results), `--skip-postgres`.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,6 +31,7 @@ import { cpuMeter, postmasterPid, type CpuShare } from '../store/cpu';
 import { Rng } from '../store/world';
 import { startBaseline } from './baseline';
 import type { CannonResult, CannonSpec } from './cannon';
+import { cannon } from './harness';
 import {
   breakdown,
   measureQuery,
@@ -50,7 +50,6 @@ const QUICK = process.argv.includes('--quick');
 const SKIP_PG = process.argv.includes('--skip-postgres');
 const ROOT = path.resolve(__dirname, '..', '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'http.md');
-const CANNON = path.join(__dirname, 'cannon.ts');
 
 const LOAD = { connections: 50, pipelining: 1, warmupSeconds: QUICK ? 1 : 3, seconds: QUICK ? 3 : 10 };
 const CHECKS = { inputs: 1000, warmup: QUICK ? 5 : 10, requests: QUICK ? 30 : 100 };
@@ -118,39 +117,6 @@ async function post(url: string, token: string | null, query: string, variables?
   if (res.status !== 200 || body.errors?.length)
     throw new Error(`${res.status}: ${JSON.stringify(body.errors ?? body).slice(0, 300)}`);
   return body.data!;
-}
-
-/** Runs the load generator in a child process; `onMeasuring` is called when its measured run starts. */
-function cannon(spec: CannonSpec, onMeasuring: () => void): Promise<CannonResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CANNON], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    const stop = () => child.kill('SIGTERM');
-    onInterrupt.add(stop);
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl >= 0 && out.slice(0, nl) === 'measuring') {
-        out = out.slice(nl + 1);
-        onMeasuring();
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      onInterrupt.delete(stop);
-      if (code !== 0) return reject(new Error(`autocannon child exited with ${code}`));
-      try {
-        resolve(JSON.parse(out) as CannonResult);
-      } catch (err) {
-        reject(err as Error);
-      }
-    });
-    child.stdin.end(JSON.stringify(spec));
-  });
 }
 
 interface LoadRun {

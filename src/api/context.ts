@@ -92,13 +92,42 @@ async function build(
     if (err instanceof AuthenticationError) throw unauthenticated(err.message, err.reason);
     throw err;
   }
-  const state = await deps.orgStates.load(viewer.orgId);
-  if (!state) throw unauthenticated('the credentials name an organization that does not exist');
   const requestId =
     headers.requestId && /^[\w.:-]{1,100}$/.test(headers.requestId) ? headers.requestId : randomUUID();
-  const context = contextAt(deps, viewer, state, requestId, deadline, () =>
+  return activeContext(deps, viewer, requestId, deadline, () =>
     buildContext(deps, { ...headers, requestId }),
   );
+}
+
+/**
+ * The context of a user whose credentials were verified elsewhere: the router's JWT claims, which the
+ * coprocessor trusts only when told to (src/api/http/coprocessor.ts). The organization must exist and
+ * the user be active, as for a token; throws as buildContext does.
+ */
+export async function claimsContext(
+  deps: ContextDeps,
+  viewer: Extract<Viewer, { kind: 'user' }>,
+  deadline = new Deadline(deps.requestTimeoutMs),
+): Promise<Context> {
+  try {
+    return await activeContext(deps, viewer, randomUUID(), deadline, () => claimsContext(deps, viewer));
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'UNAVAILABLE') throw unavailable(err.message);
+    throw err;
+  }
+}
+
+/** The context of an authenticated viewer: their organization exists, and a user is active. */
+async function activeContext(
+  deps: ContextDeps,
+  viewer: Viewer,
+  requestId: string,
+  deadline: Deadline,
+  fresh: () => Promise<Context>,
+): Promise<Context> {
+  const state = await deps.orgStates.load(viewer.orgId);
+  if (!state) throw unauthenticated('the credentials name an organization that does not exist');
+  const context = contextAt(deps, viewer, state, requestId, deadline, fresh);
   if (viewer.kind === 'user') {
     const user = await context.loaders.grants.load(viewer.userId);
     if (!user || user.deleted) throw unauthenticated('the credentials name a user that does not exist');

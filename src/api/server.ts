@@ -33,6 +33,12 @@ import { bodyLimits } from './limits/body-limit';
 import { Deadline } from './limits/deadline';
 import { armorRefusal, LimitExceededError } from './limits/limit-error';
 import { useRequestLimits } from './limits/use-request-limits';
+import {
+  coprocessorConfigFromEnv,
+  registerCoprocessorRoute,
+  startCoprocessorSocket,
+  type CoprocessorOptions,
+} from './http/coprocessor';
 import { useEtag } from './http/use-etag';
 import { liveOptions, type LiveOptions } from './live/options';
 import { useNoHttpSubscriptions } from './live/use-no-http-subscriptions';
@@ -109,6 +115,11 @@ export interface GatewayOptions {
    * owner's token on a first start. Default: the endpoint and an example query, no headers.
    */
   explorer?: ExplorerSettings;
+  /**
+   * The router coprocessor for `@policy` at POST /federation/coprocessor (see src/api/http/coprocessor.ts):
+   * default from the environment (claims not trusted, faults answered false, no Unix socket).
+   */
+  coprocessor?: Partial<CoprocessorOptions>;
 }
 
 /**
@@ -135,6 +146,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // in the viewer's catalog (one described schema per catalog, made once); production serves none of them.
   const described = development ? new DescribedSchemas(schema, guards) : null;
   const auth = options.auth ?? authConfigFromEnv();
+  const coprocessor = { ...coprocessorConfigFromEnv(), ...options.coprocessor };
 
   const services = await openGatewayServices({
     db: options.store.db,
@@ -247,6 +259,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+  // The routers' coprocessor for `@policy`: not GraphQL, its own body limit and answers.
+  registerCoprocessorRoute(app, deps, coprocessor, logError);
   // Development only, with the development signing key (tokens of an identity provider are its own).
   if (development && !auth.jwksUrl && !auth.publicKey) registerDevTokenRoute(app, store, auth);
   const landing = described ? registerLandingPage(app, { settings: options.explorer }) : null;
@@ -310,6 +324,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   await app.listen({ port: config.port, host: options.host ?? '127.0.0.1' });
+  const coprocessorSocket = coprocessor.socket
+    ? await startCoprocessorSocket(coprocessor.socket, deps, coprocessor, logError).catch(async (err) => {
+        await liveServer.close();
+        await app.close();
+        await apollo.stop();
+        await services.close();
+        throw err;
+      })
+    : undefined;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   return {
@@ -321,6 +344,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // WebSockets first (closed 1001): the HTTP server's close waits for every socket it upgraded.
       await liveServer.close();
       await app.close();
+      await coprocessorSocket?.close();
       await apollo.stop();
       await services.close();
     },

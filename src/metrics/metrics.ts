@@ -56,6 +56,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /**
+   * Router coprocessor requests (/federation/coprocessor), by protocol (apollo, hive) and result:
+   * decided, no_policies, unauthenticated, unavailable (both answered per ROLEGATE_COPROCESSOR_ON_FAULT),
+   * refused (HTTP 400).
+   */
+  readonly coprocessor = new Counter({
+    name: 'rolegate_coprocessor_requests_total',
+    help: 'Router coprocessor requests, by protocol and result.',
+    labelNames: ['protocol', 'result'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'rolegate_' });
   }

@@ -66,7 +66,7 @@ describe('rolegate as a subgraph', () => {
       },
       body: JSON.stringify({ query: '{ viewer { id } }' }),
     });
-    const body = await res.json();
+    const body = (await res.json()) as { data: { viewer: { id: string } }; extensions?: { ftv1?: string } };
     expect(body.data.viewer.id).toBe(jrni.sam);
     expect(body.extensions?.ftv1).toBeUndefined();
   });

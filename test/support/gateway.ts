@@ -39,6 +39,8 @@ export async function startTestGateway(
     env?: 'development' | 'production';
     /** Default TEST_AUTH (development tokens signed with its secret). */
     auth?: GatewayOptions['auth'];
+    /** The router coprocessor's settings (default: claims not trusted, faults answered false). */
+    coprocessor?: GatewayOptions['coprocessor'];
   } = {},
 ): Promise<TestGateway> {
   const { store, close } = await openTestStore(kind, options.databaseUrl);
@@ -57,6 +59,7 @@ export async function startTestGateway(
     // No outbox worker unless a test asks for one (pointed at its stand-in): the test run's gateways
     // share one PostgreSQL, and a worker sends whatever any organization's outbox holds.
     approvals: options.approvals ?? { notify: false },
+    coprocessor: options.coprocessor ?? {},
   });
   const key = await developmentSecret(store, TEST_AUTH);
   return {
