@@ -1,4 +1,4 @@
-import { Kind, parse, print, type DirectiveNode } from 'graphql';
+import { isObjectType, Kind, parse, print, type DirectiveNode } from 'graphql';
 import { buildSchema } from '../../src/api/schema';
 import { rolegate } from '../support/cli';
 
@@ -23,7 +23,23 @@ function guardDirectives(sdl: string): Map<string, string[]> {
   return found;
 }
 
-const { schema, guards } = buildSchema();
+const { schema } = buildSchema();
+
+/** The served schema's guard directives, from its fields' own SDL nodes. */
+const written = new Map<string, string[]>();
+for (const type of Object.values(schema.getTypeMap())) {
+  if (!isObjectType(type) || type.name.startsWith('__')) continue;
+  for (const field of Object.values(type.getFields())) {
+    const guards = (field.astNode?.directives ?? []).filter((x) =>
+      ['requires', 'authenticated'].includes(x.name.value),
+    );
+    if (guards.length)
+      written.set(
+        `${type.name}.${field.name}`,
+        guards.map((g) => print(g)),
+      );
+  }
+}
 
 test.each([
   [[], "the catalog's permission for CREATE_USER"],
@@ -32,21 +48,9 @@ test.each([
   const r = await rolegate(['schema', 'print', ...args]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  const printed = guardDirectives(r.stdout);
-  // The served schema's own directives, as its SDL files write them.
-  for (const g of guards) {
-    const type = schema.getType(g.type) as {
-      getFields(): Record<string, { astNode?: { directives?: readonly DirectiveNode[] } }>;
-    };
-    const own = (type.getFields()[g.field]!.astNode!.directives ?? [])
-      .filter((x) => x.name.value === g.kind)
-      .map((x) => print(x));
-    expect([`${g.type}.${g.field}`, printed.get(`${g.type}.${g.field}`)]).toEqual([
-      `${g.type}.${g.field}`,
-      own,
-    ]);
-  }
-  expect(printed.size).toBe(new Set(guards.map((g) => `${g.type}.${g.field}`)).size);
+  // Every @requires and @authenticated the served schema's SDL writes, printed where it was written.
+  expect(guardDirectives(r.stdout)).toEqual(written);
+  expect(written.size).toBeGreaterThan(60);
   expect(r.stdout).toContain('directive @requires(');
   expect(r.stdout).toContain(createUser);
 });
