@@ -15,6 +15,8 @@ module.exports = {
   // a child process or PostgreSQL. The files are written to share the test run's PostgreSQL and Redis
   // (each in its own organizations; outbox workers in a database of their own, test/support/stores.ts).
   maxWorkers: Math.max(2, os.availableParallelism() - 1),
+  // The longest files first (test/support/sequencer.js), so that no worker ends the run alone.
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   // Tests stop the servers and processes they start in afterAll; this makes sure a failed test that
   // left a connection open can never keep the run (and CI) from ending.
   forceExit: true,
