@@ -1,4 +1,8 @@
 import { buildSchema as parseSdl, getIntrospectionQuery, isObjectType, type GraphQLSchema } from 'graphql';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { exportSPKI, generateKeyPair } from 'jose';
 import { describeSchema } from '../../src/api/explorer/described-schema';
 import { buildSchema } from '../../src/api/schema';
@@ -119,7 +123,12 @@ describe('introspection and /schema.graphql in development', () => {
   let jrni: Awaited<ReturnType<typeof newTenant>>;
 
   beforeAll(async () => {
-    t = await startTestGateway('pglite');
+    t = await startTestGateway('pglite', {
+      explorer: {
+        headers: { Authorization: 'Bearer demo-token' },
+        dir: path.join(os.tmpdir(), `rolegate-unbuilt-${process.pid}`),
+      },
+    });
     base = t.url.replace(/\/graphql$/, '');
     juno = await newTenant(t, 'juno');
     jrni = await newTenant(t, 'jrni');
@@ -184,6 +193,95 @@ describe('introspection and /schema.graphql in development', () => {
     const refused = await fetch(`${base}/schema.graphql`, { headers: { authorization: 'Bearer nope' } });
     expect(refused.status).toBe(401);
     expect(((await refused.json()) as any).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  test('without a built explorer, the landing page says how to build it', async () => {
+    // No build in this test: the page says how to build the explorer, and writes no settings.
+    const unbuilt = await fetch(`${base}/`);
+    expect(unbuilt.status).toBe(503);
+    expect(await unbuilt.text()).toContain('npm run build:explorer');
+    expect(unbuilt.headers.get('content-security-policy')).toContain("default-src 'self'");
+  });
+});
+
+describe('the landing page with a built explorer', () => {
+  let t: TestGateway;
+  let base: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'rolegate-explorer-page-'));
+    mkdirSync(path.join(dir, 'assets'));
+    // The shape Vite writes (explorer/index.html, built): the settings element and a hashed asset.
+    writeFileSync(
+      path.join(dir, 'index.html'),
+      '<!doctype html><script id="rolegate-explorer" type="application/json">{}</script><script type="module" src="/explorer/assets/a-1.js"></script>',
+    );
+    writeFileSync(path.join(dir, 'assets', 'a-1.js'), 'console.log(1)');
+    t = await startTestGateway('pglite', {
+      explorer: { headers: { Authorization: 'Bearer demo</script>-token' }, dir },
+    });
+    base = t.url.replace(/\/graphql$/, '');
+  });
+  afterAll(async () => {
+    await t?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A GET with exactly these headers (Node's fetch sends `sec-fetch-mode: cors` whatever it is told). */
+  const get = (url: string, headers: Record<string, string>) =>
+    new Promise<string>((resolve, reject) => {
+      request(url, { headers }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      })
+        .on('error', reject)
+        .end();
+    });
+
+  const settingsOf = (html: string) =>
+    JSON.parse(/<script id="rolegate-explorer" type="application\/json">([^<]*)<\/script>/.exec(html)![1]!);
+
+  test("a navigation on loopback gets the token, escaped; another origin's fetch does not", async () => {
+    // A browser's navigation (Sec-Fetch-* as Chromium sends them), and a client that sends none (curl).
+    const navigations: Record<string, string>[] = [
+      { 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none' },
+      {},
+    ];
+    for (const headers of navigations) {
+      const settings = settingsOf(await get(`${base}/`, headers));
+      expect(settings.endpoint).toBe('/graphql');
+      expect(JSON.parse(settings.headers)).toEqual({ Authorization: 'Bearer demo</script>-token' });
+    }
+    const page = await fetch(`${base}/`);
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    // Another origin's script reading the page (a listed CORS origin could): no token.
+    const read = await get(`${base}/`, { 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'cross-site' });
+    expect(JSON.parse(settingsOf(read).headers)).toEqual({});
+
+    // /graphql opened by a browser is the same page; with a query it is GraphQL.
+    const atEndpoint = await fetch(t.url, { headers: { accept: 'text/html' } });
+    expect(atEndpoint.headers.get('content-type')).toMatch(/^text\/html/);
+    const query = await fetch(`${t.url}?query=${encodeURIComponent('{__typename}')}`, {
+      headers: { accept: 'text/html', 'apollo-require-preflight': 'true' },
+    });
+    expect(query.headers.get('content-type')).not.toMatch(/html/);
+  });
+
+  test('serves the files the page names, and nothing else', async () => {
+    const asset = await fetch(`${base}/explorer/assets/a-1.js`);
+    expect([asset.status, asset.headers.get('content-type')]).toEqual([
+      200,
+      'text/javascript; charset=utf-8',
+    ]);
+    for (const other of [
+      '/explorer/assets/../index.html',
+      '/explorer/index.html',
+      '/explorer/%2e%2e/package.json',
+      '/explorer/nope.js',
+    ])
+      expect([other, (await fetch(`${base}${other}`)).status]).toEqual([other, 404]);
   });
 });
 

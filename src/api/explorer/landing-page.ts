@@ -66,8 +66,8 @@ const CONTENT_SECURITY_POLICY = [
  * The development landing page: GraphiQL at `/` (and at `/graphql` for a browser, see
  * `wantsLandingPage`), its files under /explorer/, all from this package (dist/explorer): it works
  * with no internet access. The page is given the endpoint and `settings`; a token in them is written
- * only into pages asked for on a loopback connection naming a loopback host (a DNS-rebound name gets
- * the page without it).
+ * only into pages a browser navigates to on a loopback connection naming a loopback host (a DNS-rebound
+ * name, or another origin's fetch, gets the page without it).
  */
 export function registerLandingPage(
   app: FastifyInstance,
@@ -93,7 +93,8 @@ export function registerLandingPage(
         .send(
           '<!doctype html><title>rolegate</title><p>The explorer is not built: run <code>npm run build:explorer</code> (or <code>npm run build</code>) and reload.</p>',
         );
-    const trusted = isLoopback(req.socket.remoteAddress) && isLoopbackHost(req.headers.host);
+    const trusted =
+      isLoopback(req.socket.remoteAddress) && isLoopbackHost(req.headers.host) && isNavigation(req);
     const page = {
       endpoint,
       headers: JSON.stringify(trusted && settings.headers ? settings.headers : {}, null, 2),
@@ -132,6 +133,19 @@ export function wantsLandingPage(req: FastifyRequest): boolean {
   const query = req.query as Record<string, unknown> | undefined;
   if (query && (query.query !== undefined || query.extensions !== undefined)) return false;
   return /\btext\/html\b/.test(req.headers.accept ?? '');
+}
+
+/**
+ * A browser opening the page itself (typed, a bookmark, a link of this origin), not another origin's
+ * script reading it (a listed CORS origin could): only then is a token written into it.
+ */
+function isNavigation(req: FastifyRequest): boolean {
+  const mode = req.headers['sec-fetch-mode'];
+  const site = req.headers['sec-fetch-site'];
+  return (
+    (mode === undefined || mode === 'navigate') &&
+    (site === undefined || site === 'none' || site === 'same-origin')
+  );
 }
 
 /** The files of the built explorer, by path relative to `dir` (no other file can be named). */
