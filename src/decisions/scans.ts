@@ -70,7 +70,10 @@ export class Scans {
     let cursor = page.after ?? null;
     let batch = Math.min(MAX_CANDIDATES, Math.max(MIN_CANDIDATES, page.limit + (page.limit >> 2)));
     for (;;) {
-      const ids = await this.store.assignments.holders(this.orgId, query, { first: batch, after: cursor });
+      const { userIds: ids, done } = await this.store.assignments.holders(this.orgId, query, {
+        first: batch,
+        after: cursor,
+      });
       const loaded = ids.length ? await this.store.usersWithSubjects(this.orgId, ids) : [];
       for (const entry of loaded) {
         if (!entry) continue; // gone since the candidates were read
@@ -79,7 +82,7 @@ export class Scans {
         found.push(entry.user);
         if (found.length >= page.limit) return found;
       }
-      if (ids.length < batch) return found;
+      if (done || !ids.length) return found;
       cursor = ids[ids.length - 1]!;
       batch = Math.min(MAX_CANDIDATES, batch * 2);
       // A long query lets other requests (and /healthz) run between steps, and stops at the deadline.

@@ -245,8 +245,9 @@ export class Assignments {
   }
 
   /**
-   * The ids of the users who may hold a permission (`HolderQuery`), in id order after `page.after`:
-   * `page.first` at most. One index range per (role, scope) (`assignments_reverse`), plus the flag
+   * The ids of the users who may hold a permission (`HolderQuery`), in id order after `page.after`,
+   * from at most `page.first` rows (a user found at several scopes is one of several rows); `done` when
+   * nothing follows them. One index range per (role, scope) (`assignments_reverse`), plus the flag
    * holders (`users_flags`), merged in user order: the work follows the candidates, not the
    * organization.
    */
@@ -254,8 +255,9 @@ export class Assignments {
     orgId: string,
     q: HolderQuery,
     page: { first: number; after?: string | null },
-  ): Promise<string[]> {
-    if (!isUuid(orgId)) return [];
+  ): Promise<{ userIds: string[]; done: boolean }> {
+    const none = { userIds: [], done: true };
+    if (!isUuid(orgId)) return none;
     const after = page.after != null && isUuid(page.after) ? page.after : null;
     const locations = [...new Set(q.locationIds.filter(isUuid))];
     const teams = [...new Set(q.teamIds.filter(isUuid))];
@@ -266,7 +268,7 @@ export class Assignments {
     for (const role of new Set(q.teamRoles))
       for (const id of teams) ranges.push({ role, column: 'team_id', id });
     const flags = [...new Set(q.flags)];
-    if (!ranges.length && !flags.length) return [];
+    if (!ranges.length && !flags.length) return none;
     // Several queries when there are many ranges: each gives its first `page.first`, the union's first
     // `page.first` are the answer.
     const parts: (typeof ranges)[] = [];
@@ -276,7 +278,15 @@ export class Assignments {
       parts.map((part, i) => this.holdersIn(orgId, part, i === 0 ? flags : [], q, after, page.first)),
     );
     if (lists.length === 1) return lists[0]!;
-    return [...new Set(lists.flat())].sort().slice(0, page.first);
+    // Complete up to the smallest last id of the parts that stopped at `first` rows.
+    const cut = lists
+      .filter((l) => !l.done)
+      .map((l) => l.userIds[l.userIds.length - 1]!)
+      .sort()[0];
+    const userIds = [...new Set(lists.flatMap((l) => l.userIds))]
+      .filter((id) => cut === undefined || id <= cut)
+      .sort();
+    return { userIds, done: cut === undefined };
   }
 
   private async holdersIn(
@@ -286,7 +296,7 @@ export class Assignments {
     q: HolderQuery,
     after: string | null,
     first: number,
-  ): Promise<string[]> {
+  ): Promise<{ userIds: string[]; done: boolean }> {
     const params: unknown[] = [orgId, first];
     const param = (v: unknown) => `$${params.push(v)}`;
     // Parameters are numbered as they are used: an unused one has no type PostgreSQL can tell.
@@ -312,12 +322,14 @@ export class Assignments {
           after === null ? '' : ` AND a.id > ${param(after)}::uuid`
         }`,
       );
-    if (!branches.length) return [];
+    if (!branches.length) return { userIds: [], done: true };
+    // No DISTINCT in SQL: with it the planner may hash every branch whole before sorting. A user found
+    // by several branches comes once per branch; `first` rows hold at most `first` users.
     const rows = await this.db.query<{ user_id: string }>(
-      `SELECT DISTINCT c.user_id FROM (${branches.join(' UNION ALL ')}) c ORDER BY c.user_id LIMIT $2`,
+      `SELECT c.user_id FROM (${branches.join(' UNION ALL ')}) c ORDER BY c.user_id LIMIT $2`,
       params,
     );
-    return rows.map((r) => r.user_id);
+    return { userIds: [...new Set(rows.map((r) => r.user_id))], done: rows.length < first };
   }
 
   /** Every assignment given in a team. */
