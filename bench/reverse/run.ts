@@ -36,7 +36,12 @@ import { newAssignmentStats, Rng, Tree, type WorldSize } from '../store/world';
 const QUICK = process.argv.includes('--quick');
 const arg = (name: string, dflt: number[]) => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3).split(',').map(Number) : dflt;
+  return a
+    ? a
+        .slice(name.length + 3)
+        .split(',')
+        .map(Number)
+    : dflt;
 };
 const PG_SIZES = arg('pg', QUICK ? [2_000] : [10_000, 100_000]);
 const PGLITE_SIZES = arg('pglite', QUICK ? [2_000] : [20_000]);
@@ -110,7 +115,12 @@ function scanWhoCan(r: Request, permission: string, locationPath: string[], limi
   );
 }
 
-async function scanWhereCan(r: Request, userId: string, permission: string, limit: number): Promise<Location[]> {
+async function scanWhereCan(
+  r: Request,
+  userId: string,
+  permission: string,
+  limit: number,
+): Promise<Location[]> {
   const grants = (await r.loaders.grants.load(userId))!;
   return scanMatches(
     (after) => r.store.locations.list(r.orgId, { first: SCAN_BATCH, after }),
@@ -156,7 +166,9 @@ const sizeFor = (users: number): WorldSize => ({
 
 function catalogText(): string {
   const doc = parse(loadPreset('jrni').text) as Record<string, Record<string, unknown>>;
-  doc.permissions!.audit = { review: { description: 'Review the audit log (the benchmark’s rare permission).' } };
+  doc.permissions!.audit = {
+    review: { description: 'Review the audit log (the benchmark’s rare permission).' },
+  };
   return stringify(doc);
 }
 
@@ -224,14 +236,21 @@ async function measure(
     { label: 'rare, root', permission: RARE, locationId: null, path: [] },
     { label: `rare, deep (depth ${deepPath.length})`, permission: RARE, locationId: deep, path: deepPath },
     { label: 'common, root', permission: COMMON, locationId: null, path: [] },
-    { label: `common, deep (depth ${deepPath.length})`, permission: COMMON, locationId: deep, path: deepPath },
+    {
+      label: `common, deep (depth ${deepPath.length})`,
+      permission: COMMON,
+      locationId: deep,
+      path: deepPath,
+    },
   ];
   for (const c of whoCases) {
     log(`${backend} ${users}: whoCan ${c.permission} ${c.label}`);
     const samples: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
       const r = await request(store, orgId);
-      samples.push((await time(() => r.scans.whoCan(c.permission, c.locationId, [], { limit: FIRST + 1 })))[0]);
+      samples.push(
+        (await time(() => r.scans.whoCan(c.permission, c.locationId, [], { limit: FIRST + 1 })))[0],
+      );
     }
     const old: number[] = [];
     for (let i = 0; i < OLD_SAMPLES; i++) {
@@ -241,7 +260,9 @@ async function measure(
       // The same first page either way.
       const fresh = await r.scans.whoCan(c.permission, c.locationId, [], { limit: FIRST + 1 });
       if (fresh.map((u) => u.id).join() !== found.map((u) => u.id).join())
-        throw new Error(`whoCan ${c.permission} ${c.label}: the candidates' first page differs from the scan's`);
+        throw new Error(
+          `whoCan ${c.permission} ${c.label}: the candidates' first page differs from the scan's`,
+        );
       if (ms > OLD_SLOW_S * 1000) break;
     }
     const full = await fullPagination(store, orgId, (r, page) =>
@@ -298,7 +319,9 @@ async function measure(
         throw new Error(`whereCan ${c.label}: the candidates' first page differs from the scan's`);
       if (ms > OLD_SLOW_S * 1000) break;
     }
-    const full = await fullPagination(store, orgId, (r, page) => r.scans.whereCan(c.userId, c.permission, page));
+    const full = await fullPagination(store, orgId, (r, page) =>
+      r.scans.whereCan(c.userId, c.permission, page),
+    );
     rows.push({
       backend,
       users,
@@ -358,7 +381,9 @@ async function runPostgres(server: PostgresServer, users: number): Promise<Row[]
     const orgId = await setupOrg(store);
     const size = sizeFor(users);
     const tree = new Tree(size.locations, new Rng(SEED));
-    log(`PostgreSQL ${users}: loading ${size.locations} locations, ${users} users, ${size.assignments} assignments`);
+    log(
+      `PostgreSQL ${users}: loading ${size.locations} locations, ${users} users, ${size.assignments} assignments`,
+    );
     await loadPostgres(url, orgId, size, tree, newAssignmentStats(size), SEED, log);
     await addAuditors(store, orgId, tree, size);
     return await measure('PostgreSQL', store, orgId, tree, users);
@@ -378,7 +403,9 @@ async function runPglite(users: number): Promise<Row[]> {
     const orgId = await setupOrg(setup).finally(() => setup.close());
     const size = sizeFor(users);
     const tree = new Tree(size.locations, new Rng(SEED));
-    log(`PGlite ${users}: loading ${size.locations} locations, ${users} users, ${size.assignments} assignments`);
+    log(
+      `PGlite ${users}: loading ${size.locations} locations, ${users} users, ${size.assignments} assignments`,
+    );
     await loadPglite(dir, orgId, size, tree, newAssignmentStats(size), SEED, log);
     const store = await openStore({ dataDir: dir });
     try {
