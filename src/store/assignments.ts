@@ -247,7 +247,7 @@ export class Assignments {
   /**
    * The ids of the users who may hold a permission (`HolderQuery`), in id order after `page.after`,
    * from at most `page.first` rows (a user found at several scopes is one of several rows); `done` when
-   * nothing follows them. One index range per (role, scope) (`assignments_reverse`), plus the flag
+   * nothing follows them. One index range per (role, scope) (the `assignments_reverse_*` indexes), plus the flag
    * holders (`users_flags`), merged in user order: the work follows the candidates, not the
    * organization.
    */
@@ -305,8 +305,10 @@ export class Assignments {
       : ` AND (a.expires_at IS NULL OR a.expires_at > ${param(q.at)}::timestamptz)${
           q.restricted ? '' : ' AND a.person_id IS NULL AND cardinality(a.group_ids) = 0'
         }${after === null ? '' : ` AND a.user_id > ${param(after)}::uuid`}`;
-    // Every branch is an equality on the index's leading columns, so each is read in user order and the
-    // outer ORDER BY … LIMIT merges them (Merge Append), reading little more than the page.
+    // Every branch is an equality on the leading columns of its scope's index (migrations/006), so each
+    // is read in user order; each has its own ORDER BY … LIMIT, without which the planner reads every
+    // branch whole and sorts, and the outer ORDER BY … LIMIT merges them (Merge Append): the work
+    // follows the page, not the holders.
     const branches = ranges.map(({ role, column, id }) => {
       const scope =
         column === 'location_id'
@@ -314,13 +316,13 @@ export class Assignments {
           : column === 'team_id'
             ? `a.location_id IS NULL AND a.team_id = ${param(id)}::uuid`
             : 'a.location_id IS NULL AND a.team_id IS NULL';
-      return `SELECT a.user_id FROM assignments a WHERE a.org_id = $1 AND a.role_key = ${param(role)} AND ${scope}${live}`;
+      return `(SELECT a.user_id FROM assignments a WHERE a.org_id = $1 AND a.role_key = ${param(role)} AND ${scope}${live} ORDER BY a.user_id LIMIT $2)`;
     });
     if (flags.length)
       branches.push(
-        `SELECT a.id AS user_id FROM users a WHERE a.org_id = $1 AND a.flags && ${param(flags)}::text[]${
+        `(SELECT a.id AS user_id FROM users a WHERE a.org_id = $1 AND a.flags && ${param(flags)}::text[]${
           after === null ? '' : ` AND a.id > ${param(after)}::uuid`
-        }`,
+        } ORDER BY a.id LIMIT $2)`,
       );
     if (!branches.length) return { userIds: [], done: true };
     // No DISTINCT in SQL: with it the planner may hash every branch whole before sorting. A user found
