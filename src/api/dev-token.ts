@@ -88,7 +88,8 @@ export function isLoopback(address: string | undefined): boolean {
   return address === '::1';
 }
 
-function isLoopbackHost(host: string | undefined): boolean {
+/** A `Host` header naming this machine: localhost, 127.x.x.x or [::1] (a DNS-rebound name is not). */
+export function isLoopbackHost(host: string | undefined): boolean {
   if (!host) return false;
   const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
   return name === 'localhost' || name === '[::1]' || (isIP(name) === 4 && name.startsWith('127.'));

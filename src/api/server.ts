@@ -3,7 +3,6 @@ import {
   ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import Fastify, {
@@ -21,6 +20,14 @@ import type { Store } from '../store';
 import { buildContext, type Context } from './context';
 import { registerCors } from './cors';
 import { registerDevTokenRoute } from './dev-token';
+import { DescribedSchemas } from './explorer/described-schema';
+import { registerLandingPage, wantsLandingPage, type ExplorerSettings } from './explorer/landing-page';
+import { registerSdlRoute } from './explorer/sdl-route';
+import {
+  asksIntrospectionOnly,
+  introspectionContext,
+  useDescribedIntrospection,
+} from './explorer/use-described-introspection';
 import { formatError } from './errors';
 import { bodyLimits } from './limits/body-limit';
 import { Deadline } from './limits/deadline';
@@ -104,6 +111,11 @@ export interface GatewayOptions {
    */
   approvals?: GatewayServicesOptions['approvals'];
   /**
+   * Development only: what the landing page's explorer (GraphiQL, at `/`) opens with, e.g. the demo
+   * owner's token on a first start. Default: the endpoint and an example query, no headers.
+   */
+  explorer?: ExplorerSettings;
+  /**
    * The router coprocessor for `@policy` at POST /federation/coprocessor (see src/api/http/coprocessor.ts):
    * default from the environment (claims not trusted, faults answered false, no Unix socket).
    */
@@ -129,7 +141,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const live = liveOptions(options.live);
   // Checked before anything is opened: a bad origin (or "*") is a refusal to start, not a leak.
   const corsOrigins = checkCorsOrigins(config.corsOrigins ?? []);
-  const { schema } = buildSchema();
+  const { schema, guards } = buildSchema();
+  // Development: introspection, the landing page and /schema.graphql describe every field's requirement
+  // in the viewer's catalog (one described schema per catalog, made once); production serves none of them.
+  const described = development ? new DescribedSchemas(schema, guards) : null;
   const auth = options.auth ?? authConfigFromEnv();
   const coprocessor = { ...coprocessorConfigFromEnv(), ...options.coprocessor };
 
@@ -177,12 +192,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       useRequestLimits<Context>(),
       useNoHttpSubscriptions<Context>(),
       useEtag<Context>(),
+      ...(described ? [useDescribedIntrospection(described)] : []),
       // A subgraph schema would turn on Apollo's inline traces (ftv1): resolver timings for whoever
       // sends the header. rolegate reports its own metrics instead (/metrics).
       ApolloServerPluginInlineTraceDisabled(),
-      development
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: true })
-        : ApolloServerPluginLandingPageDisabled(),
+      // Development's landing page is the gateway's own (registerLandingPage, below), not Apollo's: that
+      // one loads the Sandbox from a CDN, and stays blank without internet access.
+      ApolloServerPluginLandingPageDisabled(),
     ],
     formatError: (formatted, error) =>
       formatError(formatted, error, logError, { hideSuggestions: !development }),
@@ -247,6 +263,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerCoprocessorRoute(app, deps, coprocessor, logError);
   // Development only, with the development signing key (tokens of an identity provider are its own).
   if (development && !auth.jwksUrl && !auth.publicKey) registerDevTokenRoute(app, store, auth);
+  const landing = described ? registerLandingPage(app, { settings: options.explorer }) : null;
+  if (described)
+    registerSdlRoute(
+      app,
+      described,
+      async (authorization) => (await buildContext(deps, { authorization })).authz.catalog.catalog,
+    );
   // The route @as-integrations/fastify's plugin would register, with the import's larger body limit,
   // less OPTIONS: Apollo has no answer to a preflight but its CSRF refusal. A listed origin's
   // preflight is answered by CORS (see cors.ts); any other OPTIONS gets the 405 below.
@@ -255,22 +278,32 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     url: '/graphql',
     bodyLimit: LIMITS.importBodyBytes,
     preHandler: bodyLimits(app, { ...LIMITS, maxTokens: LIMITS.tokens }),
-    handler: notModified(
-      fastifyApolloHandler(apollo, {
-        context: async (req) => {
-          // The request's deadline, counted from here (authentication included); see limits/deadline.ts.
-          const deadline = new Deadline(requestTimeoutMs);
-          return buildContext(
-            deps,
-            {
-              authorization: req.headers.authorization,
-              requestId:
-                typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined,
-            },
-            deadline,
-          );
-        },
-      }),
+    handler: landingPageFirst(
+      landing,
+      notModified(
+        fastifyApolloHandler(apollo, {
+          context: async (req) => {
+            // The request's deadline, counted from here (authentication included); see limits/deadline.ts.
+            const deadline = new Deadline(requestTimeoutMs);
+            // Development: an explorer without a token still reads the schema (the generic wording).
+            if (
+              described &&
+              !req.headers.authorization &&
+              asksIntrospectionOnly((req.method === 'GET' ? req.query : req.body) as never, LIMITS.tokens)
+            )
+              return introspectionContext(deadline);
+            return buildContext(
+              deps,
+              {
+                authorization: req.headers.authorization,
+                requestId:
+                  typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined,
+              },
+              deadline,
+            );
+          },
+        }),
+      ),
     ),
   });
 
@@ -316,6 +349,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await services.close();
     },
   };
+}
+
+/** Development: a browser opening /graphql itself gets the landing page (GraphiQL) instead. */
+function landingPageFirst<H extends (this: FastifyInstance, request: never, reply: never) => unknown>(
+  landing: { send(req: FastifyRequest, reply: FastifyReply): FastifyReply } | null,
+  handler: H,
+): H {
+  if (!landing) return handler;
+  const wrapped = async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    if (wantsLandingPage(request)) return landing.send(request, reply);
+    return (handler as unknown as RouteHandlerMethod).call(this, request, reply);
+  };
+  return wrapped as unknown as H;
 }
 
 /**

@@ -20,8 +20,8 @@ import {
 } from '../store';
 
 /**
- * The most `approvers` lists one API request may ask for: each scans the organization's users, and a
- * page of 500 requests each asking for theirs would scan it 500 times.
+ * The most `approvers` lists one API request may ask for: each is a whoCan (or a flag's holders),
+ * and a page of 500 requests each asking for theirs would run 500 of them.
  */
 export const MAX_APPROVER_LISTS = 10;
 

@@ -10,6 +10,7 @@ import { catalogCommand } from './catalog';
 import { importCommand } from './import';
 import { migrateCommand } from './migrate';
 import { initCommand, keyCommand, seedCommand, tokenCommand } from './org';
+import { schemaCommand } from './schema';
 import { serveCommand } from './serve';
 
 /** The `rolegate` command line. Each subcommand lives in its own file and sets `process.exitCode`. */
@@ -28,6 +29,7 @@ program.addCommand(seedCommand());
 program.addCommand(keyCommand());
 program.addCommand(approvalsCommand());
 program.addCommand(importCommand());
+program.addCommand(schemaCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Expected refusals (a bad option, a missing organization, the store out of reach) say what was

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { seedDemo, type DemoUser } from './setup';
+import type { ExplorerSettings } from '../api/explorer/landing-page';
 import { startGateway } from '../api/server';
 import { describeRedis, describeStore, loadConfig } from '../config';
 import { openStore } from '../store';
@@ -53,13 +54,17 @@ export function serveCommand(): Command {
         }
         throw reason;
       });
-      const gateway = await startGateway({ store, config, host });
+      // A first start's explorer (GraphiQL at /) opens with the demo owner's token and a check to run.
+      const token = demo ? await devToken(store, demo.orgId, demo.ownerId) : null;
+      const explorer = demo && token ? demoExplorer(token, demo.ownerId) : undefined;
+      const gateway = await startGateway({ store, config, host, explorer });
       const out = (line = '') => process.stdout.write(`${line}\n`);
       const redis =
         config.redisUrl && config.databaseUrl ? `, shared cache ${describeRedis(config.redisUrl)}` : '';
       out(`rolegate ${config.env} gateway on ${gateway.url} (${describeStore(config)}${redis})`);
+      if (config.env === 'development')
+        out(`API explorer (GraphiQL, development only): ${gateway.url.replace(/\/graphql$/, '/')}`);
       if (demo) {
-        const token = await devToken(store, demo.orgId, demo.ownerId);
         const query = JSON.stringify({
           query: 'query($input: CheckInput!) { check(input: $input) { allowed outcome reason version } }',
           variables: { input: { userId: demo.ownerId, permission: 'user:create' } },
@@ -80,6 +85,26 @@ export function serveCommand(): Command {
       process.once('SIGINT', () => void stop());
       process.once('SIGTERM', () => void stop());
     });
+}
+
+/** The explorer of a first start: the owner's token, and a check of theirs ready to run. */
+export function demoExplorer(token: string, ownerId: string): ExplorerSettings {
+  return {
+    headers: { Authorization: `Bearer ${token}` },
+    query: `# The owner's token is in Headers.
+# Run this check (▶), then open the
+# Docs: each field says what it
+# requires in this catalog (JRNI).
+query Check($input: CheckInput!) {
+  check(input: $input) {
+    allowed
+    outcome
+    reason
+  }
+}
+`,
+    variables: { input: { userId: ownerId, permission: 'user:create' } },
+  };
 }
 
 /**

@@ -56,6 +56,12 @@ export interface Resolved {
   readonly ui: boolean;
 }
 
+/** The roles and flags that may grant a permission (`CompiledCatalog.grantersOf`). */
+export interface Granters {
+  readonly roles: readonly CompiledRole[];
+  readonly flags: readonly string[];
+}
+
 /** A permission that requires others (rule 7), in dependency order: requirements come first. */
 interface Dependency {
   bit: number;
@@ -84,6 +90,8 @@ export class CompiledCatalog {
   /** Every name a check may ask about, resolved once: a check allocates nothing to find its bit. */
   private readonly resolved = new Map<string, Resolved>();
   private readonly aliases: ReadonlyMap<string, string>;
+  /** `grantersOf`, by bit, worked out on first use. */
+  private readonly granters = new Map<number, Granters>();
 
   constructor(
     readonly catalog: Catalog,
@@ -161,6 +169,23 @@ export class CompiledCatalog {
     if (bit === undefined) return false;
     for (const bits of this.grantedByFlag.values()) if (hasBit(bits, bit)) return true;
     return false;
+  }
+
+  /**
+   * Where the permission at `bit` can come from: the roles holding it (in their closure, or for their
+   * restricted person only), and the flags that grant it on their own (rule 6). Nothing else grants a
+   * bit, so whoever holds it holds one of these: the candidates of a reverse query (whoCan).
+   */
+  grantersOf(bit: number): Granters {
+    let found = this.granters.get(bit);
+    if (!found) {
+      found = {
+        roles: [...this.roles.values()].filter((r) => hasBit(r.closure, bit) || hasBit(r.ownPerson, bit)),
+        flags: [...this.grantedByFlag].filter(([, bits]) => hasBit(bits, bit)).map(([flag]) => flag),
+      };
+      this.granters.set(bit, found);
+    }
+    return found;
   }
 
   /** The permission a `page:`/`nav:` entry follows, if it follows one. */

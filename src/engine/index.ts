@@ -5,6 +5,7 @@ export {
   CompiledCatalog,
   type CompiledRole,
   type CompiledTool,
+  type Granters,
   type ToolModeOf,
 } from './compile';
 export { fitsScope, UserGrants } from './grants';

@@ -144,6 +144,34 @@ async function addFlags(tx: Queryable, orgId: string, userId: string, flags: rea
   );
 }
 
+/**
+ * Where the holders of a permission may be found (whoCan's candidates): the roles that grant it at each
+ * kind of scope, and the flags that grant it on their own. A superset: the engine confirms each one.
+ */
+export interface HolderQuery {
+  /** Roles whose org-wide assignments (no location, no team) may grant it. */
+  orgRoles: readonly string[];
+  /** Roles whose assignments at one of `locationIds` may grant it… */
+  locationRoles: readonly string[];
+  /** …the location asked about and its ancestors (rule 2: a role given above it cascades). */
+  locationIds: readonly string[];
+  /** Roles whose assignments in one of `teamIds` may grant it (rule 3). */
+  teamRoles: readonly string[];
+  teamIds: readonly string[];
+  /** Flags that grant it on their own (rule 6): every user holding one is a candidate. */
+  flags: readonly string[];
+  /** Whether assignments restricted to a person or groups may grant it (pages and modules, rule 5). */
+  restricted: boolean;
+  /** Assignments expired at this instant are left out (rule 8). */
+  at: Date;
+}
+
+/**
+ * More (role, scope) ranges than this in one holders query are read in several queries: the query's
+ * text and planning time grow with them. Default 400.
+ */
+const MAX_RANGES = 400;
+
 export class Assignments {
   constructor(
     private readonly db: Db,
@@ -214,6 +242,96 @@ export class Assignments {
       [orgId, ownerRole],
     );
     return row?.user_id ?? null;
+  }
+
+  /**
+   * The ids of the users who may hold a permission (`HolderQuery`), in id order after `page.after`,
+   * from at most `page.first` rows (a user found at several scopes is one of several rows); `done` when
+   * nothing follows them. One index range per (role, scope) (the `assignments_reverse_*` indexes), plus the flag
+   * holders (`users_flags`), merged in user order: the work follows the candidates, not the
+   * organization.
+   */
+  async holders(
+    orgId: string,
+    q: HolderQuery,
+    page: { first: number; after?: string | null },
+  ): Promise<{ userIds: string[]; done: boolean }> {
+    const none = { userIds: [], done: true };
+    if (!isUuid(orgId)) return none;
+    const after = page.after != null && isUuid(page.after) ? page.after : null;
+    const locations = [...new Set(q.locationIds.filter(isUuid))];
+    const teams = [...new Set(q.teamIds.filter(isUuid))];
+    const ranges: { role: string; column: 'location_id' | 'team_id' | null; id: string | null }[] = [];
+    for (const role of new Set(q.orgRoles)) ranges.push({ role, column: null, id: null });
+    for (const role of new Set(q.locationRoles))
+      for (const id of locations) ranges.push({ role, column: 'location_id', id });
+    for (const role of new Set(q.teamRoles))
+      for (const id of teams) ranges.push({ role, column: 'team_id', id });
+    const flags = [...new Set(q.flags)];
+    if (!ranges.length && !flags.length) return none;
+    // Several queries when there are many ranges: each gives its first `page.first`, the union's first
+    // `page.first` are the answer.
+    const parts: (typeof ranges)[] = [];
+    for (let i = 0; i < ranges.length; i += MAX_RANGES) parts.push(ranges.slice(i, i + MAX_RANGES));
+    if (!parts.length) parts.push([]);
+    const lists = await Promise.all(
+      parts.map((part, i) => this.holdersIn(orgId, part, i === 0 ? flags : [], q, after, page.first)),
+    );
+    if (lists.length === 1) return lists[0]!;
+    // Complete up to the smallest last id of the parts that stopped at `first` rows.
+    const cut = lists
+      .filter((l) => !l.done)
+      .map((l) => l.userIds[l.userIds.length - 1]!)
+      .sort()[0];
+    const userIds = [...new Set(lists.flatMap((l) => l.userIds))]
+      .filter((id) => cut === undefined || id <= cut)
+      .sort();
+    return { userIds, done: cut === undefined };
+  }
+
+  private async holdersIn(
+    orgId: string,
+    ranges: readonly { role: string; column: 'location_id' | 'team_id' | null; id: string | null }[],
+    flags: readonly string[],
+    q: HolderQuery,
+    after: string | null,
+    first: number,
+  ): Promise<{ userIds: string[]; done: boolean }> {
+    const params: unknown[] = [orgId, first];
+    const param = (v: unknown) => `$${params.push(v)}`;
+    // Parameters are numbered as they are used: an unused one has no type PostgreSQL can tell.
+    const live = !ranges.length
+      ? ''
+      : ` AND (a.expires_at IS NULL OR a.expires_at > ${param(q.at)}::timestamptz)${
+          q.restricted ? '' : ' AND a.person_id IS NULL AND cardinality(a.group_ids) = 0'
+        }${after === null ? '' : ` AND a.user_id > ${param(after)}::uuid`}`;
+    // Every branch is an equality on the leading columns of its scope's index (migrations/006), so each
+    // is read in user order; each has its own ORDER BY … LIMIT, without which the planner reads every
+    // branch whole and sorts, and the outer ORDER BY … LIMIT merges them (Merge Append): the work
+    // follows the page, not the holders.
+    const branches = ranges.map(({ role, column, id }) => {
+      const scope =
+        column === 'location_id'
+          ? `a.location_id = ${param(id)}::uuid AND a.team_id IS NULL`
+          : column === 'team_id'
+            ? `a.location_id IS NULL AND a.team_id = ${param(id)}::uuid`
+            : 'a.location_id IS NULL AND a.team_id IS NULL';
+      return `(SELECT a.user_id FROM assignments a WHERE a.org_id = $1 AND a.role_key = ${param(role)} AND ${scope}${live} ORDER BY a.user_id LIMIT $2)`;
+    });
+    if (flags.length)
+      branches.push(
+        `(SELECT a.id AS user_id FROM users a WHERE a.org_id = $1 AND a.flags && ${param(flags)}::text[]${
+          after === null ? '' : ` AND a.id > ${param(after)}::uuid`
+        } ORDER BY a.id LIMIT $2)`,
+      );
+    if (!branches.length) return { userIds: [], done: true };
+    // No DISTINCT in SQL: with it the planner may hash every branch whole before sorting. A user found
+    // by several branches comes once per branch; `first` rows hold at most `first` users.
+    const rows = await this.db.query<{ user_id: string }>(
+      `SELECT c.user_id FROM (${branches.join(' UNION ALL ')}) c ORDER BY c.user_id LIMIT $2`,
+      params,
+    );
+    return { userIds: [...new Set(rows.map((r) => r.user_id))], done: rows.length < first };
   }
 
   /** Every assignment given in a team. */

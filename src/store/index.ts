@@ -19,7 +19,7 @@ export type { Location } from './locations';
 export { isEmail, type User, type ImportedUser, type ImportedUpdate } from './users';
 export type { Team } from './teams';
 export { roleSpec, type CustomRole, type RoleInput } from './roles';
-export { toEngineAssignment, type Assignment, type AssignInput } from './assignments';
+export { toEngineAssignment, type Assignment, type AssignInput, type HolderQuery } from './assignments';
 export { EFFECTIVE_OWNER_SQL, isActiveOwner, isOwnerAssignment } from './owners';
 export { canonicalJson, type AuditEntry, type AuditVerdict } from './audit';
 export { ApiKeys, gatewaySecret, SERVICE_SCOPES, type ApiKey } from './api-keys';

@@ -179,11 +179,26 @@ export class Locations {
     return rows.map(fromRow);
   }
 
-  /** A page of the organization's locations in id order, after the cursor `after` (an id). */
-  async list(orgId: string, page: { first: number; after?: string | null }): Promise<Location[]> {
+  /**
+   * A page of the organization's locations in id order, after the cursor `after` (an id); with `under`,
+   * only those at or below one of these locations (their subtrees, found through the path's GIN index
+   * when they are small, or read in id order when they are most of the tree: the planner's choice).
+   */
+  async list(
+    orgId: string,
+    page: { first: number; after?: string | null; under?: readonly string[] },
+  ): Promise<Location[]> {
+    const under = page.under?.filter(isUuid);
+    if (under && !under.length) return [];
     const rows = await this.db.query<Row>(
-      `SELECT ${COLUMNS} FROM locations WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3`,
-      [orgId, page.after && isUuid(page.after) ? page.after : null, page.first],
+      `SELECT ${COLUMNS} FROM locations WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid)
+         ${under ? 'AND path && $4::uuid[]' : ''} ORDER BY id LIMIT $3`,
+      [
+        orgId,
+        page.after && isUuid(page.after) ? page.after : null,
+        page.first,
+        ...(under ? [[...new Set(under)]] : []),
+      ],
     );
     return rows.map(fromRow);
   }

@@ -1,6 +1,6 @@
 import type { Subject } from '../engine';
 import { ApiKeys } from './api-keys';
-import { Assignments, toEngineAssignment } from './assignments';
+import { Assignments, toEngineAssignment, type Assignment } from './assignments';
 import { AUDIT_COLUMNS, auditFromRow, verifyAudit, type AuditEntry, type AuditVerdict } from './audit';
 import { openDb, type Db, type DbConfig } from './db';
 import { notFound, StoreError } from './errors';
@@ -11,7 +11,7 @@ import { Organizations } from './organizations';
 import { Roles } from './roles';
 import { Teams } from './teams';
 import { ToolPolicies } from './tool-policies';
-import { Users } from './users';
+import { Users, type User } from './users';
 import { Approvals } from './approvals';
 import { Notifications, type NotificationsOptions } from './notifications';
 import { recorder, writer, type Recorder, type VersionHooks, type Write } from './write';
@@ -72,18 +72,26 @@ export class Store {
       this.users.getManyWithTeams(orgId, userIds),
       this.assignments.forUsers(orgId, userIds),
     ]);
-    return users.map((u, i) =>
-      u
-        ? {
-            userId: u.id,
-            locked: u.locked,
-            deleted: u.deletedAt !== null,
-            flags: u.flags,
-            memberOf: u.teamIds,
-            assignments: assignments[i]!.map(toEngineAssignment),
-          }
-        : null,
-    );
+    return users.map((u, i) => (u ? subjectOf(u, assignments[i]!) : null));
+  }
+
+  /**
+   * The users with what the engine needs to decide for each (`subjects`), one entry per id in key
+   * order, null for a user that does not exist in this organization. Two queries for any number.
+   */
+  async usersWithSubjects(
+    orgId: string,
+    userIds: readonly string[],
+  ): Promise<({ user: User; subject: Subject } | null)[]> {
+    const [users, assignments] = await Promise.all([
+      this.users.getManyWithTeams(orgId, userIds),
+      this.assignments.forUsers(orgId, userIds),
+    ]);
+    return users.map((u, i) => {
+      if (!u) return null;
+      const { teamIds: _teams, ...user } = u;
+      return { user, subject: subjectOf(u, assignments[i]!) };
+    });
   }
 
   /** A page of an organization's audit log, oldest first, after sequence number `afterSeq`. */
@@ -114,6 +122,18 @@ export class Store {
   close(): Promise<void> {
     return this.db.close();
   }
+}
+
+/** What the engine decides on for a user: state, flags, live team memberships, assignments. */
+function subjectOf(u: User & { teamIds: string[] }, assignments: readonly Assignment[]): Subject {
+  return {
+    userId: u.id,
+    locked: u.locked,
+    deleted: u.deletedAt !== null,
+    flags: u.flags,
+    memberOf: u.teamIds,
+    assignments: assignments.map(toEngineAssignment),
+  };
 }
 
 /**

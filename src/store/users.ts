@@ -307,6 +307,21 @@ export class Users {
     return rows.map(fromRow);
   }
 
+  /** A page of the active users (neither locked nor deleted) holding `flag`, in id order after `after`. */
+  async withFlag(
+    orgId: string,
+    flag: string,
+    page: { first: number; after?: string | null },
+  ): Promise<User[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM users WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid)
+          AND flags @> ARRAY[$4::text] AND NOT locked AND deleted_at IS NULL
+        ORDER BY id LIMIT $3`,
+      [orgId, page.after && isUuid(page.after) ? page.after : null, page.first, flag],
+    );
+    return rows.map(fromRow);
+  }
+
   /**
    * A page of each team's members, in user id order after each page's `after`: one query for any
    * number of teams (a list of teams asking for their members), one list per page in key order.

@@ -851,7 +851,7 @@ describe('Dockerfile and .dockerignore', () => {
       'package-lock.json',
       'tsconfig.json',
       'tsconfig.build.json',
-      ...['src', 'bin', 'catalogs', 'migrations', 'schema']
+      ...['src', 'bin', 'catalogs', 'migrations', 'schema', 'explorer']
         .filter((d) => existsSync(path.join(ROOT, d)))
         .flatMap(filesUnder),
     ];

@@ -41,6 +41,8 @@ export async function startTestGateway(
     auth?: GatewayOptions['auth'];
     /** The router coprocessor's settings (default: claims not trusted, faults answered false). */
     coprocessor?: GatewayOptions['coprocessor'];
+    /** The development landing page's settings (default none). */
+    explorer?: GatewayOptions['explorer'];
   } = {},
 ): Promise<TestGateway> {
   const { store, close } = await openTestStore(kind, options.databaseUrl);
@@ -59,6 +61,7 @@ export async function startTestGateway(
     // No outbox worker unless a test asks for one (pointed at its stand-in): the test run's gateways
     // share one PostgreSQL, and a worker sends whatever any organization's outbox holds.
     approvals: options.approvals ?? { notify: false },
+    explorer: options.explorer,
     coprocessor: options.coprocessor ?? {},
   });
   const key = await developmentSecret(store, TEST_AUTH);

@@ -640,6 +640,7 @@ export type Mutation = {
   createLocation: LocationPayload;
   /** Creates a custom role; you can only grant what you hold yourself. */
   createRole: RolePayload;
+  /** Creates a team, with no members. */
   createTeam: TeamPayload;
   /** Creates a user, with their roles in the same write. */
   createUser: UserPayload;
@@ -692,6 +693,7 @@ export type Mutation = {
   setNotificationAddresses: UserPayload;
   /** Sets how the organization reaches its approvers (Slack bot token, Teams webhook). */
   setNotificationSettings: NotificationSettingsPayload;
+  /** Sets how an agent tool of the catalog is decided for holders of its permission: AUTO, REQUIRE_APPROVAL or DENY. */
   setToolPolicy: ToolPolicyPayload;
   /** Sets a user's flags; you must cover the user. Nobody changes their own flags. */
   setUserFlags: UserPayload;
@@ -701,13 +703,20 @@ export type Mutation = {
    * unrestricted, not expiring) can.
    */
   transferOwnership: TransferOwnershipPayload;
+  /** Restores a deleted custom role; its assignments count again, so you must be able to give what it grants. */
   undeleteRole: RolePayload;
+  /** Restores a deleted team; the team roles given in it count again, so you must be able to give what they grant. */
   undeleteTeam: TeamPayload;
   /** Restores a deleted user; you must cover what they would hold again. */
   undeleteUser: UserPayload;
   /** Unlocks a user; you must cover what they would hold again. */
   unlockUser: UserPayload;
+  /**
+   * Changes a custom role (built-in roles come from the catalog). You must hold what it grants before and
+   * after, and what it newly grants is given to everyone holding it: you must be able to give that too.
+   */
   updateRole: RolePayload;
+  /** Renames a team. */
   updateTeam: TeamPayload;
   /** Changes a user's email or name; you must cover the user (hold what they hold wherever they hold a role). */
   updateUser: UserPayload;
@@ -1152,10 +1161,13 @@ export type Query = {
   checks?: Maybe<Array<Decision>>;
   /** Decides one check and says why. */
   explain?: Maybe<Explanation>;
+  /** One location of the organization (null when there is none). */
   location?: Maybe<Location>;
   /** The locations directly under a location (default: the top level). */
   locations?: Maybe<Array<Location>>;
+  /** How the organization reaches its approvers: whether a Slack bot token and a Teams webhook are set (never the secrets). */
   notificationSettings?: Maybe<NotificationSettings>;
+  /** The viewer's organization: its name, catalog, version, tool policies and warnings. */
   organization?: Maybe<Organization>;
   /** The catalog's roles and the organization's custom roles. */
   roles?: Maybe<Array<Role>>;

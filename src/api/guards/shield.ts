@@ -114,7 +114,8 @@ export function validateGuards(schema: GraphQLSchema, guards: Guard[]): void {
 function ruleFor(g: Guard) {
   return rule(`${g.type}.${g.field}`, { cache: 'no_cache' })(
     async (parent: unknown, args: unknown, ctx: Context) => {
-      if (g.kind === 'authenticated') return true;
+      // Any viewer: the context is built only for valid credentials (reading it refuses otherwise).
+      if (g.kind === 'authenticated') return ctx.viewer !== undefined;
       const viewer = ctx.viewer;
       // Asking about oneself (an absent user id means the viewer) needs nothing more.
       if (

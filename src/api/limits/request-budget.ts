@@ -22,8 +22,9 @@ export const DECISION_FIELDS: Readonly<Record<string, number | { itemsOf: string
 };
 
 /**
- * Root fields whose cost grows with the organization whatever `first` is (they scan users or
- * locations until a page is full): at most MAX_EXPENSIVE of them per request.
+ * Root fields that may read many rows for one page whatever `first` is (a common permission's
+ * candidates, a large subtree, users at a location): at most MAX_EXPENSIVE of them per request. whoCan
+ * and whereCan start from candidates (src/decisions/scans.ts); this stays as a second line of defence.
  */
 export const EXPENSIVE_FIELDS: ReadonlySet<string> = new Set([
   'whoCan',
