@@ -3,7 +3,8 @@
  * pipelining 1, in a child process: bench/http's load generator) against bench/http's baseline, a plain
  * Apollo Server answering `{ __typename }` on the same stack. Over the embedded store (PGlite in a temp
  * folder) with bench/http's world (a JRNI organization, 1,296 locations, 3,065 users, 64 probe
- * Managers). Writes bench/results/federation-coprocessor.md (not with `--quick`) and prints it.
+ * Managers). Prints its table; `npm run bench:federation` runs it after the gateway benchmark and
+ * writes both to bench/results/federation.md (`--write` here writes bench/results/federation-coprocessor.md).
  *
  * `runCoprocessorBench()` is what bench/federation/run.ts calls; it returns the rows and the markdown.
  */
@@ -32,7 +33,7 @@ const QUERY = 'query Bookings($loc: ID!) { bookings(locationId: $loc) { id custo
 export interface CoprocessorBenchOptions {
   /** Short runs, for trying the harness: not results. Default false. */
   quick?: boolean;
-  /** Write bench/results/federation-coprocessor.md. Default true unless quick. */
+  /** Write bench/results/federation-coprocessor.md. Default false (bench:federation writes the table). */
   write?: boolean;
 }
 
@@ -246,7 +247,7 @@ export async function runCoprocessorBench(
   const shares = Object.fromEntries(rows.slice(1).map((r) => [r.name, r.result.main.rps / baselineRps]));
   const pass = Object.values(shares).every((s) => s >= TARGET_SHARE);
   const markdown = report(rows, world, { quick, load, seconds: (Date.now() - started) / 1000, loadAtStart });
-  if (options.write ?? !quick) {
+  if (options.write ?? false) {
     mkdirSync(path.dirname(RESULTS), { recursive: true });
     writeFileSync(RESULTS, markdown);
     log(`wrote ${path.relative(ROOT, RESULTS)}`);
@@ -309,7 +310,7 @@ function report(
 }
 
 if (require.main === module) {
-  runCoprocessorBench({ quick: process.argv.includes('--quick') })
+  runCoprocessorBench({ quick: process.argv.includes('--quick'), write: process.argv.includes('--write') })
     .then((r) => {
       process.stdout.write(r.markdown);
       // The benchmark's own servers are closed; the load generator's child has exited.
