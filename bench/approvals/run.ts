@@ -23,11 +23,12 @@
  *
  * Flags: `--quick` (short runs, for trying the harness: not results), `--skip-postgres`.
  */
+import { signToken } from '../http/tokens';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import { startGateway, type Gateway } from '../../src/api/server';
 import type { AuthConfig } from '../../src/identity/tokens';
 import { openStore, type Store } from '../../src/store';
@@ -91,15 +92,7 @@ async function makeKeys(): Promise<Keys> {
 }
 
 function signer(keys: Keys) {
-  return (orgId: string, userId: string) =>
-    new SignJWT({ org: orgId })
-      .setProtectedHeader({ alg: 'ES256' })
-      .setSubject(userId)
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime('2h')
-      .sign(keys.privateKey);
+  return (orgId: string, userId: string) => signToken(keys.privateKey, orgId, userId);
 }
 
 interface Running {

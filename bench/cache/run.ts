@@ -16,12 +16,13 @@
  *
  * Flags: `--quick` (a smaller world and short runs, for trying the harness: not results).
  */
+import { signToken } from '../http/tokens';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as path from 'node:path';
-import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import { startGateway, type Gateway } from '../../src/api/server';
 import type { AuthConfig } from '../../src/identity/tokens';
 import type { CacheSizes } from '../../src/decisions/caches';
@@ -97,17 +98,6 @@ async function makeAuth(): Promise<{ auth: AuthConfig; privateKey: CryptoKey }> 
     auth: { issuer: ISSUER, audience: AUDIENCE, publicKey: await exportSPKI(publicKey), algorithm: 'ES256' },
     privateKey,
   };
-}
-
-function sign(key: CryptoKey, orgId: string, userId: string): Promise<string> {
-  return new SignJWT({ org: orgId })
-    .setProtectedHeader({ alg: 'ES256' })
-    .setSubject(userId)
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(key);
 }
 
 async function post(url: string, token: string, query: string, variables: unknown) {
@@ -462,7 +452,7 @@ async function main(): Promise<void> {
       world,
       workload,
       auth,
-      token: await sign(privateKey, world.orgId, world.ownerId),
+      token: await signToken(privateKey, world.orgId, world.ownerId),
       pgPid,
     };
     const [pgInfo] = await admin.db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);

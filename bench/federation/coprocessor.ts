@@ -8,10 +8,11 @@
  *
  * `runCoprocessorBench()` is what bench/federation/run.ts calls; it returns the rows and the markdown.
  */
+import { signToken } from '../http/tokens';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { exportSPKI, generateKeyPair } from 'jose';
 import { startGateway } from '../../src/api/server';
 import { openStore } from '../../src/store';
 import { benchLog, undoOnInterrupt } from '../interrupt';
@@ -53,17 +54,6 @@ export interface CoprocessorBenchResult {
   shares: Record<string, number>;
   pass: boolean;
   markdown: string;
-}
-
-function sign(key: CryptoKey, orgId: string, userId: string): Promise<string> {
-  return new SignJWT({ org: orgId })
-    .setProtectedHeader({ alg: 'ES256' })
-    .setSubject(userId)
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(key);
 }
 
 /** An Apollo Router SupergraphRequest (as test/fixtures/coprocessor/apollo-supergraph-request.json). */
@@ -139,7 +129,7 @@ export async function runCoprocessorBench(
     const base = gateway.url.replace('/graphql', '');
     const endpoint = `${base}/federation/coprocessor`;
     try {
-      const tokens = await Promise.all(world.probes.map((p) => sign(privateKey, world.orgId, p.userId)));
+      const tokens = await Promise.all(world.probes.map((p) => signToken(privateKey, world.orgId, p.userId)));
       // Each probe: its permission at the organization (a Manager at an area: false) and at a branch
       // below its area (`@locationId`, from the operation's variable: the probe's expected answer).
       const policiesOf = (permission: string) => [permission, `${permission}@locationId`];

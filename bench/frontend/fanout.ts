@@ -15,11 +15,12 @@
  * Flags: `--quick` (100 subscribers, 3 rounds: for trying the harness, not results),
  * `--skip-postgres`. Exported as `runFanout` (the same options) for bench/frontend/run.ts.
  */
+import { signToken } from '../http/tokens';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { exportSPKI, generateKeyPair } from 'jose';
 import { startGateway, type Gateway } from '../../src/api/server';
 import { createOrganization } from '../../src/cli/setup';
 import type { AuthConfig } from '../../src/identity/tokens';
@@ -69,15 +70,7 @@ async function makeKeys(): Promise<Keys> {
       publicKey: await exportSPKI(publicKey),
       algorithm: 'ES256',
     },
-    sign: (orgId, userId) =>
-      new SignJWT({ org: orgId })
-        .setProtectedHeader({ alg: 'ES256' })
-        .setSubject(userId)
-        .setIssuer('rolegate')
-        .setAudience('rolegate')
-        .setIssuedAt()
-        .setExpirationTime('2h')
-        .sign(privateKey),
+    sign: (orgId, userId) => signToken(privateKey, orgId, userId),
   };
 }
 

@@ -19,7 +19,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'graphql';
-import { exportSPKI, generateKeyPair, importSPKI, SignJWT, type CryptoKey } from 'jose';
+import { exportSPKI, generateKeyPair, importSPKI, type CryptoKey } from 'jose';
 import { startGateway, type Gateway } from '../../src/api/server';
 import type { AuthConfig } from '../../src/identity/tokens';
 import type { ContextDeps } from '../../src/api/context';
@@ -32,6 +32,7 @@ import { Rng } from '../store/world';
 import { startBaseline } from './baseline';
 import type { CannonResult, CannonSpec } from './cannon';
 import { cannon } from './harness';
+import { signToken } from './tokens';
 import {
   breakdown,
   measureQuery,
@@ -94,17 +95,6 @@ async function makeKeys(): Promise<Keys> {
     publicKey: await importSPKI(pem, 'ES256'),
     hsKey: new TextEncoder().encode(HS_SECRET),
   };
-}
-
-function sign(key: CryptoKey | Uint8Array, alg: 'ES256' | 'HS256', orgId: string, userId: string) {
-  return new SignJWT({ org: orgId })
-    .setProtectedHeader({ alg })
-    .setSubject(userId)
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(key);
 }
 
 async function post(url: string, token: string | null, query: string, variables?: unknown) {
@@ -245,7 +235,7 @@ async function section(
   );
   const tokens = new Map<string, string>();
   for (const id of [world.ownerId, ...world.probes.map((p) => p.userId)])
-    tokens.set(id, await sign(keys.privateKey, 'ES256', world.orgId, id));
+    tokens.set(id, await signToken(keys.privateKey, world.orgId, id));
   const ownerToken = tokens.get(world.ownerId)!;
 
   const logged: Record<string, unknown>[] = [];
@@ -404,7 +394,7 @@ async function section(
     meter,
     {
       token: tokens.get(probe.userId)!,
-      hsToken: await sign(keys.hsKey, 'HS256', world.orgId, probe.userId),
+      hsToken: await signToken(keys.hsKey, world.orgId, probe.userId, 'HS256'),
       hsKey: keys.hsKey,
       esKey: keys.publicKey,
       orgId: world.orgId,

@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import type { IncomingMessage } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { gql, startTestGateway, type TestGateway } from '../support/gateway';
-import { launchChromium, serveDir, type ServedPage } from '../support/browser';
+import { launchChromium, serveDir, viteBuild, type ServedPage } from '../support/browser';
 import { createPersonas, must, type Persona, type Personas } from '../support/personas';
 
 /**
@@ -17,31 +15,11 @@ import { createPersonas, must, type Persona, type Personas } from '../support/pe
  * `capabilitiesChanged`.
  */
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const BUILD_TIMEOUT_MS = 60_000;
 
 /** A menu as drawn: a module with its pages, or a page of no module. */
 type MenuItem = string | { module: string; pages: string[] };
 
-async function buildApp(outDir: string): Promise<void> {
-  // Vite in a child process: it is ES modules only, which jest's module system does not load.
-  await promisify(execFile)(
-    process.execPath,
-    [
-      path.join(ROOT, 'node_modules/vite/bin/vite.js'),
-      'build',
-      path.join(ROOT, 'examples/frontend'),
-      '--outDir',
-      outDir,
-      '--emptyOutDir',
-      '--logLevel',
-      'warn',
-    ],
-    // A production build, whatever jest's NODE_ENV (test): React's development build runs StrictMode's
-    // double effects, and Apollo Client then aborts its first request and sends it again.
-    { cwd: ROOT, timeout: BUILD_TIMEOUT_MS, env: { ...process.env, NODE_ENV: 'production' } },
-  );
-}
 
 function menuOf(page: Page): Promise<MenuItem[]> {
   return page.$$eval('[data-testid=menu] > ul > li', (items) =>
@@ -71,7 +49,7 @@ describe('the example app in Chromium', () => {
 
   beforeAll(async () => {
     outDir = mkdtempSync(path.join(os.tmpdir(), 'rolegate-example-app-'));
-    const built = buildApp(outDir);
+    const built = viteBuild('examples/frontend', outDir, BUILD_TIMEOUT_MS);
     const launched = launchChromium();
     await built;
     app = await serveDir(outDir);

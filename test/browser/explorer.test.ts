@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startGateway, type Gateway } from '../../src/api/server';
 import { demoExplorer } from '../../src/cli/serve';
 import { createOrganization } from '../../src/cli/setup';
 import { developmentSecret, signDevelopmentToken } from '../../src/identity/tokens';
-import { launchChromium } from '../support/browser';
+import { launchChromium, viteBuild } from '../support/browser';
 import { TEST_AUTH } from '../support/gateway';
 import { openTestStore } from '../support/stores';
 
@@ -23,23 +21,6 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const SCREENSHOT = path.join(ROOT, 'docs', 'explorer.png');
 const BUILD_TIMEOUT_MS = 90_000;
 
-/** The explorer as `npm run build:explorer` builds it, into a folder of the test's own. */
-async function buildExplorer(outDir: string): Promise<void> {
-  await promisify(execFile)(
-    process.execPath,
-    [
-      path.join(ROOT, 'node_modules/vite/bin/vite.js'),
-      'build',
-      path.join(ROOT, 'explorer'),
-      '--outDir',
-      outDir,
-      '--emptyOutDir',
-      '--logLevel',
-      'warn',
-    ],
-    { cwd: ROOT, timeout: BUILD_TIMEOUT_MS, env: { ...process.env, NODE_ENV: 'production' } },
-  );
-}
 
 const isLoopbackUrl = (url: string) => {
   const { protocol, hostname } = new URL(url);
@@ -60,7 +41,7 @@ describe('the development landing page in Chromium, offline', () => {
   beforeAll(async () => {
     outDir = mkdtempSync(path.join(os.tmpdir(), 'rolegate-explorer-'));
     const launched = launchChromium();
-    await buildExplorer(outDir);
+    await viteBuild('explorer', outDir, BUILD_TIMEOUT_MS);
     // As a first start does (src/cli/serve.ts): the demo organization exists before the gateway starts,
     // which opens its explorer with the owner's token.
     const { store, close } = await openTestStore('pglite');

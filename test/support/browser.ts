@@ -1,8 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
 
 /**
@@ -92,4 +93,28 @@ async function serve(server: Server): Promise<ServedPage> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A production build by Vite of a browser project of the repository (`examples/frontend`, `explorer`)
+ * into `outDir`, in a child process: Vite is ES modules only, which jest's module system does not
+ * load. Production whatever jest's NODE_ENV (test): React's development build runs StrictMode's double
+ * effects, and Apollo Client then aborts its first request and sends it again.
+ */
+export async function viteBuild(project: string, outDir: string, timeoutMs: number): Promise<void> {
+  const root = path.resolve(__dirname, '..', '..');
+  await promisify(execFile)(
+    process.execPath,
+    [
+      path.join(root, 'node_modules/vite/bin/vite.js'),
+      'build',
+      path.join(root, project),
+      '--outDir',
+      outDir,
+      '--emptyOutDir',
+      '--logLevel',
+      'warn',
+    ],
+    { cwd: root, timeout: timeoutMs, env: { ...process.env, NODE_ENV: 'production' } },
+  );
 }
