@@ -13,7 +13,7 @@ describe('rolegate migrate', () => {
       const first = await rolegate(['migrate', '--data-dir', dir]);
       expect(first).toMatchObject({
         code: 0,
-        stdout: `embedded store in ${dir}: applied 001, 002, 003, 004, 005\n`,
+        stdout: `embedded store in ${dir}: applied 001, 002, 003, 004, 005, 006\n`,
       });
       const again = await rolegate(['migrate'], { ROLEGATE_DATA_DIR: dir });
       expect(again).toMatchObject({ code: 0, stdout: `embedded store in ${dir}: up to date\n` });
