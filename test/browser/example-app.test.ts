@@ -20,7 +20,6 @@ const BUILD_TIMEOUT_MS = 60_000;
 /** A menu as drawn: a module with its pages, or a page of no module. */
 type MenuItem = string | { module: string; pages: string[] };
 
-
 function menuOf(page: Page): Promise<MenuItem[]> {
   return page.$$eval('[data-testid=menu] > ul > li', (items) =>
     items.map((li) =>

@@ -21,7 +21,6 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const SCREENSHOT = path.join(ROOT, 'docs', 'explorer.png');
 const BUILD_TIMEOUT_MS = 90_000;
 
-
 const isLoopbackUrl = (url: string) => {
   const { protocol, hostname } = new URL(url);
   if (protocol === 'data:' || protocol === 'blob:') return true;
