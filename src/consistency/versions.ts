@@ -66,6 +66,8 @@ export class Versions implements VersionHooks {
   private readonly observer?: VersionsObserver;
   private readonly batch: DataLoader<string, string | null>;
   private readonly listeners = new Set<VersionListener>();
+  /** Embedded store: this turn's wait (see `current`). */
+  private turn?: Promise<void>;
 
   constructor(
     private readonly db: Db,
@@ -101,6 +103,16 @@ export class Versions implements VersionHooks {
     return () => this.listeners.delete(listener);
   }
 
+  /** Resolves once per turn of the event loop (after its I/O), for every caller of that turn. */
+  private nextTurn(): Promise<void> {
+    return (this.turn ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.turn = undefined;
+        resolve();
+      }),
+    ));
+  }
+
   private emit(change: { orgId: string; version: string } | null): void {
     for (const listener of [...this.listeners]) {
       try {
@@ -114,6 +126,11 @@ export class Versions implements VersionHooks {
   /** The organization's current version; null when it does not exist. Throws UNAVAILABLE if unknowable. */
   async current(orgId: string): Promise<string | null> {
     if (!isUuid(orgId)) return null;
+    // Embedded store: the version is in memory, read at the end of this turn of the event loop, as a
+    // batch on PostgreSQL is sent: the requests that arrived together go on together, and each reads a
+    // version no older than its own start. Going on one by one cost about twice the CPU per request
+    // under load (bench/results/http-embedded-profile.md); no decision or version changes.
+    if (this.db.known) await this.nextTurn();
     const kept = this.db.known ? this.db.known.get(orgId) : this.strict ? undefined : this.heard.get(orgId);
     if (kept !== undefined) {
       this.observer?.read('memory', 1);
